@@ -1,0 +1,272 @@
+//! Connector files: parse, interpolate, validate, and resolve plugin paths, all
+//! before anything starts.
+
+pub mod error;
+pub mod interpolate;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, Location};
+pub use model::*;
+
+/// A connector file that parsed and validated, with its plugins located.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub name: String,
+    pub connector: Connector,
+    /// The source plugin's component, for `[source.generator]`.
+    pub source_plugin: Option<PathBuf>,
+    /// One component per `[[transform]]`, in order.
+    pub transform_plugins: Vec<PathBuf>,
+    pub dlq_topic: String,
+}
+
+/// Reads, interpolates, parses and validates a connector file.
+pub fn load(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let connector = parse(path, &text, |name| std::env::var(name).ok())?;
+    resolve(path, connector, plugin_dirs)
+}
+
+/// Parses connector text; `env` answers `${VAR}` look-ups.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Connector, ConfigError> {
+    let expanded = interpolate::interpolate(text, env).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        location: e.location,
+        message: e.message,
+        hint: None,
+    })?;
+    toml::from_str::<Connector>(&expanded).map_err(|e| {
+        let location = e
+            .span()
+            .map(|s| Location::of_offset(&expanded, s.start))
+            .unwrap_or(Location { line: 1, column: 1 });
+        let message = e.message().trim().to_string();
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            location,
+            hint: error::suggestion(&message),
+            message,
+        }
+    })
+}
+
+fn resolve(
+    path: &Path,
+    connector: Connector,
+    plugin_dirs: &[PathBuf],
+) -> Result<Loaded, ConfigError> {
+    let name = match &connector.name {
+        Some(n) => n.clone(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "connector".into()),
+    };
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    check_topic_name(&name).map_err(|m| invalid("name", m))?;
+    let dlq_topic = connector
+        .dlq
+        .topic
+        .clone()
+        .unwrap_or_else(|| format!("{name}.dlq"));
+    check_topic_name(&dlq_topic).map_err(|m| invalid("dlq.topic", m))?;
+
+    let base = path.parent().unwrap_or(Path::new("."));
+    let source_plugin = match &connector.source {
+        SourceConfig::Generator(g) => {
+            if g.batch_size == 0 {
+                return Err(invalid("source.generator.batch_size", "must be at least 1".into()));
+            }
+            Some(find_plugin(path, base, &g.plugin, plugin_dirs)?)
+        }
+        SourceConfig::Kafka(k) => {
+            check_topic_name(&k.topic).map_err(|m| invalid("source.kafka.topic", m))?;
+            if k.batch_size == 0 {
+                return Err(invalid("source.kafka.batch_size", "must be at least 1".into()));
+            }
+            None
+        }
+    };
+    let transform_plugins = connector
+        .transform
+        .iter()
+        .map(|t| find_plugin(path, base, &t.plugin, plugin_dirs))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    if connector.sink.kafka.is_none() && connector.sink.console.is_none() {
+        return Err(invalid(
+            "sink",
+            "no sink configured; add `[sink.kafka]` or `[sink.console]`".into(),
+        ));
+    }
+    if let Some(k) = &connector.sink.kafka {
+        check_topic_name(&k.topic).map_err(|m| invalid("sink.kafka.topic", m))?;
+        if k.partitions < 1 {
+            return Err(invalid("sink.kafka.partitions", "must be at least 1".into()));
+        }
+        if k.replication_factor < 1 {
+            return Err(invalid("sink.kafka.replication_factor", "must be at least 1".into()));
+        }
+    }
+    let kafka = &connector.kafka;
+    if kafka.idempotent && kafka.acks != Acks::All {
+        return Err(invalid(
+            "kafka.acks",
+            "an idempotent producer needs `acks = \"all\"`; set it, or `idempotent = false`".into(),
+        ));
+    }
+    if connector.limits.memory_mb == 0 {
+        return Err(invalid("limits.memory_mb", "must be at least 1".into()));
+    }
+    if connector.limits.call_timeout_ms < 10 {
+        return Err(invalid("limits.call_timeout_ms", "must be at least 10".into()));
+    }
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        name,
+        connector,
+        source_plugin,
+        transform_plugins,
+        dlq_topic,
+    })
+}
+
+/// Kafka's rule: 1–249 characters of `[a-zA-Z0-9._-]`.
+fn check_topic_name(topic: &str) -> Result<(), String> {
+    if topic.is_empty() || topic.len() > 249 {
+        return Err(format!("`{topic}` must be 1 to 249 characters long"));
+    }
+    if let Some(c) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "`{topic}` has `{c}`; topic names take letters, digits, `.`, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// A plugin given by name is looked up as `NAME.wasm` in the plugin directories;
+/// one given as a path (with `/` or `.wasm`) is relative to the connector file.
+fn find_plugin(
+    path: &Path,
+    base: &Path,
+    plugin: &str,
+    plugin_dirs: &[PathBuf],
+) -> Result<PathBuf, ConfigError> {
+    let tried: Vec<PathBuf> = if plugin.contains('/') || plugin.ends_with(".wasm") {
+        vec![base.join(plugin)]
+    } else {
+        plugin_dirs
+            .iter()
+            .map(|d| d.join(format!("{plugin}.wasm")))
+            .collect()
+    };
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| ConfigError::PluginNotFound {
+            path: path.to_path_buf(),
+            plugin: plugin.to_string(),
+            tried,
+        })
+}
+
+/// Where plugins are looked up by name: `extra` (flag or `WEIR_PLUGIN_DIR`, `:`
+/// separated) first, then `target/plugins` where `just plugin` puts them.
+pub fn plugin_dirs(extra: Option<&str>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = extra
+        .unwrap_or_default()
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    dirs.push(PathBuf::from("target/plugins"));
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Connector, ConfigError> {
+        parse(Path::new("c.toml"), text, |_| None)
+    }
+
+    const MINIMAL: &str = r#"
+[source.kafka]
+topic = "purchases"
+
+[sink.console]
+"#;
+
+    #[test]
+    fn minimal_connector_gets_defaults() {
+        let c = parse_str(MINIMAL).unwrap();
+        let SourceConfig::Kafka(k) = &c.source else {
+            panic!("kafka source expected")
+        };
+        assert_eq!(k.batch_size, 500);
+        assert_eq!(c.limits.memory_mb, 64);
+        assert_eq!(c.kafka.compression, Compression::Zstd);
+        assert!(c.kafka.idempotent);
+    }
+
+    #[test]
+    fn misspelt_key_names_line_column_and_suggestion() {
+        let text = "[source.kafka]\ntopic = \"p\"\nbatch_sise = 3\n[sink.console]\n";
+        let e = parse_str(text).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:3:1: unknown field `batch_sise`"), "{e}");
+        assert!(e.contains("did you mean `batch_size`?"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let text = "[source.kafka]\ntopic = 5\n[sink.console]\n";
+        let e = parse_str(text).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:2:9:"), "{e}");
+    }
+
+    #[test]
+    fn validation_catches_missing_sink_and_bad_topics() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.toml");
+        std::fs::write(&p, "[source.kafka]\ntopic = \"t\"\n[sink]\n").unwrap();
+        let e = load(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("no sink configured"), "{e}");
+        std::fs::write(&p, "[source.kafka]\ntopic = \"a b\"\n[sink.console]\n").unwrap();
+        let e = load(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("source.kafka.topic"), "{e}");
+    }
+
+    #[test]
+    fn missing_plugin_lists_where_it_looked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gen.toml");
+        std::fs::write(
+            &p,
+            "[source.generator]\nplugin = \"nope\"\n[sink.console]\n",
+        )
+        .unwrap();
+        let e = load(&p, &[dir.path().join("plugins")]).unwrap_err().to_string();
+        assert!(e.contains("plugin `nope` not found"), "{e}");
+        assert!(e.contains("plugins/nope.wasm"), "{e}");
+        assert!(e.contains("just plugin nope"), "{e}");
+    }
+}

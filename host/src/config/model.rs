@@ -1,0 +1,265 @@
+//! The connector TOML model. Each field's doc comment shows the line it accepts;
+//! defaults live in [`defaults`] and nowhere else.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One pipeline: a source, plugin stages, sinks, and the settings they share.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connector {
+    /// `name = "purchases-gen"`: names the DLQ topic, the consumer group, logs.
+    /// Defaults to the file name without `.toml`.
+    pub name: Option<String>,
+    /// `[source.generator]` or `[source.kafka]`.
+    pub source: SourceConfig,
+    /// `[[transform]]` stages, applied in order.
+    #[serde(default)]
+    pub transform: Vec<TransformConfig>,
+    /// `[sink.kafka]`, `[sink.console]`: at least one.
+    pub sink: SinkConfig,
+    /// `[kafka]`: cluster and client settings shared by every Kafka part.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    /// `[limits]`: sandbox limits for every plugin of this connector.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `[dlq]`: where rejected records go.
+    #[serde(default)]
+    pub dlq: DlqConfig,
+}
+
+/// Where records come from (externally tagged: exactly one table under `[source]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    Generator(GeneratorSource),
+    Kafka(KafkaSource),
+}
+
+/// A source plugin called at a steady rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorSource {
+    /// `plugin = "purchases-gen"` (a built plugin's name) or `plugin = "path/x.wasm"`.
+    pub plugin: String,
+    /// `rate_per_sec = 1000`: records per second; `0` means as fast as possible.
+    #[serde(default = "defaults::rate_per_sec")]
+    pub rate_per_sec: u64,
+    /// `batch_size = 500`: records asked of the plugin per call.
+    #[serde(default = "defaults::batch_size")]
+    pub batch_size: u32,
+    /// `max_records = 10000`: stop after this many; `0` runs until stopped.
+    #[serde(default)]
+    pub max_records: u64,
+    /// `[source.generator.config]`: handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// A Kafka topic read in a consumer group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSource {
+    /// `topic = "purchases"`
+    pub topic: String,
+    /// `group_id = "purchases-console"`; defaults to the connector name.
+    pub group_id: Option<String>,
+    /// `batch_size = 500`: most records handed on at once.
+    #[serde(default = "defaults::batch_size")]
+    pub batch_size: u32,
+    /// `batch_timeout_ms = 200`: how long to wait to fill a batch.
+    #[serde(default = "defaults::batch_timeout_ms")]
+    pub batch_timeout_ms: u64,
+    /// `start_from = "earliest"` or `"latest"`, when the group has no offset yet.
+    #[serde(default)]
+    pub start_from: StartFrom,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFrom {
+    #[default]
+    Earliest,
+    Latest,
+}
+
+/// A plugin stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// `plugin = "purchases-validate"` or `plugin = "path/x.wasm"`.
+    pub plugin: String,
+    /// `config = { ... }`: handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// Where records go; several sinks may be set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    pub kafka: Option<KafkaSink>,
+    pub console: Option<ConsoleSink>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSink {
+    /// `topic = "purchases"`
+    pub topic: String,
+    /// `partitions = 3`: used when weir creates the topic.
+    #[serde(default = "defaults::partitions")]
+    pub partitions: i32,
+    /// `replication_factor = 1`: used when weir creates the topic.
+    #[serde(default = "defaults::replication_factor")]
+    pub replication_factor: i32,
+    /// `[sink.kafka.topic_config]`: topic settings at creation, e.g. `"cleanup.policy" = "compact"`.
+    #[serde(default)]
+    pub topic_config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSink {
+    /// `format = "table"` or `"json"` (one line per record).
+    #[serde(default)]
+    pub format: ConsoleFormat,
+    /// `max_rows = 20`: rows shown per batch in table format.
+    #[serde(default = "defaults::max_rows")]
+    pub max_rows: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Kafka cluster and client settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `bootstrap_servers = "${KAFKA_BROKER:-}"`: empty or absent starts the
+    /// embedded broker (unless `--bootstrap-servers` or `WEIR_BOOTSTRAP_SERVERS` is set).
+    pub bootstrap_servers: Option<String>,
+    /// `compression = "zstd"`: none, gzip, snappy, lz4 or zstd.
+    #[serde(default)]
+    pub compression: Compression,
+    /// `acks = "all"`: all, 1 or 0. Idempotence needs `all`.
+    #[serde(default)]
+    pub acks: Acks,
+    /// `idempotent = true`
+    #[serde(default = "defaults::yes")]
+    pub idempotent: bool,
+    /// `[kafka.options]`: librdkafka settings passed through, e.g. `"linger.ms" = "5"`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    #[default]
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_librdkafka(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Acks {
+    #[default]
+    #[serde(rename = "all")]
+    All,
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "0")]
+    Zero,
+}
+
+impl Acks {
+    pub fn as_librdkafka(self) -> &'static str {
+        match self {
+            Acks::All => "all",
+            Acks::One => "1",
+            Acks::Zero => "0",
+        }
+    }
+}
+
+/// Sandbox limits per plugin instance.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `memory_mb = 64`: linear memory cap; growing past it traps.
+    #[serde(default = "defaults::memory_mb")]
+    pub memory_mb: u64,
+    /// `call_timeout_ms = 2000`: CPU deadline for one call into a plugin.
+    #[serde(default = "defaults::call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            memory_mb: defaults::memory_mb(),
+            call_timeout_ms: defaults::call_timeout_ms(),
+        }
+    }
+}
+
+/// Dead-letter queue settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlqConfig {
+    /// `topic = "purchases-gen.dlq"`; defaults to `<name>.dlq`.
+    pub topic: Option<String>,
+}
+
+/// Every default of the connector model, in one place.
+pub mod defaults {
+    pub fn rate_per_sec() -> u64 {
+        1000
+    }
+    pub fn batch_size() -> u32 {
+        500
+    }
+    pub fn batch_timeout_ms() -> u64 {
+        200
+    }
+    pub fn partitions() -> i32 {
+        3
+    }
+    pub fn replication_factor() -> i32 {
+        1
+    }
+    pub fn max_rows() -> usize {
+        20
+    }
+    pub fn memory_mb() -> u64 {
+        64
+    }
+    pub fn call_timeout_ms() -> u64 {
+        2000
+    }
+    pub fn yes() -> bool {
+        true
+    }
+}

@@ -1,0 +1,80 @@
+//! The one place Kafka clients are configured: connector settings first, then the
+//! operator's `[kafka.options]` passed through to librdkafka.
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::producer::FutureProducer;
+
+use super::KafkaIoError;
+use crate::config::{KafkaConfig, StartFrom};
+
+/// A cluster address plus the connector's client settings.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub bootstrap: String,
+    pub settings: KafkaConfig,
+}
+
+impl Cluster {
+    fn base(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap)
+            .set("client.id", "weir");
+        c
+    }
+
+    fn finish(&self, mut c: ClientConfig) -> ClientConfig {
+        for (k, v) in &self.settings.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(rdkafka::error::KafkaError) -> KafkaIoError {
+        let bootstrap = self.bootstrap.clone();
+        move |source| KafkaIoError::Client {
+            what,
+            bootstrap,
+            source,
+        }
+    }
+
+    /// Idempotent, `acks=all`, compressed unless the connector says otherwise.
+    pub fn producer(&self) -> Result<FutureProducer, KafkaIoError> {
+        let mut c = self.base();
+        c.set("enable.idempotence", self.settings.idempotent.to_string())
+            .set("acks", self.settings.acks.as_librdkafka())
+            .set("compression.type", self.settings.compression.as_librdkafka())
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "120000");
+        self.finish(c).create().map_err(self.err("producer"))
+    }
+
+    /// A consumer in `group_id` that commits only what weir tells it to.
+    pub fn consumer(
+        &self,
+        group_id: &str,
+        start_from: StartFrom,
+    ) -> Result<StreamConsumer, KafkaIoError> {
+        let mut c = self.base();
+        c.set("group.id", group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set(
+                "auto.offset.reset",
+                match start_from {
+                    StartFrom::Earliest => "earliest",
+                    StartFrom::Latest => "latest",
+                },
+            )
+            .set("session.timeout.ms", "10000")
+            .set("enable.partition.eof", "false");
+        self.finish(c).create().map_err(self.err("consumer"))
+    }
+
+    pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>, KafkaIoError> {
+        self.finish(self.base()).create().map_err(self.err("admin client"))
+    }
+}

@@ -1,0 +1,42 @@
+//! Everything that talks to Kafka: the one client set-up, topic administration,
+//! and the embedded broker used when no cluster is configured.
+
+pub mod admin;
+pub mod client;
+pub mod embedded;
+
+/// Kafka failures, each naming the topic or broker involved.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaIoError {
+    #[error("cannot create the Kafka {what} for {bootstrap}: {source}")]
+    Client {
+        what: &'static str,
+        bootstrap: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot create topic `{topic}` on {bootstrap}: {reason}")]
+    CreateTopic {
+        topic: String,
+        bootstrap: String,
+        reason: String,
+    },
+    #[error("delivery to topic `{topic}` failed: {reason}")]
+    Delivery { topic: String, reason: String },
+    #[error("cannot subscribe to topic `{topic}`: {source}")]
+    Subscribe {
+        topic: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot commit offsets for topic `{topic}`: {source}")]
+    Commit {
+        topic: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot consume from topic `{topic}`: {source}")]
+    Consume {
+        topic: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("embedded broker: {0}")]
+    Embedded(String),
+}

@@ -1,0 +1,11 @@
+//! weir: a host for Kafka-Connect-style pipelines whose logic runs as sandboxed
+//! WebAssembly components. A record enters in [`sources`], crosses [`runtime`]
+//! into plugins, and leaves through [`sinks`]; [`pipeline`] drives the loop.
+
+pub mod config;
+pub mod runtime;
+pub mod kafka;
+pub mod pipeline;
+pub mod record;
+pub mod sinks;
+pub mod sources;

@@ -1,0 +1,292 @@
+//! The `weir` command line. Errors become `anyhow` here, at the edge, with context.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use weir::config::{self, Loaded, SourceConfig};
+use weir::kafka::embedded::EmbeddedBroker;
+use weir::pipeline::{Pipeline, StopAfter};
+use weir::runtime::{Limits, Plugin, PluginInstance, Role, Runtime};
+
+#[derive(Parser)]
+#[command(name = "weir", version, about = "Run Kafka-Connect-style pipelines with sandboxed WebAssembly plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "WEIR_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run connectors until stopped (Ctrl-C drains, flushes and commits).
+    Run {
+        /// Connector files (`connectors/*.toml`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Kafka bootstrap servers; without it (and without one in the TOML) an
+        /// embedded broker is started.
+        #[arg(long, env = "WEIR_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: Option<String>,
+        /// Stop each connector after it has read this many records.
+        #[arg(long)]
+        max_records: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Extra directories to find plugins in, `:` separated.
+        #[arg(long, env = "WEIR_PLUGIN_DIR")]
+        plugin_dir: Option<String>,
+    },
+    /// Check connector files and their plugins without running anything.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, env = "WEIR_PLUGIN_DIR")]
+        plugin_dir: Option<String>,
+    },
+    /// Run only the embedded Kafka-protocol broker, for several weir processes to share.
+    Broker {
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        listen: SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tansu=warn,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Run {
+            files,
+            bootstrap_servers,
+            max_records,
+            duration,
+            plugin_dir,
+        } => {
+            let stop = StopAfter {
+                max_records,
+                duration: duration.map(Duration::from_secs_f64),
+            };
+            run(&files, bootstrap_servers, stop, plugin_dir.as_deref()).await
+        }
+        Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
+        Command::Broker { listen } => broker(listen).await,
+    }
+}
+
+/// Loads every file, printing every error (not just the first).
+fn load_all(files: &[PathBuf], plugin_dir: Option<&str>) -> Option<Vec<Loaded>> {
+    let dirs = config::plugin_dirs(plugin_dir);
+    let mut ok = Vec::new();
+    let mut failed = false;
+    for f in files {
+        match config::load(f, &dirs) {
+            Ok(l) => ok.push(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    (!failed).then_some(ok)
+}
+
+fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
+    let Some(loaded) = load_all(files, plugin_dir) else {
+        return Ok(ExitCode::from(2));
+    };
+    let runtime = Runtime::new(Runtime::default_cache_dir())?;
+    let mut failed = false;
+    for l in &loaded {
+        let c = &l.connector;
+        let limits = Limits {
+            memory_bytes: (c.limits.memory_mb as usize) << 20,
+            call_timeout_ms: c.limits.call_timeout_ms,
+        };
+        let mut plugins: Vec<(&PathBuf, Role, &toml::Table)> = Vec::new();
+        if let (Some(p), SourceConfig::Generator(g)) = (&l.source_plugin, &c.source) {
+            plugins.push((p, Role::Source, &g.config));
+        }
+        for (p, t) in l.transform_plugins.iter().zip(&c.transform) {
+            plugins.push((p, Role::Transform, &t.config));
+        }
+        let mut parts = Vec::new();
+        for (path, role, cfg) in plugins {
+            let checked = Plugin::load(&runtime, path, role)
+                .map_err(anyhow::Error::from)
+                .and_then(|p| {
+                    let json = serde_json::to_string(cfg)?;
+                    let desc = format!("{}({}@{})", role, p.name, p.contract);
+                    PluginInstance::start(Arc::new(p), &l.name, json, limits)?;
+                    Ok(desc)
+                });
+            match checked {
+                Ok(d) => parts.push(d),
+                Err(e) => {
+                    eprintln!("error: {}: {e:#}", l.path.display());
+                    failed = true;
+                }
+            }
+        }
+        if let SourceConfig::Kafka(k) = &c.source {
+            parts.insert(0, format!("kafka({})", k.topic));
+        }
+        if let Some(k) = &c.sink.kafka {
+            parts.push(format!("kafka({}, {} partitions)", k.topic, k.partitions));
+        }
+        if c.sink.console.is_some() {
+            parts.push("console".into());
+        }
+        println!("ok  {}  [{}]  {}  dlq={}", l.path.display(), l.name, parts.join(" → "), l.dlq_topic);
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+async fn run(
+    files: &[PathBuf],
+    bootstrap_flag: Option<String>,
+    stop: StopAfter,
+    plugin_dir: Option<&str>,
+) -> Result<ExitCode> {
+    let Some(loaded) = load_all(files, plugin_dir) else {
+        return Ok(ExitCode::from(2));
+    };
+    let runtime = Runtime::new(Runtime::default_cache_dir())?;
+
+    let configured = |l: &Loaded| {
+        bootstrap_flag
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| l.connector.kafka.bootstrap_servers.clone().filter(|s| !s.trim().is_empty()))
+    };
+    let mut embedded = None;
+    if loaded.iter().any(|l| configured(l).is_none()) {
+        let b = EmbeddedBroker::start("127.0.0.1:0".parse()?)
+            .await
+            .context("starting the embedded Kafka broker")?;
+        tracing::info!(bootstrap = %b.bootstrap(), "Embedded Kafka broker listening (memory storage; set --bootstrap-servers to use a real cluster).");
+        embedded = Some(b);
+    }
+
+    let mut pipelines = Vec::new();
+    for l in &loaded {
+        let bootstrap = configured(l)
+            .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
+            .unwrap_or_default();
+        let p = Pipeline::build(l, &runtime, &bootstrap)
+            .await
+            .with_context(|| format!("starting {}", l.path.display()))?;
+        pipelines.push(p);
+    }
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(watch_signals(shutdown.clone()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in pipelines {
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            let name = p.name().to_string();
+            (name, p.run(stop, token).await)
+        });
+    }
+    let mut failed = false;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(stats))) => {
+                tracing::debug!(?stats, "Connector finished.");
+            }
+            Ok((name, Err(e))) => {
+                eprintln!("error: {name}: {e}");
+                failed = true;
+                shutdown.cancel();
+            }
+            Err(e) => {
+                eprintln!("error: a connector task failed: {e}");
+                failed = true;
+                shutdown.cancel();
+            }
+        }
+    }
+    drop(embedded);
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// SIGINT or SIGTERM: finish the batch in flight, flush, commit, exit 0.
+async fn watch_signals(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("Stopping: finishing the batch in flight, then flushing and committing.");
+    token.cancel();
+}
+
+async fn broker(listen: SocketAddr) -> Result<ExitCode> {
+    let b = EmbeddedBroker::start(listen)
+        .await
+        .with_context(|| format!("starting the broker on {listen}"))?;
+    tracing::info!(bootstrap = %b.bootstrap(), "Embedded Kafka broker listening (memory storage). Ctrl-C stops it.");
+    let token = CancellationToken::new();
+    watch_signals(token.clone()).await;
+    drop(b);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,54 @@
+//! Guest calls run on tokio's blocking threads: guest CPU time must not stall the
+//! async reactor, and synchronous WASI may not run on an async thread.
+
+use super::{CallError, PluginInstance};
+
+/// A [`PluginInstance`] that is called from async code.
+pub struct AsyncInstance {
+    inner: Option<PluginInstance>,
+    label: String,
+}
+
+impl AsyncInstance {
+    pub fn new(inner: PluginInstance) -> Self {
+        let label = inner.plugin().name.clone();
+        AsyncInstance {
+            inner: Some(inner),
+            label,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.label
+    }
+
+    /// Runs `f` on a blocking thread and gets the instance back.
+    pub async fn call<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut PluginInstance) -> Result<R, CallError> + Send + 'static,
+    ) -> Result<R, CallError> {
+        let Some(mut inst) = self.inner.take() else {
+            return Err(CallError::Trap(format!(
+                "plugin {} was lost by an earlier host failure",
+                self.label
+            )));
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let r = f(&mut inst);
+            (inst, r)
+        })
+        .await;
+        match joined {
+            Ok((inst, r)) => {
+                self.inner = Some(inst);
+                r
+            }
+            Err(e) => Err(CallError::Trap(format!("host thread failed during the call: {e}"))),
+        }
+    }
+
+    /// Metadata access without a call.
+    pub fn get(&self) -> Option<&PluginInstance> {
+        self.inner.as_ref()
+    }
+}

@@ -1,0 +1,79 @@
+//! Per-instance host state: a WASI context with clocks and randomness only, the
+//! memory limiter, and the `log` import.
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::weir::plugin::{host, types};
+
+/// How much of a guest's stderr is kept to explain a trap (panic messages).
+const STDERR_CAPTURE: usize = 16 * 1024;
+
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    stderr: MemoryOutputPipe,
+    /// `connector/plugin`, for log lines.
+    label: String,
+}
+
+impl HostState {
+    pub fn new(label: String, memory_bytes: usize) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        // No preopens, no environment, no arguments, no sockets: only clocks,
+        // randomness and a captured stderr.
+        let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_bytes)
+            .trap_on_grow_failure(true)
+            .instances(64)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            stderr,
+            label,
+        }
+    }
+
+    /// The last lines the guest wrote to stderr, e.g. a panic message.
+    pub fn stderr_tail(&self) -> String {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: types::Level, message: String) {
+        let plugin = self.label.as_str();
+        match level {
+            types::Level::Trace => tracing::trace!(plugin, "{message}"),
+            types::Level::Debug => tracing::debug!(plugin, "{message}"),
+            types::Level::Info => tracing::info!(plugin, "{message}"),
+            types::Level::Warn => tracing::warn!(plugin, "{message}"),
+            types::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}

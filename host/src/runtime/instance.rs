@@ -1,0 +1,279 @@
+//! One live plugin instance: its own store, limits and deadline per call. A trap
+//! throws the instance away; the next call starts a fresh one with the same config.
+
+use std::sync::Arc;
+
+use wasmtime::{Store, Trap};
+use weir_sdk::flat::{FlatBatch, Outcome};
+
+use super::bindings::{aggregator_api, source_api, transform_api, types};
+use super::component::{Indices, Plugin};
+use super::host::HostState;
+use super::{EPOCH_TICK, RuntimeError};
+
+/// Why a call did not produce a result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// Deadline, memory cap, panic or other trap: a plugin bug or a hostile input.
+    /// The instance was discarded.
+    #[error("{0}")]
+    Trap(String),
+    /// The plugin itself refused the batch with this reason.
+    #[error("{0}")]
+    Plugin(String),
+}
+
+/// Sandbox limits for one instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub call_timeout_ms: u64,
+}
+
+enum Guest {
+    Source(source_api::Guest),
+    Transform(transform_api::Guest),
+    Aggregator(aggregator_api::Guest),
+}
+
+struct Live {
+    store: Store<HostState>,
+    guest: Guest,
+}
+
+/// A plugin instance with its config, re-created on demand after a trap.
+pub struct PluginInstance {
+    plugin: Arc<Plugin>,
+    label: String,
+    config_json: String,
+    limits: Limits,
+    live: Option<Live>,
+    /// State to hand to a fresh instance after a trap (aggregators and sources).
+    last_snapshot: Option<Vec<u8>>,
+    /// How many times the instance was replaced.
+    pub restarts: u64,
+}
+
+impl PluginInstance {
+    /// Instantiates the plugin and calls `init`, so config errors show before
+    /// any data moves.
+    pub fn start(
+        plugin: Arc<Plugin>,
+        connector: &str,
+        config_json: String,
+        limits: Limits,
+    ) -> Result<PluginInstance, RuntimeError> {
+        let label = format!("{connector}/{}", plugin.name);
+        let mut inst = PluginInstance {
+            plugin,
+            label,
+            config_json,
+            limits,
+            live: None,
+            last_snapshot: None,
+            restarts: 0,
+        };
+        inst.instantiate().map_err(|reason| RuntimeError::Init {
+            plugin: inst.label.clone(),
+            reason,
+        })?;
+        Ok(inst)
+    }
+
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    fn instantiate(&mut self) -> Result<(), String> {
+        let mut store = Store::new(
+            self.plugin.runtime.engine(),
+            HostState::new(self.label.clone(), self.limits.memory_bytes),
+        );
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let instance = self
+            .plugin
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| describe(&e, &store, self.limits))?;
+        let guest = match &self.plugin.indices {
+            Indices::Source(i) => i.load(&mut store, &instance).map(Guest::Source),
+            Indices::Transform(i) => i.load(&mut store, &instance).map(Guest::Transform),
+            Indices::Aggregator(i) => i.load(&mut store, &instance).map(Guest::Aggregator),
+        }
+        .map_err(|e| format!("{e:#}"))?;
+        let config = self.config_json.as_str();
+        let init = match &guest {
+            Guest::Source(g) => g.call_init(&mut store, config),
+            Guest::Transform(g) => g.call_init(&mut store, config),
+            Guest::Aggregator(g) => g.call_init(&mut store, config),
+        };
+        match init {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => return Err(format!("init refused the config: {msg}")),
+            Err(e) => return Err(format!("init trapped: {}", describe(&e, &store, self.limits))),
+        }
+        if let Some(state) = &self.last_snapshot {
+            store.set_epoch_deadline(self.deadline_ticks());
+            let restored = match &guest {
+                Guest::Source(g) => g.call_restore(&mut store, state),
+                Guest::Aggregator(g) => g.call_restore(&mut store, state),
+                Guest::Transform(_) => Ok(Ok(())),
+            };
+            match restored {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => return Err(format!("restore refused the snapshot: {msg}")),
+                Err(e) => return Err(format!("restore trapped: {}", describe(&e, &store, self.limits))),
+            }
+        }
+        self.live = Some(Live { store, guest });
+        Ok(())
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        self.limits
+            .call_timeout_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1)
+    }
+
+    /// Runs one guest call under the deadline; a trap discards the instance.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError> {
+        if self.live.is_none() {
+            self.restarts += 1;
+            tracing::warn!(plugin = %self.label, restarts = self.restarts, "Starting a fresh plugin instance after a trap.");
+            self.instantiate()
+                .map_err(|e| CallError::Trap(format!("cannot restart the plugin: {e}")))?;
+        }
+        let ticks = self.deadline_ticks();
+        let limits = self.limits;
+        let Some(live) = self.live.as_mut() else {
+            return Err(CallError::Trap("no live instance".into()));
+        };
+        live.store.set_epoch_deadline(ticks);
+        match f(&live.guest, &mut live.store) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(msg)) => Err(CallError::Plugin(msg)),
+            Err(e) => {
+                let reason = describe(&e, &live.store, limits);
+                self.live = None;
+                Err(CallError::Trap(reason))
+            }
+        }
+    }
+
+    /// Source: up to `max` new records.
+    pub fn next_batch(&mut self, max: u32) -> Result<FlatBatch, CallError> {
+        self.call(|g, store| match g {
+            Guest::Source(g) => g.call_next_batch(store, max).map(|r| r.map(from_wit)),
+            _ => Ok(Err("not a source plugin".into())),
+        })
+    }
+
+    /// Transform: one outcome per input record.
+    pub fn process(&mut self, input: FlatBatch) -> Result<Outcome, CallError> {
+        let input = to_wit(input);
+        self.call(|g, store| match g {
+            Guest::Transform(g) => g.call_process(store, &input).map(|r| r.map(outcome)),
+            _ => Ok(Err("not a transform plugin".into())),
+        })
+    }
+
+    /// Aggregator: folds a batch into the state.
+    pub fn update(&mut self, input: FlatBatch) -> Result<Outcome, CallError> {
+        let input = to_wit(input);
+        self.call(|g, store| match g {
+            Guest::Aggregator(g) => g.call_update(store, &input).map(|r| r.map(outcome)),
+            _ => Ok(Err("not an aggregator plugin".into())),
+        })
+    }
+
+    /// Aggregator: emits what the watermark completed.
+    pub fn tick(&mut self, watermark_ms: i64, now_ms: i64) -> Result<FlatBatch, CallError> {
+        self.call(|g, store| match g {
+            Guest::Aggregator(g) => g
+                .call_tick(store, watermark_ms, now_ms)
+                .map(|r| r.map(from_wit)),
+            _ => Ok(Err("not an aggregator plugin".into())),
+        })
+    }
+
+    /// The plugin's state; also kept to restore a fresh instance after a trap.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, CallError> {
+        let state = self.call(|g, store| match g {
+            Guest::Source(g) => g.call_snapshot(store).map(Ok),
+            Guest::Aggregator(g) => g.call_snapshot(store).map(Ok),
+            Guest::Transform(_) => Ok(Ok(Vec::new())),
+        })?;
+        self.last_snapshot = Some(state.clone());
+        Ok(state)
+    }
+
+    /// Restores a snapshot into the live instance (and any later replacement).
+    pub fn restore(&mut self, state: Vec<u8>) -> Result<(), CallError> {
+        let r = self.call(|g, store| match g {
+            Guest::Source(g) => g.call_restore(store, &state),
+            Guest::Aggregator(g) => g.call_restore(store, &state),
+            Guest::Transform(_) => Ok(Ok(())),
+        });
+        self.last_snapshot = Some(state);
+        r
+    }
+}
+
+/// A trap in words: which limit was hit, and the guest's last stderr lines.
+fn describe(err: &wasmtime::Error, store: &Store<HostState>, limits: Limits) -> String {
+    let text = format!("{err:#}");
+    let mut reason = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "deadline exceeded: the call ran longer than {} ms (limits.call_timeout_ms)",
+            limits.call_timeout_ms
+        ),
+        _ if text.contains("growing memory") || text.contains("memory minimum size") => format!(
+            "memory cap exceeded: the plugin tried to grow past {} MiB (limits.memory_mb): {text}",
+            limits.memory_bytes >> 20
+        ),
+        Some(trap) => format!("trap: {trap}"),
+        None => text,
+    };
+    let tail = store.data().stderr_tail();
+    if !tail.is_empty() {
+        reason.push_str("; plugin stderr: ");
+        reason.push_str(&tail);
+    }
+    reason
+}
+
+fn to_wit(b: FlatBatch) -> types::Batch {
+    types::Batch {
+        data: b.data,
+        keys: b.keys,
+        values: b.values,
+        header_counts: b.header_counts,
+        headers: b.headers,
+        timestamps: b.timestamps,
+    }
+}
+
+fn from_wit(b: types::Batch) -> FlatBatch {
+    FlatBatch {
+        data: b.data,
+        keys: b.keys,
+        values: b.values,
+        header_counts: b.header_counts,
+        headers: b.headers,
+        timestamps: b.timestamps,
+    }
+}
+
+fn outcome(o: types::Outcome) -> Outcome {
+    Outcome {
+        output: from_wit(o.output),
+        origins: o.origins,
+        failures: o.failures.into_iter().map(|f| (f.index, f.reason)).collect(),
+    }
+}

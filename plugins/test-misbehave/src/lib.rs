@@ -1,0 +1,45 @@
+//! A transform that misbehaves on command, to prove the sandbox: a record whose
+//! value contains `LOOP` spins forever, `ALLOC` allocates without bound, `PANIC`
+//! panics, `FAIL` is rejected with a reason, `DROP` is dropped; any other record
+//! passes through unchanged.
+
+use weir_sdk::{Level, Outcome, RecordRef, Transform, log};
+
+pub struct Misbehave;
+
+impl Transform for Misbehave {
+    fn init(_config: &str) -> Result<Self, String> {
+        log(Level::Info, "misbehave ready");
+        Ok(Misbehave)
+    }
+
+    fn process(&mut self, input: &[RecordRef<'_>], out: &mut Outcome) -> Result<(), String> {
+        for (i, r) in input.iter().enumerate() {
+            let v = r.value.unwrap_or_default();
+            let has = |needle: &[u8]| v.windows(needle.len()).any(|w| w == needle);
+            if has(b"LOOP") {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            } else if has(b"ALLOC") {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            } else if has(b"PANIC") {
+                panic!("misbehave was told to panic on record {i}");
+            } else if has(b"FAIL") {
+                out.fail(i, "record asked to fail");
+            } else if has(b"DROP") {
+                continue;
+            } else {
+                out.emit(i, r.key, r.value, &r.headers, r.timestamp_ms);
+            }
+        }
+        Ok(())
+    }
+}
+
+weir_sdk::export_transform!(Misbehave);
