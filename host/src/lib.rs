@@ -3,9 +3,9 @@
 //! into plugins, and leaves through [`sinks`]; [`pipeline`] drives the loop.
 
 pub mod config;
-pub mod runtime;
 pub mod kafka;
 pub mod pipeline;
 pub mod record;
+pub mod runtime;
 pub mod sinks;
 pub mod sources;

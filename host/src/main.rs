@@ -16,7 +16,11 @@ use weir::pipeline::{Pipeline, StopAfter};
 use weir::runtime::{Limits, Plugin, PluginInstance, Role, Runtime};
 
 #[derive(Parser)]
-#[command(name = "weir", version, about = "Run Kafka-Connect-style pipelines with sandboxed WebAssembly plugins")]
+#[command(
+    name = "weir",
+    version,
+    about = "Run Kafka-Connect-style pipelines with sandboxed WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,7 +73,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -86,8 +93,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tansu=warn,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,tansu=warn,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn",
+        )
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -180,9 +190,19 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
         if c.sink.console.is_some() {
             parts.push("console".into());
         }
-        println!("ok  {}  [{}]  {}  dlq={}", l.path.display(), l.name, parts.join(" → "), l.dlq_topic);
+        println!(
+            "ok  {}  [{}]  {}  dlq={}",
+            l.path.display(),
+            l.name,
+            parts.join(" → "),
+            l.dlq_topic
+        );
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn run(
@@ -200,7 +220,13 @@ async fn run(
         bootstrap_flag
             .clone()
             .filter(|s| !s.is_empty())
-            .or_else(|| l.connector.kafka.bootstrap_servers.clone().filter(|s| !s.trim().is_empty()))
+            .or_else(|| {
+                l.connector
+                    .kafka
+                    .bootstrap_servers
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+            })
     };
     let mut embedded = None;
     if loaded.iter().any(|l| configured(l).is_none()) {
@@ -251,7 +277,11 @@ async fn run(
         }
     }
     drop(embedded);
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// SIGINT or SIGTERM: finish the batch in flight, flush, commit, exit 0.

@@ -7,11 +7,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Loaded, SourceConfig};
+use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
-use crate::kafka::KafkaIoError;
 use crate::record::{self, Batch};
-use crate::runtime::{AsyncInstance, CallError, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError};
+use crate::runtime::{
+    AsyncInstance, CallError, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
+};
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, Sink, SinkError};
 use crate::sources::{GeneratorSource, KafkaSource, Source, SourceError};
 
@@ -113,7 +115,12 @@ impl Pipeline {
         };
 
         let mut stages = Vec::new();
-        for (index, (t, path)) in c.transform.iter().zip(&loaded.transform_plugins).enumerate() {
+        for (index, (t, path)) in c
+            .transform
+            .iter()
+            .zip(&loaded.transform_plugins)
+            .enumerate()
+        {
             let inst = start(path, Role::Transform, &t.config)?;
             stages.push(Stage {
                 index,
@@ -141,7 +148,10 @@ impl Pipeline {
 
         let source = match &c.source {
             SourceConfig::Generator(g) => {
-                let path = loaded.source_plugin.as_deref().unwrap_or(std::path::Path::new(&g.plugin));
+                let path = loaded
+                    .source_plugin
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(&g.plugin));
                 let inst = start(path, Role::Source, &g.config)?;
                 Source::Generator(GeneratorSource::new(
                     AsyncInstance::new(inst),
@@ -153,16 +163,26 @@ impl Pipeline {
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());
                 let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;
-                Source::Kafka(KafkaSource::new(consumer, &k.topic, k.batch_size, k.batch_timeout_ms).map_err(kafka_err)?)
+                Source::Kafka(
+                    KafkaSource::new(consumer, &k.topic, k.batch_size, k.batch_timeout_ms)
+                        .map_err(kafka_err)?,
+                )
             }
         };
 
         let mut sinks = Vec::new();
         if let Some(k) = &c.sink.kafka {
-            sinks.push(Sink::Kafka(KafkaSink::new(producer.clone(), k.topic.clone())));
+            sinks.push(Sink::Kafka(KafkaSink::new(
+                producer.clone(),
+                k.topic.clone(),
+            )));
         }
         if let Some(con) = &c.sink.console {
-            sinks.push(Sink::Console(ConsoleSink::new(name.clone(), con.format, con.max_rows)));
+            sinks.push(Sink::Console(ConsoleSink::new(
+                name.clone(),
+                con.format,
+                con.max_rows,
+            )));
         }
         let dlq = Dlq::new(producer, loaded.dlq_topic.clone(), name.clone());
         Ok(Pipeline {
@@ -216,10 +236,13 @@ impl Pipeline {
             };
             self.handle(input, &mut stats).await?;
         }
-        self.source.close().await.map_err(|source| PipelineError::Source {
-            connector: self.name.clone(),
-            source,
-        })?;
+        self.source
+            .close()
+            .await
+            .map_err(|source| PipelineError::Source {
+                connector: self.name.clone(),
+                source,
+            })?;
         tracing::info!(
             connector = %self.name,
             batches = stats.batches,
@@ -244,21 +267,29 @@ impl Pipeline {
             records = run_stage(stage, records, &mut dead).await;
         }
         for sink in &mut self.sinks {
-            sink.write(&records).await.map_err(|source| PipelineError::Sink {
+            sink.write(&records)
+                .await
+                .map_err(|source| PipelineError::Sink {
+                    connector: self.name.clone(),
+                    source,
+                })?;
+        }
+        self.dlq
+            .send(&dead)
+            .await
+            .map_err(|source| PipelineError::Kafka {
                 connector: self.name.clone(),
                 source,
             })?;
-        }
-        self.dlq.send(&dead).await.map_err(|source| PipelineError::Kafka {
-            connector: self.name.clone(),
-            source,
-        })?;
         stats.written += records.len() as u64;
         stats.dead_lettered += dead.len() as u64;
-        self.source.commit(&input).await.map_err(|source| PipelineError::Source {
-            connector: self.name.clone(),
-            source,
-        })
+        self.source
+            .commit(&input)
+            .await
+            .map_err(|source| PipelineError::Source {
+                connector: self.name.clone(),
+                source,
+            })
     }
 }
 
@@ -286,7 +317,10 @@ async fn run_stage(stage: &mut Stage, records: Batch, dead: &mut Vec<DlqEntry>) 
         }
     };
     let bad_origin = outcome.origins.iter().any(|&o| o as usize >= records.len())
-        || outcome.failures.iter().any(|(i, _)| *i as usize >= records.len())
+        || outcome
+            .failures
+            .iter()
+            .any(|(i, _)| *i as usize >= records.len())
         || outcome.origins.len() != outcome.output.len();
     let output = if bad_origin {
         Err("outputs name input records that do not exist".to_string())

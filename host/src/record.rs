@@ -34,7 +34,10 @@ pub fn to_flat(records: &[Record]) -> FlatBatch {
         .map(|r| {
             r.key.as_ref().map_or(0, Vec::len)
                 + r.value.as_ref().map_or(0, Vec::len)
-                + r.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                + r.headers
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
         })
         .sum();
     let mut flat = FlatBatch::with_capacity(records.len(), bytes);

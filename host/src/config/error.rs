@@ -56,6 +56,17 @@ pub enum ConfigError {
 /// For serde's "unknown field `x`, expected one of `a`, `b`" messages: the valid
 /// key nearest to the misspelt one.
 pub fn suggestion(message: &str) -> Option<String> {
+    if message.contains("wanted exactly 1 element") {
+        return Some(
+            "`[source]` takes exactly one kind: `[source.generator]` or `[source.kafka]`".into(),
+        );
+    }
+    if message == "missing field `sink`" {
+        return Some("add `[sink.kafka]` or `[sink.console]`".into());
+    }
+    if message == "missing field `source`" {
+        return Some("add `[source.generator]` or `[source.kafka]`".into());
+    }
     let rest = message
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("unknown variant `"))?;
@@ -81,8 +92,12 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_key() {
-        let m = "unknown field `rate_per_sex`, expected one of `plugin`, `rate_per_sec`, `batch_size`";
-        assert_eq!(suggestion(m).as_deref(), Some("did you mean `rate_per_sec`?"));
+        let m =
+            "unknown field `rate_per_sex`, expected one of `plugin`, `rate_per_sec`, `batch_size`";
+        assert_eq!(
+            suggestion(m).as_deref(),
+            Some("did you mean `rate_per_sec`?")
+        );
         assert_eq!(suggestion("unknown field `zzz`, expected `plugin`"), None);
         assert_eq!(suggestion("invalid type"), None);
     }

@@ -54,7 +54,9 @@ pub fn interpolate(
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(InterpolationError {
                     location,
-                    message: format!("`${{{inner}}}` is not a variable name (letters, digits, `_`)"),
+                    message: format!(
+                        "`${{{inner}}}` is not a variable name (letters, digits, `_`)"
+                    ),
                 });
             }
             let value = match (lookup(name), default) {
@@ -103,15 +105,24 @@ mod tests {
     fn expands_set_variables_and_defaults() {
         assert_eq!(interpolate("r = ${RATE}", env).unwrap(), "r = 250");
         assert_eq!(interpolate("r = ${NOPE:-10}", env).unwrap(), "r = 10");
-        assert_eq!(interpolate("r = \"${EMPTY:-x}\"", env).unwrap(), "r = \"x\"");
+        assert_eq!(
+            interpolate("r = \"${EMPTY:-x}\"", env).unwrap(),
+            "r = \"x\""
+        );
         assert_eq!(interpolate("r = \"${EMPTY}\"", env).unwrap(), "r = \"\"");
         assert_eq!(interpolate("b = \"${NOPE:-}\"", env).unwrap(), "b = \"\"");
     }
 
     #[test]
     fn escapes_and_literals() {
-        assert_eq!(interpolate("q = \"${QUOTE}\"", env).unwrap(), "q = \"a\\\"b\"");
-        assert_eq!(interpolate("p = \"$${HOME} $5\"", env).unwrap(), "p = \"${HOME} $5\"");
+        assert_eq!(
+            interpolate("q = \"${QUOTE}\"", env).unwrap(),
+            "q = \"a\\\"b\""
+        );
+        assert_eq!(
+            interpolate("p = \"$${HOME} $5\"", env).unwrap(),
+            "p = \"${HOME} $5\""
+        );
     }
 
     #[test]

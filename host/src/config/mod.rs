@@ -89,14 +89,20 @@ fn resolve(
     let source_plugin = match &connector.source {
         SourceConfig::Generator(g) => {
             if g.batch_size == 0 {
-                return Err(invalid("source.generator.batch_size", "must be at least 1".into()));
+                return Err(invalid(
+                    "source.generator.batch_size",
+                    "must be at least 1".into(),
+                ));
             }
             Some(find_plugin(path, base, &g.plugin, plugin_dirs)?)
         }
         SourceConfig::Kafka(k) => {
             check_topic_name(&k.topic).map_err(|m| invalid("source.kafka.topic", m))?;
             if k.batch_size == 0 {
-                return Err(invalid("source.kafka.batch_size", "must be at least 1".into()));
+                return Err(invalid(
+                    "source.kafka.batch_size",
+                    "must be at least 1".into(),
+                ));
             }
             None
         }
@@ -116,10 +122,16 @@ fn resolve(
     if let Some(k) = &connector.sink.kafka {
         check_topic_name(&k.topic).map_err(|m| invalid("sink.kafka.topic", m))?;
         if k.partitions < 1 {
-            return Err(invalid("sink.kafka.partitions", "must be at least 1".into()));
+            return Err(invalid(
+                "sink.kafka.partitions",
+                "must be at least 1".into(),
+            ));
         }
         if k.replication_factor < 1 {
-            return Err(invalid("sink.kafka.replication_factor", "must be at least 1".into()));
+            return Err(invalid(
+                "sink.kafka.replication_factor",
+                "must be at least 1".into(),
+            ));
         }
     }
     let kafka = &connector.kafka;
@@ -133,7 +145,10 @@ fn resolve(
         return Err(invalid("limits.memory_mb", "must be at least 1".into()));
     }
     if connector.limits.call_timeout_ms < 10 {
-        return Err(invalid("limits.call_timeout_ms", "must be at least 10".into()));
+        return Err(invalid(
+            "limits.call_timeout_ms",
+            "must be at least 10".into(),
+        ));
     }
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -232,7 +247,10 @@ topic = "purchases"
     fn misspelt_key_names_line_column_and_suggestion() {
         let text = "[source.kafka]\ntopic = \"p\"\nbatch_sise = 3\n[sink.console]\n";
         let e = parse_str(text).unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:3:1: unknown field `batch_sise`"), "{e}");
+        assert!(
+            e.starts_with("c.toml:3:1: unknown field `batch_sise`"),
+            "{e}"
+        );
         assert!(e.contains("did you mean `batch_size`?"), "{e}");
     }
 
@@ -264,7 +282,9 @@ topic = "purchases"
             "[source.generator]\nplugin = \"nope\"\n[sink.console]\n",
         )
         .unwrap();
-        let e = load(&p, &[dir.path().join("plugins")]).unwrap_err().to_string();
+        let e = load(&p, &[dir.path().join("plugins")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("plugin `nope` not found"), "{e}");
         assert!(e.contains("plugins/nope.wasm"), "{e}");
         assert!(e.contains("just plugin nope"), "{e}");

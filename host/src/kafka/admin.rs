@@ -39,14 +39,19 @@ pub async fn ensure_topics(cluster: &Cluster, topics: &[TopicSpec]) -> Result<()
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics(new.iter(), &opts)
-        .await
-        .map_err(|e| KafkaIoError::CreateTopic {
-            topic: topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
-            bootstrap: cluster.bootstrap.clone(),
-            reason: e.to_string(),
-        })?;
+    let results =
+        admin
+            .create_topics(new.iter(), &opts)
+            .await
+            .map_err(|e| KafkaIoError::CreateTopic {
+                topic: topics
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                bootstrap: cluster.bootstrap.clone(),
+                reason: e.to_string(),
+            })?;
     for r in results {
         match r {
             Ok(topic) => tracing::info!(topic, "Created topic."),

@@ -46,7 +46,10 @@ impl Cluster {
         let mut c = self.base();
         c.set("enable.idempotence", self.settings.idempotent.to_string())
             .set("acks", self.settings.acks.as_librdkafka())
-            .set("compression.type", self.settings.compression.as_librdkafka())
+            .set(
+                "compression.type",
+                self.settings.compression.as_librdkafka(),
+            )
             .set("linger.ms", "5")
             .set("message.timeout.ms", "120000");
         self.finish(c).create().map_err(self.err("producer"))
@@ -75,6 +78,8 @@ impl Cluster {
     }
 
     pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>, KafkaIoError> {
-        self.finish(self.base()).create().map_err(self.err("admin client"))
+        self.finish(self.base())
+            .create()
+            .map_err(self.err("admin client"))
     }
 }

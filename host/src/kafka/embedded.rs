@@ -33,8 +33,8 @@ impl EmbeddedBroker {
         };
         let url = Url::parse(&format!("tcp://{addr}"))
             .map_err(|e| KafkaIoError::Embedded(format!("bad listen address {addr}: {e}")))?;
-        let storage = Url::parse("memory://weir/")
-            .map_err(|e| KafkaIoError::Embedded(e.to_string()))?;
+        let storage =
+            Url::parse("memory://weir/").map_err(|e| KafkaIoError::Embedded(e.to_string()))?;
         let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
             .node_id(tansu_broker::NODE_ID)
             .cluster_id("weir")
@@ -63,7 +63,9 @@ impl EmbeddedBroker {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         task.abort();
-        Err(KafkaIoError::Embedded(format!("no answer on {addr} after 5 s")))
+        Err(KafkaIoError::Embedded(format!(
+            "no answer on {addr} after 5 s"
+        )))
     }
 
     /// `host:port` for `bootstrap.servers`.

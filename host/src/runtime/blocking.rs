@@ -43,7 +43,9 @@ impl AsyncInstance {
                 self.inner = Some(inst);
                 r
             }
-            Err(e) => Err(CallError::Trap(format!("host thread failed during the call: {e}"))),
+            Err(e) => Err(CallError::Trap(format!(
+                "host thread failed during the call: {e}"
+            ))),
         }
     }
 

@@ -169,7 +169,9 @@ fn compile_cached(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Result<Compon
                 tracing::debug!(plugin = %path.display(), cache = %file.display(), "Loaded compiled plugin from cache.");
                 return Ok(c);
             }
-            Err(e) => tracing::warn!(cache = %file.display(), error = %e, "Ignoring unreadable cache entry."),
+            Err(e) => {
+                tracing::warn!(cache = %file.display(), error = %e, "Ignoring unreadable cache entry.")
+            }
         }
     }
     let compiled = engine.precompile_component(bytes).map_err(compile_err)?;

@@ -112,7 +112,12 @@ impl PluginInstance {
         match init {
             Ok(Ok(())) => {}
             Ok(Err(msg)) => return Err(format!("init refused the config: {msg}")),
-            Err(e) => return Err(format!("init trapped: {}", describe(&e, &store, self.limits))),
+            Err(e) => {
+                return Err(format!(
+                    "init trapped: {}",
+                    describe(&e, &store, self.limits)
+                ));
+            }
         }
         if let Some(state) = &self.last_snapshot {
             store.set_epoch_deadline(self.deadline_ticks());
@@ -124,7 +129,12 @@ impl PluginInstance {
             match restored {
                 Ok(Ok(())) => {}
                 Ok(Err(msg)) => return Err(format!("restore refused the snapshot: {msg}")),
-                Err(e) => return Err(format!("restore trapped: {}", describe(&e, &store, self.limits))),
+                Err(e) => {
+                    return Err(format!(
+                        "restore trapped: {}",
+                        describe(&e, &store, self.limits)
+                    ));
+                }
             }
         }
         self.live = Some(Live { store, guest });
@@ -274,6 +284,10 @@ fn outcome(o: types::Outcome) -> Outcome {
     Outcome {
         output: from_wit(o.output),
         origins: o.origins,
-        failures: o.failures.into_iter().map(|f| (f.index, f.reason)).collect(),
+        failures: o
+            .failures
+            .into_iter()
+            .map(|f| (f.index, f.reason))
+            .collect(),
     }
 }

@@ -58,7 +58,8 @@ impl ConsoleSink {
                     Some(Ok(v)) => flatten("", &v, &mut cells),
                     Some(Err(_)) => cells.push((
                         "value".into(),
-                        String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                        String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())
+                            .into_owned(),
                     )),
                     None => cells.push(("value".into(), "∅ (tombstone)".into())),
                 }
@@ -142,11 +143,15 @@ fn json_lines(batch: &Batch) -> String {
             Some(v) => serde_json::from_slice(v)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(v).into_owned())),
         };
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "key": r.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
             "value": value,
             "timestamp_ms": r.timestamp_ms,
         });
+        if let Some(o) = &r.origin {
+            line["partition"] = o.partition.into();
+            line["offset"] = o.offset.into();
+        }
         s.push_str(&line.to_string());
         s.push('\n');
     }

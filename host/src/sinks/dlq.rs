@@ -58,7 +58,10 @@ impl Dlq {
             if let Some(o) = &e.record.origin {
                 h = h
                     .insert(header("weir.dlq.source.topic", &o.topic))
-                    .insert(header("weir.dlq.source.partition", &o.partition.to_string()))
+                    .insert(header(
+                        "weir.dlq.source.partition",
+                        &o.partition.to_string(),
+                    ))
                     .insert(header("weir.dlq.source.offset", &o.offset.to_string()));
             }
             (&e.record, Some(h))

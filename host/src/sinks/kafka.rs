@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
+use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::error::KafkaError;
 
 use crate::kafka::KafkaIoError;
 use crate::record::{Batch, Record};
@@ -28,7 +28,8 @@ impl KafkaSink {
     }
 
     pub async fn write(&mut self, batch: &Batch) -> Result<(), KafkaIoError> {
-        self.delivered += produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
+        self.delivered +=
+            produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
         Ok(())
     }
 }

@@ -23,7 +23,12 @@ pub struct GeneratorSource {
 }
 
 impl GeneratorSource {
-    pub fn new(plugin: AsyncInstance, rate_per_sec: u64, batch_size: u32, max_records: u64) -> Self {
+    pub fn new(
+        plugin: AsyncInstance,
+        rate_per_sec: u64,
+        batch_size: u32,
+        max_records: u64,
+    ) -> Self {
         GeneratorSource {
             plugin,
             rate_per_sec,
@@ -46,7 +51,9 @@ impl GeneratorSource {
         if self.rate_per_sec > 0 {
             // Pace to the rate: wait until at least one record is due, then ask
             // for what is due (never more than a batch).
-            let due_at = |n: u64| self.started + Duration::from_secs_f64(n as f64 / self.rate_per_sec as f64);
+            let due_at = |n: u64| {
+                self.started + Duration::from_secs_f64(n as f64 / self.rate_per_sec as f64)
+            };
             tokio::time::sleep_until(due_at(self.emitted + 1)).await;
             let elapsed = self.started.elapsed().as_secs_f64();
             let due = (elapsed * self.rate_per_sec as f64) as u64;

@@ -95,7 +95,13 @@ const CATALOG: &[(&str, &[(&str, u32)])] = &[
 
 /// Segment and its weight in percent.
 const SEGMENTS: &[(&str, u32)] = &[("regular", 60), ("premium", 25), ("vip", 5), ("new", 10)];
-const PAYMENT_METHODS: &[&str] = &["credit_card", "debit_card", "paypal", "apple_pay", "google_pay"];
+const PAYMENT_METHODS: &[&str] = &[
+    "credit_card",
+    "debit_card",
+    "paypal",
+    "apple_pay",
+    "google_pay",
+];
 const ORDER_SOURCES: &[&str] = &["web", "mobile_app", "marketplace"];
 const DEVICE_TYPES: &[&str] = &["desktop", "mobile", "tablet"];
 const PLACES: &[(&str, &str, &str)] = &[
@@ -210,7 +216,14 @@ fn uuid_like(r: &mut SmallRng) -> String {
     // Version 4, variant 1, like Python's uuid4().
     let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let h = format!("{a:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// `2026-11-23T18:54:42.123Z` from milliseconds since the epoch.
@@ -255,7 +268,8 @@ mod tests {
         let mut g = Generator::new(1, 50);
         for _ in 0..10_000 {
             let p = g.next(1_700_000_000_000);
-            let expect = p.unit_price * p.quantity as f64 * (1.0 - p.discount_percentage as f64 / 100.0);
+            let expect =
+                p.unit_price * p.quantity as f64 * (1.0 - p.discount_percentage as f64 / 100.0);
             assert!((p.total_amount - expect).abs() <= 0.01, "{p:?}");
             assert!(p.quantity > 0 && p.unit_price > 0.0);
             assert!(p.customer_id.starts_with("CUST-"));

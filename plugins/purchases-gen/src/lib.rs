@@ -30,9 +30,9 @@ impl Source for PurchasesGen {
     fn init(config: &str) -> Result<Self, String> {
         let config: Config =
             serde_json::from_str(config).map_err(|e| format!("purchases-gen config: {e}"))?;
-        let seed = config
-            .seed
-            .unwrap_or_else(|| rand::Rng::random(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_os_rng()));
+        let seed = config.seed.unwrap_or_else(|| {
+            rand::Rng::random(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_os_rng())
+        });
         Ok(PurchasesGen {
             generator: Generator::new(seed, config.customers),
         })
@@ -55,9 +55,12 @@ impl Source for PurchasesGen {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let seq: [u8; 8] = state
-            .try_into()
-            .map_err(|_| format!("purchases-gen snapshot: expected 8 bytes, got {}", state.len()))?;
+        let seq: [u8; 8] = state.try_into().map_err(|_| {
+            format!(
+                "purchases-gen snapshot: expected 8 bytes, got {}",
+                state.len()
+            )
+        })?;
         self.generator.resume(u64::from_le_bytes(seq));
         Ok(())
     }

@@ -33,7 +33,10 @@ pub struct RecordRef<'a> {
 impl<'a> RecordRef<'a> {
     /// The first header with this name.
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -101,8 +104,7 @@ impl FlatBatch {
     /// Every record, after checking that all offsets fit the buffer.
     pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
         let n = self.timestamps.len();
-        if self.keys.len() != 2 * n || self.values.len() != 2 * n || self.header_counts.len() != n
-        {
+        if self.keys.len() != 2 * n || self.values.len() != 2 * n || self.header_counts.len() != n {
             return Err(LayoutError(format!(
                 "{n} timestamps but {} key, {} value and {} header-count entries",
                 self.keys.len(),
@@ -196,7 +198,12 @@ mod tests {
     #[test]
     fn round_trip_keeps_every_part() {
         let mut b = FlatBatch::default();
-        b.push(Some(b"k1"), Some(b"{\"a\":1}"), &[("h", b"v"), ("x", b"")], 7);
+        b.push(
+            Some(b"k1"),
+            Some(b"{\"a\":1}"),
+            &[("h", b"v"), ("x", b"")],
+            7,
+        );
         b.push(None, None, &[], -1);
         b.push(Some(b""), Some(b"v"), &[], 9);
         let r = b.records().expect("valid");

@@ -1,0 +1,109 @@
+//! Shared helpers: plugin paths, a broker per test, an independent consumer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use weir::kafka::embedded::EmbeddedBroker;
+use weir::runtime::Runtime;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `target/plugins/NAME.wasm`, built by `just plugin`.
+pub fn plugin(name: &str) -> PathBuf {
+    let p = repo_root()
+        .join("target/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.is_file(),
+        "{} is missing: run `just plugin` before the tests",
+        p.display()
+    );
+    p
+}
+
+pub fn plugin_dir() -> PathBuf {
+    repo_root().join("target/plugins")
+}
+
+pub async fn broker() -> EmbeddedBroker {
+    EmbeddedBroker::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("embedded broker starts")
+}
+
+pub fn runtime() -> Runtime {
+    let dir = std::env::temp_dir().join("weir-test-cache");
+    Runtime::new(Some(dir)).expect("runtime")
+}
+
+/// A record as an independent consumer sees it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, String)>,
+    pub partition: i32,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads `topic` from the beginning in a fresh group until `want` records have
+/// arrived or nothing new came for `idle`.
+pub async fn consume(bootstrap: &str, topic: &str, want: usize, idle: Duration) -> Vec<Seen> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut out = Vec::new();
+    while out.len() < want {
+        match tokio::time::timeout(idle, consumer.recv()).await {
+            Err(_) => break,
+            Ok(Err(e)) => panic!("consume {topic}: {e}"),
+            Ok(Ok(m)) => out.push(Seen {
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_string(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                partition: m.partition(),
+            }),
+        }
+    }
+    out
+}
+
+/// Writes a connector file into a temp dir and loads it.
+pub fn connector(text: &str) -> (tempfile::TempDir, weir::config::Loaded) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("test.toml");
+    std::fs::write(&path, text).expect("write connector");
+    let loaded = weir::config::load(&path, &[plugin_dir()]).expect("connector loads");
+    (dir, loaded)
+}
