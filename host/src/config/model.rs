@@ -140,7 +140,7 @@ pub enum ConsoleFormat {
 }
 
 /// Kafka cluster and client settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `bootstrap_servers = "${KAFKA_BROKER:-}"`: empty or absent starts the
@@ -158,6 +158,18 @@ pub struct KafkaConfig {
     /// `[kafka.options]`: librdkafka settings passed through, e.g. `"linger.ms" = "5"`.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: None,
+            compression: Compression::default(),
+            acks: Acks::default(),
+            idempotent: defaults::yes(),
+            options: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -1,0 +1,55 @@
+# weir — the developer's verbs. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Builds share one target dir; CI points it outside the clone to cache it.
+target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
+plugins := "purchases-gen test-misbehave test-future-version"
+venv := justfile_directory() + "/.venv"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what a fresh machine lacks (wasm target, Python venv for interop tests).
+setup:
+    rustup target add wasm32-wasip2
+    test -x {{venv}}/bin/python || python3 -m venv {{venv}}
+    {{venv}}/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+
+# Build one plugin component (or all) into target/plugins/NAME.wasm.
+plugin NAME="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    names="{{NAME}}"; [ -n "$names" ] || names="{{plugins}}"
+    args=(); for n in $names; do args+=(-p "$n"); done
+    cargo build --target wasm32-wasip2 --profile plugin "${args[@]}"
+    mkdir -p target/plugins
+    for n in $names; do
+        cp "{{target}}/wasm32-wasip2/plugin/${n//-/_}.wasm" "target/plugins/$n.wasm"
+        echo "built target/plugins/$n.wasm ($(stat -c %s "target/plugins/$n.wasm") bytes)"
+    done
+
+# Build the host binary.
+build:
+    cargo build -p weir
+
+# Run the purchases pipeline on the embedded broker: generator → topic → console.
+demo SECS="20": plugin build
+    {{target}}/debug/weir run connectors/purchases-gen.toml connectors/purchases-console.toml --duration {{SECS}}
+
+# Unit, integration and interop tests.
+test: setup plugin build
+    {{target}}/debug/weir validate connectors/*.toml
+    cargo test --workspace --exclude test-misbehave --exclude test-future-version
+    {{venv}}/bin/python tests/interop/purchases_consumer.py {{target}}/debug/weir
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Formatting check and clippy (host and plugins) with warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --exclude test-future-version --all-targets -- -D warnings
+    cargo clippy --target wasm32-wasip2 -p purchases-gen -p test-misbehave -- -D warnings
