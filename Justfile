@@ -15,7 +15,7 @@ default:
 setup:
     rustup target add wasm32-wasip2
     test -x {{venv}}/bin/python || python3 -m venv {{venv}}
-    {{venv}}/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+    {{venv}}/bin/pip install --quiet --disable-pip-version-check -r host/tests/interop/requirements.txt
 
 # Build one plugin component (or all) into target/plugins/NAME.wasm.
 plugin NAME="":
@@ -42,7 +42,7 @@ demo SECS="20": plugin build
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
     cargo test --workspace --exclude test-misbehave --exclude test-future-version
-    {{venv}}/bin/python tests/interop/purchases_consumer.py {{target}}/debug/weir
+    {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
 
 # Format the code.
 fmt:

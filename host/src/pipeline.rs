@@ -22,7 +22,7 @@ pub enum PipelineError {
     #[error("connector {connector}: {source}")]
     Runtime {
         connector: String,
-        source: RuntimeError,
+        source: Box<RuntimeError>,
     },
     #[error("connector {connector}: {source}")]
     Kafka {
@@ -90,7 +90,7 @@ impl Pipeline {
         let c = &loaded.connector;
         let rt_err = |source| PipelineError::Runtime {
             connector: name.clone(),
-            source,
+            source: Box::new(source),
         };
         let kafka_err = |source| PipelineError::Kafka {
             connector: name.clone(),

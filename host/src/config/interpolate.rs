@@ -24,9 +24,9 @@ pub fn interpolate(
             out.push_str(&rest[..pos]);
             col += rest[..pos].chars().count();
             let after = &rest[pos..];
-            if after.starts_with("$${") {
+            if let Some(tail) = after.strip_prefix("$${") {
                 out.push_str("${");
-                rest = &after[3..];
+                rest = tail;
                 col += 3;
                 continue;
             }
