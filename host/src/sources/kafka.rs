@@ -133,10 +133,14 @@ impl KafkaSource {
 
     /// A synchronous final commit, then leaves the group so its partitions move
     /// to the other members at once instead of after the session timeout.
+    /// Both calls block on the broker, which may be the embedded one on this same
+    /// runtime, so they leave the async worker first.
     pub fn close(&mut self) -> Result<(), KafkaIoError> {
-        self.flush(CommitMode::Sync)?;
-        self.consumer.unsubscribe();
-        Ok(())
+        tokio::task::block_in_place(|| {
+            self.flush(CommitMode::Sync)?;
+            self.consumer.unsubscribe();
+            Ok(())
+        })
     }
 }
 
