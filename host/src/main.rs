@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -12,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use weir::config::{self, Loaded, SourceConfig};
 use weir::kafka::embedded::EmbeddedBroker;
-use weir::pipeline::{Pipeline, StopAfter};
-use weir::runtime::{Limits, Plugin, PluginInstance, Role, Runtime};
+use weir::pipeline::{Pipeline, StopAfter, start_plugin};
+use weir::runtime::{Limits, Role, Runtime};
 
 #[derive(Parser)]
 #[command(
@@ -152,10 +151,7 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
     let mut failed = false;
     for l in &loaded {
         let c = &l.connector;
-        let limits = Limits {
-            memory_bytes: (c.limits.memory_mb as usize) << 20,
-            call_timeout_ms: c.limits.call_timeout_ms,
-        };
+        let limits = Limits::from(c.limits);
         let mut plugins: Vec<(&PathBuf, Role, &toml::Table)> = Vec::new();
         if let (Some(p), SourceConfig::Generator(g)) = (&l.source_plugin, &c.source) {
             plugins.push((p, Role::Source, &g.config));
@@ -165,16 +161,11 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
         }
         let mut parts = Vec::new();
         for (path, role, cfg) in plugins {
-            let checked = Plugin::load(&runtime, path, role)
-                .map_err(anyhow::Error::from)
-                .and_then(|p| {
-                    let json = serde_json::to_string(cfg)?;
-                    let desc = format!("{}({}@{})", role, p.name, p.contract);
-                    PluginInstance::start(Arc::new(p), &l.name, json, limits)?;
-                    Ok(desc)
-                });
-            match checked {
-                Ok(d) => parts.push(d),
+            match start_plugin(&runtime, &l.name, path, role, cfg, limits) {
+                Ok(inst) => {
+                    let p = inst.plugin();
+                    parts.push(format!("{role}({}@{})", p.name, p.contract));
+                }
                 Err(e) => {
                     eprintln!("error: {}: {e:#}", l.path.display());
                     failed = true;

@@ -1,16 +1,18 @@
 //! The loop: source → plugin stages → sinks, one batch at a time. A batch's
 //! offsets are committed only after its outputs and its DLQ entries are durable.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use weir_sdk::flat::Outcome;
 
 use crate::config::{Loaded, SourceConfig};
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
-use crate::record::{self, Batch};
+use crate::record::{self, Batch, Origin};
 use crate::runtime::{
     AsyncInstance, CallError, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
@@ -78,6 +80,28 @@ pub struct Pipeline {
     dlq: Dlq,
 }
 
+/// Loads a plugin, checks its contract and role, and calls `init` with its
+/// connector config: what `run` does first and `validate` does only.
+pub fn start_plugin(
+    runtime: &Runtime,
+    connector: &str,
+    path: &Path,
+    role: Role,
+    config: &toml::Table,
+    limits: Limits,
+) -> Result<PluginInstance, PipelineError> {
+    let rt_err = |source| PipelineError::Runtime {
+        connector: connector.to_string(),
+        source: Box::new(source),
+    };
+    let plugin = Plugin::load(runtime, path, role).map_err(rt_err)?;
+    let json = serde_json::to_string(config).map_err(|e| PipelineError::PluginConfig {
+        connector: connector.to_string(),
+        reason: e.to_string(),
+    })?;
+    PluginInstance::start(Arc::new(plugin), connector, json, limits).map_err(rt_err)
+}
+
 impl Pipeline {
     /// Loads plugins, creates topics and clients: everything that can fail
     /// before data moves.
@@ -88,30 +112,18 @@ impl Pipeline {
     ) -> Result<Pipeline, PipelineError> {
         let name = loaded.name.clone();
         let c = &loaded.connector;
-        let rt_err = |source| PipelineError::Runtime {
-            connector: name.clone(),
-            source: Box::new(source),
-        };
         let kafka_err = |source| PipelineError::Kafka {
             connector: name.clone(),
             source,
         };
-        let limits = Limits {
-            memory_bytes: (c.limits.memory_mb as usize) << 20,
-            call_timeout_ms: c.limits.call_timeout_ms,
-        };
+        let limits = Limits::from(c.limits);
         let cluster = Cluster {
             bootstrap: bootstrap.to_string(),
             settings: c.kafka.clone(),
         };
 
-        let start = |path: &std::path::Path, role: Role, config: &toml::Table| {
-            let plugin = Plugin::load(runtime, path, role).map_err(rt_err)?;
-            let json = serde_json::to_string(config).map_err(|e| PipelineError::PluginConfig {
-                connector: name.clone(),
-                reason: e.to_string(),
-            })?;
-            PluginInstance::start(Arc::new(plugin), &name, json, limits).map_err(rt_err)
+        let start = |path: &Path, role: Role, config: &toml::Table| {
+            start_plugin(runtime, &name, path, role, config, limits)
         };
 
         let mut stages = Vec::new();
@@ -151,7 +163,7 @@ impl Pipeline {
                 let path = loaded
                     .source_plugin
                     .as_deref()
-                    .unwrap_or(std::path::Path::new(&g.plugin));
+                    .unwrap_or(Path::new(&g.plugin));
                 let inst = start(path, Role::Source, &g.config)?;
                 Source::Generator(GeneratorSource::new(
                     AsyncInstance::new(inst),
@@ -258,8 +270,10 @@ impl Pipeline {
     async fn handle(&mut self, input: Batch, stats: &mut RunStats) -> Result<(), PipelineError> {
         stats.batches += 1;
         stats.read += input.len() as u64;
+        // Only the origins are needed to commit; the records move into the stages.
+        let origins: Vec<Origin> = input.iter().filter_map(|r| r.origin.clone()).collect();
         let mut dead = Vec::new();
-        let mut records = input.clone();
+        let mut records = input;
         for stage in &mut self.stages {
             if records.is_empty() {
                 break;
@@ -284,7 +298,7 @@ impl Pipeline {
         stats.written += records.len() as u64;
         stats.dead_lettered += dead.len() as u64;
         self.source
-            .commit(&input)
+            .commit(&origins)
             .await
             .map_err(|source| PipelineError::Source {
                 connector: self.name.clone(),
@@ -293,10 +307,22 @@ impl Pipeline {
     }
 }
 
-/// Runs one stage; rejected records (or the whole batch, on a trap) go to `dead`.
+/// Runs one stage; rejected records (or the whole batch, when the call traps or
+/// its outcome does not fit the input) go to `dead`.
 async fn run_stage(stage: &mut Stage, records: Batch, dead: &mut Vec<DlqEntry>) -> Batch {
     let flat = record::to_flat(&records);
-    let result = stage.plugin.call(move |p| p.process(flat)).await;
+    let result = stage
+        .plugin
+        .call(move |p| p.process(flat))
+        .await
+        .map_err(|e| match e {
+            CallError::Trap(r) => format!("plugin trapped: {r}"),
+            CallError::Plugin(r) => format!("plugin rejected the batch: {r}"),
+        })
+        .and_then(|outcome| {
+            split_outcome(&records, outcome)
+                .map_err(|r| format!("plugin returned a malformed outcome: {r}"))
+        });
     let entry = |r: &record::Record, reason: String| DlqEntry {
         record: r.clone(),
         reason,
@@ -304,43 +330,34 @@ async fn run_stage(stage: &mut Stage, records: Batch, dead: &mut Vec<DlqEntry>) 
         plugin: stage.plugin.name().to_string(),
         plugin_contract: stage.contract.clone(),
     };
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) => {
-            let reason = match &e {
-                CallError::Trap(r) => format!("plugin trapped: {r}"),
-                CallError::Plugin(r) => format!("plugin rejected the batch: {r}"),
-            };
-            tracing::warn!(plugin = stage.plugin.name(), records = records.len(), %reason, "Batch sent to the DLQ.");
-            dead.extend(records.iter().map(|r| entry(r, reason.clone())));
-            return Vec::new();
-        }
-    };
-    let bad_origin = outcome.origins.iter().any(|&o| o as usize >= records.len())
-        || outcome
-            .failures
-            .iter()
-            .any(|(i, _)| *i as usize >= records.len())
-        || outcome.origins.len() != outcome.output.len();
-    let output = if bad_origin {
-        Err("outputs name input records that do not exist".to_string())
-    } else {
-        record::from_flat(&outcome.output, |i| {
-            records[outcome.origins[i] as usize].origin.clone()
-        })
-        .map_err(|e| e.to_string())
-    };
-    match output {
-        Ok(out) => {
-            for (i, reason) in &outcome.failures {
-                dead.push(entry(&records[*i as usize], reason.clone()));
+    match result {
+        Ok((output, failures)) => {
+            for (i, reason) in failures {
+                dead.push(entry(&records[i as usize], reason));
             }
-            out
+            output
         }
         Err(reason) => {
-            let reason = format!("plugin returned a malformed outcome: {reason}");
+            tracing::warn!(plugin = stage.plugin.name(), records = records.len(), %reason, "Batch sent to the DLQ.");
             dead.extend(records.iter().map(|r| entry(r, reason.clone())));
             Vec::new()
         }
     }
+}
+
+/// The outputs of an outcome (each inheriting its input's origin) and its
+/// failures, after checking that every index names an input record.
+fn split_outcome(records: &Batch, outcome: Outcome) -> Result<(Batch, Vec<(u32, String)>), String> {
+    let in_range = |i: &u32| (*i as usize) < records.len();
+    if !outcome.origins.iter().all(in_range)
+        || !outcome.failures.iter().all(|(i, _)| in_range(i))
+        || outcome.origins.len() != outcome.output.len()
+    {
+        return Err("outputs name input records that do not exist".into());
+    }
+    let output = record::from_flat(&outcome.output, |i| {
+        records[outcome.origins[i] as usize].origin.clone()
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((output, outcome.failures))
 }

@@ -48,9 +48,4 @@ impl AsyncInstance {
             ))),
         }
     }
-
-    /// Metadata access without a call.
-    pub fn get(&self) -> Option<&PluginInstance> {
-        self.inner.as_ref()
-    }
 }

@@ -10,6 +10,7 @@ use super::bindings::{aggregator_api, source_api, transform_api, types};
 use super::component::{Indices, Plugin};
 use super::host::HostState;
 use super::{EPOCH_TICK, RuntimeError};
+use crate::config::LimitsConfig;
 
 /// Why a call did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +29,15 @@ pub enum CallError {
 pub struct Limits {
     pub memory_bytes: usize,
     pub call_timeout_ms: u64,
+}
+
+impl From<LimitsConfig> for Limits {
+    fn from(c: LimitsConfig) -> Self {
+        Limits {
+            memory_bytes: (c.memory_mb as usize) << 20,
+            call_timeout_ms: c.call_timeout_ms,
+        }
+    }
 }
 
 enum Guest {

@@ -14,23 +14,15 @@ use crate::record::{Batch, Record};
 pub struct KafkaSink {
     producer: FutureProducer,
     topic: String,
-    /// Delivery reports received, for the run summary.
-    pub delivered: u64,
 }
 
 impl KafkaSink {
     pub fn new(producer: FutureProducer, topic: String) -> Self {
-        KafkaSink {
-            producer,
-            topic,
-            delivered: 0,
-        }
+        KafkaSink { producer, topic }
     }
 
     pub async fn write(&mut self, batch: &Batch) -> Result<(), KafkaIoError> {
-        self.delivered +=
-            produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
-        Ok(())
+        produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await
     }
 }
 
@@ -40,9 +32,8 @@ pub async fn produce_all<'a>(
     producer: &FutureProducer,
     topic: &str,
     records: impl Iterator<Item = (&'a Record, Option<OwnedHeaders>)>,
-) -> Result<u64, KafkaIoError> {
+) -> Result<(), KafkaIoError> {
     let mut pending: Vec<DeliveryFuture> = Vec::new();
-    let mut delivered = 0;
     for (r, extra) in records {
         let mut headers = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()));
         for (k, v) in &r.headers {
@@ -68,7 +59,7 @@ pub async fn produce_all<'a>(
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // Back-pressure: wait for what is in flight, then retry.
-                    delivered += settle(topic, std::mem::take(&mut pending)).await?;
+                    settle(topic, std::mem::take(&mut pending)).await?;
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err((e, _)) => {
@@ -80,15 +71,13 @@ pub async fn produce_all<'a>(
             }
         }
     }
-    delivered += settle(topic, pending).await?;
-    Ok(delivered)
+    settle(topic, pending).await
 }
 
-async fn settle(topic: &str, pending: Vec<DeliveryFuture>) -> Result<u64, KafkaIoError> {
-    let mut ok = 0;
+async fn settle(topic: &str, pending: Vec<DeliveryFuture>) -> Result<(), KafkaIoError> {
     for r in join_all(pending).await {
         match r {
-            Ok(Ok(_)) => ok += 1,
+            Ok(Ok(_)) => {}
             Ok(Err((e, _))) => {
                 return Err(KafkaIoError::Delivery {
                     topic: topic.to_string(),
@@ -103,5 +92,5 @@ async fn settle(topic: &str, pending: Vec<DeliveryFuture>) -> Result<u64, KafkaI
             }
         }
     }
-    Ok(ok)
+    Ok(())
 }

@@ -101,9 +101,9 @@ impl KafkaSource {
         Ok(batch)
     }
 
-    /// Commits the offsets after every record of `batch`.
-    pub fn commit(&mut self, batch: &Batch) -> Result<(), KafkaIoError> {
-        for o in batch.iter().filter_map(|r| r.origin.as_ref()) {
+    /// Commits the offsets after every record read from `origins`.
+    pub fn commit(&mut self, origins: &[Origin]) -> Result<(), KafkaIoError> {
+        for o in origins {
             let next = self.pending.entry(o.partition).or_insert(0);
             *next = (*next).max(o.offset + 1);
         }

@@ -4,7 +4,7 @@ pub mod generator;
 pub mod kafka;
 
 use crate::kafka::KafkaIoError;
-use crate::record::Batch;
+use crate::record::{Batch, Origin};
 use crate::runtime::CallError;
 
 pub use generator::GeneratorSource;
@@ -39,11 +39,12 @@ impl Source {
         }
     }
 
-    /// Marks `batch` as fully handled (delivered, filtered or dead-lettered).
-    pub async fn commit(&mut self, batch: &Batch) -> Result<(), SourceError> {
+    /// Marks the records read from `origins` as fully handled (delivered,
+    /// filtered or dead-lettered).
+    pub async fn commit(&mut self, origins: &[Origin]) -> Result<(), SourceError> {
         match self {
             Source::Generator(_) => Ok(()),
-            Source::Kafka(s) => s.commit(batch).map_err(Into::into),
+            Source::Kafka(s) => s.commit(origins).map_err(Into::into),
         }
     }
 

@@ -107,3 +107,23 @@ pub fn connector(text: &str) -> (tempfile::TempDir, weir::config::Loaded) {
     let loaded = weir::config::load(&path, &[plugin_dir()]).expect("connector loads");
     (dir, loaded)
 }
+
+/// Builds a connector against `bootstrap` and runs it until it has read
+/// `max_records` (or, with `timeout`, until that much time has passed).
+pub async fn run_connector(
+    loaded: &weir::config::Loaded,
+    bootstrap: &str,
+    max_records: u64,
+    timeout: Option<Duration>,
+) -> weir::pipeline::RunStats {
+    let stop = weir::pipeline::StopAfter {
+        max_records: Some(max_records),
+        duration: timeout,
+    };
+    weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap)
+        .await
+        .expect("pipeline builds")
+        .run(stop, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("pipeline runs")
+}

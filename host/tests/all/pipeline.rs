@@ -4,9 +4,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use weir::pipeline::{Pipeline, StopAfter};
-
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,19 +24,7 @@ topic = "purchases"
 partitions = 3
 "#,
     );
-    let p = Pipeline::build(&loaded, &runtime(), &broker.bootstrap())
-        .await
-        .expect("pipeline builds");
-    let stats = p
-        .run(
-            StopAfter {
-                max_records: Some(10_000),
-                duration: None,
-            },
-            CancellationToken::new(),
-        )
-        .await
-        .expect("run");
+    let stats = run_connector(&loaded, &broker.bootstrap(), 10_000, None).await;
     assert_eq!(stats.read, 10_000);
     assert_eq!(stats.written, 10_000);
 
@@ -107,17 +92,7 @@ topic = "p2"
 partitions = 2
 "#,
     );
-    let rt = runtime();
-    let stop = |n| StopAfter {
-        max_records: Some(n),
-        duration: None,
-    };
-    Pipeline::build(&gen_cfg, &rt, &broker.bootstrap())
-        .await
-        .expect("build")
-        .run(stop(300), CancellationToken::new())
-        .await
-        .expect("gen");
+    run_connector(&gen_cfg, &broker.bootstrap(), 300, None).await;
     // Copy p2 → p2-copy, stopping after 120 of the 300 records.
     let (_d2, copy_cfg) = connector(
         r#"
@@ -131,12 +106,7 @@ topic = "p2-copy"
 partitions = 1
 "#,
     );
-    let first = Pipeline::build(&copy_cfg, &rt, &broker.bootstrap())
-        .await
-        .expect("build")
-        .run(stop(120), CancellationToken::new())
-        .await
-        .expect("copy run");
+    let first = run_connector(&copy_cfg, &broker.bootstrap(), 120, None).await;
     assert_eq!(first.read, 120);
     let copied = consume(&broker.bootstrap(), "p2-copy", 121, Duration::from_secs(5)).await;
     assert_eq!(copied.len(), 120);

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tokio_util::sync::CancellationToken;
-use weir::pipeline::{Pipeline, StopAfter};
 
 use crate::common::*;
 
@@ -64,18 +62,13 @@ call_timeout_ms = 300
             .expect("produce input");
     }
 
-    let stats = Pipeline::build(&loaded, &runtime(), &broker.bootstrap())
-        .await
-        .expect("build")
-        .run(
-            StopAfter {
-                max_records: Some(inputs.len() as u64),
-                duration: Some(Duration::from_secs(60)),
-            },
-            CancellationToken::new(),
-        )
-        .await
-        .expect("run");
+    let stats = run_connector(
+        &loaded,
+        &broker.bootstrap(),
+        inputs.len() as u64,
+        Some(Duration::from_secs(60)),
+    )
+    .await;
     assert_eq!(stats.read, 10);
     assert_eq!(stats.written, 5);
     assert_eq!(stats.dead_lettered, 4);
