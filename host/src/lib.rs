@@ -9,3 +9,4 @@ pub mod record;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;
+pub mod state;

@@ -1,7 +1,7 @@
 //! The `weir` command line. Errors become `anyhow` here, at the edge, with context.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,9 +51,20 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long)]
         duration: Option<f64>,
+        /// Stop once every Kafka source has handled its topic up to the end
+        /// (a bounded run: catch up, report, checkpoint, exit).
+        #[arg(long)]
+        exit_at_end: bool,
         /// Extra directories to find plugins in, `:` separated.
         #[arg(long, env = "WEIR_PLUGIN_DIR")]
         plugin_dir: Option<String>,
+        /// Directory for checkpoints (plugin state + source positions), one file
+        /// per connector; overrides `[checkpoint] dir`. Default `.weir/state`.
+        #[arg(long, env = "WEIR_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        /// Serve Prometheus metrics on this address (`/metrics`), e.g. 127.0.0.1:9464.
+        #[arg(long, env = "WEIR_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Check connector files and their plugins without running anything.
     Validate {
@@ -113,13 +124,31 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             bootstrap_servers,
             max_records,
             duration,
+            exit_at_end,
             plugin_dir,
+            state_dir,
+            metrics_listen,
         } => {
+            if let Some(addr) = metrics_listen {
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .with_http_listener(addr)
+                    .install()
+                    .with_context(|| format!("serving metrics on {addr}"))?;
+                tracing::info!(%addr, "Prometheus metrics at http://{addr}/metrics");
+            }
             let stop = StopAfter {
                 max_records,
                 duration: duration.map(Duration::from_secs_f64),
+                at_end: exit_at_end,
             };
-            run(&files, bootstrap_servers, stop, plugin_dir.as_deref()).await
+            run(
+                &files,
+                bootstrap_servers,
+                stop,
+                plugin_dir.as_deref(),
+                state_dir.as_deref(),
+            )
+            .await
         }
         Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
         Command::Broker { listen } => broker(listen).await,
@@ -158,6 +187,9 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
         }
         for (p, t) in l.transform_plugins.iter().zip(&c.transform) {
             plugins.push((p, Role::Transform, &t.config));
+        }
+        if let (Some(p), Some(a)) = (&l.aggregate_plugin, &c.aggregate) {
+            plugins.push((p, Role::Aggregator, &a.config));
         }
         let mut parts = Vec::new();
         for (path, role, cfg) in plugins {
@@ -201,6 +233,7 @@ async fn run(
     bootstrap_flag: Option<String>,
     stop: StopAfter,
     plugin_dir: Option<&str>,
+    state_dir: Option<&Path>,
 ) -> Result<ExitCode> {
     let Some(loaded) = load_all(files, plugin_dir) else {
         return Ok(ExitCode::from(2));
@@ -233,7 +266,7 @@ async fn run(
         let bootstrap = configured(l)
             .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
             .unwrap_or_default();
-        let p = Pipeline::build(l, &runtime, &bootstrap)
+        let p = Pipeline::build(l, &runtime, &bootstrap, &l.state_dir(state_dir))
             .await
             .with_context(|| format!("starting {}", l.path.display()))?;
         pipelines.push(p);

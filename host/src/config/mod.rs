@@ -20,7 +20,19 @@ pub struct Loaded {
     pub source_plugin: Option<PathBuf>,
     /// One component per `[[transform]]`, in order.
     pub transform_plugins: Vec<PathBuf>,
+    /// The `[aggregate]` stage's component.
+    pub aggregate_plugin: Option<PathBuf>,
     pub dlq_topic: String,
+}
+
+impl Loaded {
+    /// Where this connector's checkpoint lives: `--state-dir`/`WEIR_STATE_DIR`,
+    /// else `[checkpoint] dir`, else the default (relative to the working directory).
+    pub fn state_dir(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.connector.checkpoint.dir.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(defaults::state_dir()))
+    }
 }
 
 /// Reads, interpolates, parses and validates a connector file.
@@ -112,6 +124,30 @@ fn resolve(
         .iter()
         .map(|t| find_plugin(path, base, &t.plugin, plugin_dirs))
         .collect::<Result<Vec<_>, _>>()?;
+    let aggregate_plugin = match &connector.aggregate {
+        Some(a) => {
+            if a.trigger_interval_ms < 100 {
+                return Err(invalid(
+                    "aggregate.trigger_interval_ms",
+                    "must be at least 100".into(),
+                ));
+            }
+            if a.allowed_lateness_ms < 0 {
+                return Err(invalid(
+                    "aggregate.allowed_lateness_ms",
+                    "must be 0 or more".into(),
+                ));
+            }
+            Some(find_plugin(path, base, &a.plugin, plugin_dirs)?)
+        }
+        None => None,
+    };
+    if connector.checkpoint.interval_ms < 100 {
+        return Err(invalid(
+            "checkpoint.interval_ms",
+            "must be at least 100".into(),
+        ));
+    }
 
     if connector.sink.kafka.is_none() && connector.sink.console.is_none() {
         return Err(invalid(
@@ -156,6 +192,7 @@ fn resolve(
         connector,
         source_plugin,
         transform_plugins,
+        aggregate_plugin,
         dlq_topic,
     })
 }

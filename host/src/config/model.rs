@@ -17,6 +17,8 @@ pub struct Connector {
     /// `[[transform]]` stages, applied in order.
     #[serde(default)]
     pub transform: Vec<TransformConfig>,
+    /// `[aggregate]`: a stateful stage after the transforms, driven by triggers.
+    pub aggregate: Option<AggregateConfig>,
     /// `[sink.kafka]`, `[sink.console]`: at least one.
     pub sink: SinkConfig,
     /// `[kafka]`: cluster and client settings shared by every Kafka part.
@@ -28,6 +30,9 @@ pub struct Connector {
     /// `[dlq]`: where rejected records go.
     #[serde(default)]
     pub dlq: DlqConfig,
+    /// `[checkpoint]`: where plugin state and source positions are saved together.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
 }
 
 /// Where records come from (externally tagged: exactly one table under `[source]`).
@@ -94,6 +99,45 @@ pub struct TransformConfig {
     /// `config = { ... }`: handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+}
+
+/// The aggregator stage: the host feeds it batches, and every trigger hands it
+/// the watermark so it can emit what is complete.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateConfig {
+    /// `plugin = "purchases-daily"` or `plugin = "path/x.wasm"`.
+    pub plugin: String,
+    /// `trigger_interval_ms = 10000`: how often the aggregator is ticked (processing time).
+    #[serde(default = "defaults::trigger_interval_ms")]
+    pub trigger_interval_ms: u64,
+    /// `allowed_lateness_ms = 5000`: the watermark trails the newest event time by this much.
+    #[serde(default = "defaults::allowed_lateness_ms")]
+    pub allowed_lateness_ms: i64,
+    /// `config = { ... }`: handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// Checkpoints: every plugin's snapshot plus the source positions they cover,
+/// written atomically, so a restart continues without losing or recounting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// `dir = ".weir/state"`: one file per connector inside (`--state-dir` overrides).
+    pub dir: Option<String>,
+    /// `interval_ms = 5000`: time between checkpoints (an aggregator's trigger also makes one).
+    #[serde(default = "defaults::checkpoint_interval_ms")]
+    pub interval_ms: u64,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig {
+            dir: None,
+            interval_ms: defaults::checkpoint_interval_ms(),
+        }
+    }
 }
 
 /// Where records go; several sinks may be set.
@@ -273,5 +317,17 @@ pub mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    pub fn trigger_interval_ms() -> u64 {
+        10_000
+    }
+    pub fn allowed_lateness_ms() -> i64 {
+        5_000
+    }
+    pub fn checkpoint_interval_ms() -> u64 {
+        5_000
+    }
+    pub fn state_dir() -> &'static str {
+        ".weir/state"
     }
 }

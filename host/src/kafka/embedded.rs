@@ -37,7 +37,7 @@ impl EmbeddedBroker {
             Url::parse("memory://weir/").map_err(|e| KafkaIoError::Embedded(e.to_string()))?;
         let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
             .node_id(tansu_broker::NODE_ID)
-            .cluster_id("weir")
+            .cluster_id(format!("weir-{}", uuid::Uuid::new_v4()))
             .incarnation_id(uuid::Uuid::new_v4())
             .advertised_listener(url.clone())
             .listener(url)

@@ -134,7 +134,7 @@ impl PluginInstance {
             let restored = match &guest {
                 Guest::Source(g) => g.call_restore(&mut store, state),
                 Guest::Aggregator(g) => g.call_restore(&mut store, state),
-                Guest::Transform(_) => Ok(Ok(())),
+                Guest::Transform(g) => g.call_restore(&mut store, state),
             };
             match restored {
                 Ok(Ok(())) => {}
@@ -227,7 +227,7 @@ impl PluginInstance {
         let state = self.call(|g, store| match g {
             Guest::Source(g) => g.call_snapshot(store).map(Ok),
             Guest::Aggregator(g) => g.call_snapshot(store).map(Ok),
-            Guest::Transform(_) => Ok(Ok(Vec::new())),
+            Guest::Transform(g) => g.call_snapshot(store).map(Ok),
         })?;
         self.last_snapshot = Some(state.clone());
         Ok(state)
@@ -238,7 +238,7 @@ impl PluginInstance {
         let r = self.call(|g, store| match g {
             Guest::Source(g) => g.call_restore(store, &state),
             Guest::Aggregator(g) => g.call_restore(store, &state),
-            Guest::Transform(_) => Ok(Ok(())),
+            Guest::Transform(g) => g.call_restore(store, &state),
         });
         self.last_snapshot = Some(state);
         r

@@ -1,5 +1,6 @@
 //! `[sink.console]`: each batch as a table (nested JSON objects flattened to
-//! dotted columns) or as JSON lines.
+//! dotted columns) or as JSON lines. Records with a `weir.section` header (an
+//! aggregator's report) are printed as one titled table per section.
 
 use std::io::Write;
 
@@ -7,7 +8,17 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::Value;
 
 use crate::config::ConsoleFormat;
-use crate::record::Batch;
+use crate::record::{Batch, Record};
+
+/// The header naming the report section a record belongs to.
+pub const SECTION_HEADER: &str = "weir.section";
+
+fn section(r: &Record) -> Option<&str> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k == SECTION_HEADER)
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
 
 pub struct ConsoleSink {
     label: String,
@@ -35,6 +46,7 @@ impl ConsoleSink {
         self.batches += 1;
         self.records += batch.len() as u64;
         let text = match self.format {
+            ConsoleFormat::Table if section(&batch[0]).is_some() => self.report(batch),
             ConsoleFormat::Table => self.table(batch),
             ConsoleFormat::Json => json_lines(batch),
         };
@@ -43,58 +55,27 @@ impl ConsoleSink {
         out.flush()
     }
 
+    /// A report: one titled table per run of records with the same section.
+    fn report(&self, batch: &[Record]) -> String {
+        let mut out = format!("══ {} · report {} ══\n", self.label, self.batches);
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            let title = section(first).unwrap_or("RECORDS");
+            let n = rest
+                .iter()
+                .position(|r| section(r) != Some(title))
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(n);
+            out.push_str(&format!("{title}\n"));
+            out.push_str(&render(run, self.max_rows, false).0);
+            out.push('\n');
+            rest = tail;
+        }
+        out
+    }
+
     fn table(&self, batch: &Batch) -> String {
-        let rows: Vec<(String, Vec<(String, String)>)> = batch
-            .iter()
-            .take(self.max_rows)
-            .map(|r| {
-                let key = r
-                    .key
-                    .as_deref()
-                    .map(|k| String::from_utf8_lossy(k).into_owned())
-                    .unwrap_or_default();
-                let mut cells = Vec::new();
-                match r.value.as_deref().map(serde_json::from_slice::<Value>) {
-                    Some(Ok(v)) => flatten("", &v, &mut cells),
-                    Some(Err(_)) => cells.push((
-                        "value".into(),
-                        String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())
-                            .into_owned(),
-                    )),
-                    None => cells.push(("value".into(), "∅ (tombstone)".into())),
-                }
-                (key, cells)
-            })
-            .collect();
-        let mut columns: Vec<String> = Vec::new();
-        for (_, cells) in &rows {
-            for (c, _) in cells {
-                if !columns.contains(c) {
-                    columns.push(c.clone());
-                }
-            }
-        }
-        let mut table = Table::new();
-        table
-            .load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled);
-        let mut header = vec!["key".to_string()];
-        header.extend(columns.iter().cloned());
-        table.set_header(header);
-        for (key, cells) in rows {
-            let mut row = vec![key];
-            for c in &columns {
-                row.push(
-                    cells
-                        .iter()
-                        .find(|(n, _)| n == c)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default(),
-                );
-            }
-            table.add_row(row);
-        }
-        let shown = batch.len().min(self.max_rows);
+        let (table, shown) = render(batch, self.max_rows, true);
         let more = if batch.len() > shown {
             format!(", showing {shown}")
         } else {
@@ -108,6 +89,67 @@ impl ConsoleSink {
             self.records
         )
     }
+}
+
+/// Up to `max_rows` records as an aligned table, and how many rows it shows.
+fn render(batch: &[Record], max_rows: usize, with_key: bool) -> (String, usize) {
+    let rows: Vec<(String, Vec<(String, String)>)> = batch
+        .iter()
+        .take(max_rows)
+        .map(|r| {
+            let key = r
+                .key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default();
+            let mut cells = Vec::new();
+            match r.value.as_deref().map(serde_json::from_slice::<Value>) {
+                Some(Ok(v)) => flatten("", &v, &mut cells),
+                Some(Err(_)) => cells.push((
+                    "value".into(),
+                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                )),
+                None => cells.push(("value".into(), "∅ (tombstone)".into())),
+            }
+            (key, cells)
+        })
+        .collect();
+    let mut columns: Vec<String> = Vec::new();
+    for (_, cells) in &rows {
+        for (c, _) in cells {
+            if !columns.contains(c) {
+                columns.push(c.clone());
+            }
+        }
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut header = Vec::new();
+    if with_key {
+        header.push("key".to_string());
+    }
+    header.extend(columns.iter().cloned());
+    table.set_header(header);
+    let shown = rows.len();
+    for (key, cells) in rows {
+        let mut row = Vec::new();
+        if with_key {
+            row.push(key);
+        }
+        for c in &columns {
+            row.push(
+                cells
+                    .iter()
+                    .find(|(n, _)| n == c)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+            );
+        }
+        table.add_row(row);
+    }
+    (table.to_string(), shown)
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
@@ -152,6 +194,9 @@ fn json_lines(batch: &Batch) -> String {
             line["partition"] = o.partition.into();
             line["offset"] = o.offset.into();
         }
+        if let Some(s) = section(r) {
+            line["section"] = s.into();
+        }
         s.push_str(&line.to_string());
         s.push('\n');
     }
@@ -176,5 +221,29 @@ mod tests {
         let t = sink.table(&batch);
         assert!(t.contains("location.city"), "{t}");
         assert!(t.contains("Paris") && t.contains("CUST-1"), "{t}");
+    }
+
+    #[test]
+    fn sections_become_titled_tables_in_order() {
+        let sink = ConsoleSink::new("t".into(), ConsoleFormat::Table, 10);
+        let row = |s: &str, v: &str| Record {
+            key: None,
+            value: Some(v.as_bytes().to_vec()),
+            headers: vec![(SECTION_HEADER.into(), s.as_bytes().to_vec())],
+            timestamp_ms: 0,
+            origin: None,
+        };
+        let batch = vec![
+            row("SUMMARY", r#"{"date":"2026-11-23","total":"1,234.50"}"#),
+            row("DETAILS", r#"{"event_id":"e1"}"#),
+            row("DETAILS", r#"{"event_id":"e2"}"#),
+        ];
+        let t = sink.report(&batch);
+        let (s, d) = (t.find("SUMMARY").unwrap(), t.find("DETAILS").unwrap());
+        assert!(s < d, "{t}");
+        assert!(t.contains("1,234.50") && t.contains("e2"), "{t}");
+        assert!(!t.contains("key"), "{t}");
+        let j = json_lines(&batch);
+        assert!(j.lines().all(|l| l.contains("\"section\"")), "{j}");
     }
 }

@@ -40,6 +40,10 @@ impl GeneratorSource {
         }
     }
 
+    pub fn plugin(&mut self) -> &mut AsyncInstance {
+        &mut self.plugin
+    }
+
     pub async fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, SourceError> {
         let mut want = u64::from(self.batch_size).min(max as u64);
         if let Some(r) = self.remaining {

@@ -1,5 +1,6 @@
-//! `[source.kafka]`: a topic read in a consumer group; offsets are committed only
-//! after the pipeline has handled a batch.
+//! `[source.kafka]`: a topic read in a consumer group. The pipeline marks records
+//! handled once their outputs and DLQ entries are durable, and commits the handled
+//! positions right after each checkpoint that covers them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,11 +19,14 @@ pub struct KafkaSource {
     topic: Arc<str>,
     batch_size: usize,
     batch_timeout: Duration,
-    /// Offsets handled, per partition (next offset to read); committed after each batch.
+    /// Offsets handled, per partition (next offset to read).
     pending: BTreeMap<i32, i64>,
     /// Per partition seen in this session: records below this offset were
-    /// already handled and are skipped (see [`KafkaSource::check_resume`]).
+    /// already handled and are skipped (see [`check_resume`]).
     resume_from: HashMap<i32, i64>,
+    /// Positions of the checkpoint restored at start: records below them are
+    /// already in the restored state, even if the group's commit lags behind.
+    floor: HashMap<i32, i64>,
 }
 
 /// How far before a committed offset to rewind when the broker skipped past it:
@@ -49,6 +53,64 @@ impl KafkaSource {
             batch_timeout: Duration::from_millis(batch_timeout_ms),
             pending: BTreeMap::new(),
             resume_from: HashMap::new(),
+            floor: HashMap::new(),
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Continues after a checkpoint: records below `positions` are skipped.
+    pub fn resume_at(&mut self, positions: &BTreeMap<i32, i64>) {
+        self.floor = positions.iter().map(|(&p, &o)| (p, o)).collect();
+        for (&p, &o) in positions {
+            self.pending.insert(p, o);
+        }
+    }
+
+    /// Next offset to read per partition, for everything handled so far.
+    pub fn positions(&self) -> &BTreeMap<i32, i64> {
+        &self.pending
+    }
+
+    /// The cluster's id, so a checkpoint is not applied to another cluster.
+    pub fn cluster_id(&self) -> Option<String> {
+        tokio::task::block_in_place(|| {
+            self.consumer
+                .client()
+                .fetch_cluster_id(Duration::from_secs(10))
+        })
+    }
+
+    /// Whether every assigned partition has been handled up to its end.
+    pub fn at_end(&self) -> bool {
+        tokio::task::block_in_place(|| {
+            let Ok(assigned) = self.consumer.assignment() else {
+                return false;
+            };
+            let parts: Vec<i32> = assigned.elements().iter().map(|e| e.partition()).collect();
+            if parts.is_empty() {
+                return false;
+            }
+            parts.iter().all(|&p| {
+                let Ok((_, high)) =
+                    self.consumer
+                        .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+                else {
+                    return false;
+                };
+                let done = [
+                    self.pending.get(&p).copied(),
+                    self.floor.get(&p).copied(),
+                    committed(&self.consumer, &self.topic, p),
+                ]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(0);
+                done >= high
+            })
         })
     }
 
@@ -73,6 +135,7 @@ impl KafkaSource {
                 &self.consumer,
                 &self.topic,
                 &mut self.resume_from,
+                self.floor.get(&msg.partition()).copied(),
                 msg.partition(),
                 msg.offset(),
             ) {
@@ -101,12 +164,16 @@ impl KafkaSource {
         Ok(batch)
     }
 
-    /// Commits the offsets after every record read from `origins`.
-    pub fn commit(&mut self, origins: &[Origin]) -> Result<(), KafkaIoError> {
+    /// Records that every record read from `origins` is fully handled.
+    pub fn mark_handled(&mut self, origins: &[Origin]) {
         for o in origins {
             let next = self.pending.entry(o.partition).or_insert(0);
             *next = (*next).max(o.offset + 1);
         }
+    }
+
+    /// Commits the handled positions to the group.
+    pub fn commit(&mut self) -> Result<(), KafkaIoError> {
         self.flush(CommitMode::Async)
     }
 
@@ -147,19 +214,21 @@ impl KafkaSource {
 /// Whether a fetched record is new. Tansu 0.6 (the embedded broker) answers a
 /// fetch from an offset in the middle of a stored batch with the *next* batch,
 /// silently skipping the rest of that batch. So on the first record of each
-/// partition, compare with the committed offset; on a gap, rewind and skip
-/// what was already handled. Against real Kafka the check finds no gap.
+/// partition, compare with the committed offset (or the checkpoint's position,
+/// `floor`, when that is further); on a gap, rewind and skip what was already
+/// handled. Against real Kafka the check finds no gap.
 fn check_resume(
     consumer: &StreamConsumer,
     topic: &str,
     resume_from: &mut HashMap<i32, i64>,
+    floor: Option<i64>,
     partition: i32,
     offset: i64,
 ) -> bool {
     if let Some(&from) = resume_from.get(&partition) {
         return offset >= from;
     }
-    let committed = committed(consumer, topic, partition);
+    let committed = committed(consumer, topic, partition).max(floor);
     resume_from.insert(partition, committed.unwrap_or(0));
     match committed {
         Some(c) if offset > c => {

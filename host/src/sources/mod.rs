@@ -3,9 +3,11 @@
 pub mod generator;
 pub mod kafka;
 
+use std::collections::BTreeMap;
+
 use crate::kafka::KafkaIoError;
 use crate::record::{Batch, Origin};
-use crate::runtime::CallError;
+use crate::runtime::{AsyncInstance, CallError};
 
 pub use generator::GeneratorSource;
 pub use kafka::KafkaSource;
@@ -41,10 +43,59 @@ impl Source {
 
     /// Marks the records read from `origins` as fully handled (delivered,
     /// filtered or dead-lettered).
-    pub async fn commit(&mut self, origins: &[Origin]) -> Result<(), SourceError> {
+    pub fn mark_handled(&mut self, origins: &[Origin]) {
+        if let Source::Kafka(s) = self {
+            s.mark_handled(origins);
+        }
+    }
+
+    /// Commits what is handled to the source (after the checkpoint covering it).
+    pub fn commit(&mut self) -> Result<(), SourceError> {
         match self {
             Source::Generator(_) => Ok(()),
-            Source::Kafka(s) => s.commit(origins).map_err(Into::into),
+            Source::Kafka(s) => s.commit().map_err(Into::into),
+        }
+    }
+
+    /// Handled positions per topic and partition, for the checkpoint.
+    pub fn positions(&self) -> BTreeMap<String, BTreeMap<i32, i64>> {
+        match self {
+            Source::Generator(_) => BTreeMap::new(),
+            Source::Kafka(s) => BTreeMap::from([(s.topic().to_string(), s.positions().clone())]),
+        }
+    }
+
+    /// Continues after a checkpoint's positions.
+    pub fn resume_at(&mut self, positions: &BTreeMap<String, BTreeMap<i32, i64>>) {
+        if let Source::Kafka(s) = self
+            && let Some(p) = positions.get(s.topic())
+        {
+            s.resume_at(p);
+        }
+    }
+
+    /// The id of the cluster positions refer to (none for generators).
+    pub fn cluster_id(&self) -> Option<String> {
+        match self {
+            Source::Generator(_) => None,
+            Source::Kafka(s) => s.cluster_id(),
+        }
+    }
+
+    /// Whether a bounded read is complete: a Kafka source has handled everything
+    /// up to the end of its partitions. Generators end by returning `None`.
+    pub fn at_end(&self) -> bool {
+        match self {
+            Source::Generator(_) => false,
+            Source::Kafka(s) => s.at_end(),
+        }
+    }
+
+    /// The source plugin, whose state goes into checkpoints.
+    pub fn plugin(&mut self) -> Option<&mut AsyncInstance> {
+        match self {
+            Source::Generator(s) => Some(s.plugin()),
+            Source::Kafka(_) => None,
         }
     }
 

@@ -119,11 +119,20 @@ pub async fn run_connector(
     let stop = weir::pipeline::StopAfter {
         max_records: Some(max_records),
         duration: timeout,
+        at_end: false,
     };
-    weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap)
+    weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap, &state_dir(loaded))
         .await
         .expect("pipeline builds")
         .run(stop, tokio_util::sync::CancellationToken::new())
         .await
         .expect("pipeline runs")
+}
+
+/// A connector's checkpoint directory in tests: beside its (temporary) file.
+pub fn state_dir(loaded: &weir::config::Loaded) -> PathBuf {
+    loaded
+        .path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), |p| p.join("state"))
 }

@@ -18,7 +18,7 @@ fn a_future_major_version_is_refused_naming_both_versions() {
     );
     let msg = err.to_string();
     assert!(msg.contains("weir:plugin@9.0.0"), "{msg}");
-    assert!(msg.contains("weir:plugin@0.1.0"), "{msg}");
+    assert!(msg.contains("weir:plugin@0.2.0"), "{msg}");
     assert!(msg.contains("rebuild"), "{msg}");
 }
 
@@ -37,7 +37,7 @@ fn a_source_used_as_a_transform_is_refused() {
 #[test]
 fn a_current_plugin_loads_with_its_contract_version() {
     let p = Plugin::load(&runtime(), &plugin("purchases-gen"), Role::Source).expect("loads");
-    assert_eq!(p.contract.to_string(), "0.1.0");
+    assert_eq!(p.contract.to_string(), "0.2.0");
     assert_eq!(p.name, "purchases-gen");
 }
 

@@ -181,6 +181,12 @@ macro_rules! export_transform {
                         Ok(from_outcome(out))
                     })
                 }
+                fn snapshot() -> Vec<u8> {
+                    with_state(&STATE, |s| Ok(s.snapshot())).unwrap_or_default()
+                }
+                fn restore(state: Vec<u8>) -> Result<(), String> {
+                    with_state(&STATE, |s| s.restore(&state))
+                }
             }
 
             export!(Export);

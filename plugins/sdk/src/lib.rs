@@ -52,6 +52,14 @@ pub trait Transform: Sized {
     fn init(config: &str) -> Result<Self, String>;
     /// Records an outcome for each input in `out`; an `Err` fails the whole batch.
     fn process(&mut self, input: &[RecordRef<'_>], out: &mut Outcome) -> Result<(), String>;
+    /// State kept between batches, checkpointed with the source positions.
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// Resumes from a [`Transform::snapshot`].
+    fn restore(&mut self, _state: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A stateful plugin the host checkpoints (the `aggregator` world).

@@ -1,0 +1,238 @@
+//! The checkpoint file: magic, a JSON header, the snapshots as raw bytes, and a
+//! SHA-256 of all of it. Written to a temporary name, synced, then renamed over
+//! the previous one, so a crash leaves either the old or the new checkpoint.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Checkpoint, StageState, StateError};
+
+const MAGIC: &[u8; 8] = b"WEIRCKP1";
+const DIGEST_LEN: usize = 32;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    sequence: u64,
+    written_ms: i64,
+    source_cluster: Option<String>,
+    positions: BTreeMap<String, BTreeMap<i32, i64>>,
+    stages: Vec<StageHeader>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StageHeader {
+    stage: String,
+    plugin: String,
+    len: u64,
+}
+
+/// The checkpoint file of one connector.
+#[derive(Debug, Clone)]
+pub struct CheckpointStore {
+    path: PathBuf,
+}
+
+impl CheckpointStore {
+    /// `<dir>/<connector>.ckpt`.
+    pub fn new(dir: &Path, connector: &str) -> Self {
+        CheckpointStore {
+            path: dir.join(format!("{connector}.ckpt")),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last checkpoint, or `None` when there is none yet.
+    pub fn load(&self) -> Result<Option<Checkpoint>, StateError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        decode(&bytes)
+            .map(Some)
+            .map_err(|reason| StateError::Corrupt {
+                path: self.path.clone(),
+                reason,
+            })
+    }
+
+    /// Replaces the checkpoint atomically and durably.
+    pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io)?;
+        let tmp = self.path.with_extension("ckpt.tmp");
+        let bytes = encode(checkpoint);
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        fs::rename(&tmp, &self.path).map_err(io)?;
+        // The rename itself is durable once the directory is synced.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn encode(c: &Checkpoint) -> Vec<u8> {
+    let header = Header {
+        sequence: c.sequence,
+        written_ms: c.written_ms,
+        source_cluster: c.source_cluster.clone(),
+        positions: c.positions.clone(),
+        stages: c
+            .stages
+            .iter()
+            .map(|s| StageHeader {
+                stage: s.stage.clone(),
+                plugin: s.plugin.clone(),
+                len: s.snapshot.len() as u64,
+            })
+            .collect(),
+    };
+    // A header of strings and integers always serializes.
+    let json = serde_json::to_vec(&header).unwrap_or_default();
+    let mut out = Vec::with_capacity(
+        MAGIC.len() + 4 + json.len() + c.stages.iter().map(|s| s.snapshot.len()).sum::<usize>(),
+    );
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&json);
+    for s in &c.stages {
+        out.extend_from_slice(&s.snapshot);
+    }
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+    let body_len = bytes
+        .len()
+        .checked_sub(DIGEST_LEN)
+        .filter(|&n| n >= MAGIC.len() + 4)
+        .ok_or_else(|| format!("only {} bytes", bytes.len()))?;
+    let (body, digest) = bytes.split_at(body_len);
+    if &body[..MAGIC.len()] != MAGIC {
+        return Err("not a weir checkpoint (wrong magic bytes)".into());
+    }
+    if Sha256::digest(body).as_slice() != digest {
+        return Err("checksum mismatch".into());
+    }
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&body[MAGIC.len()..MAGIC.len() + 4]);
+    let json_start = MAGIC.len() + 4;
+    let json_end = json_start + u32::from_le_bytes(len) as usize;
+    let json = body
+        .get(json_start..json_end)
+        .ok_or("header longer than the file")?;
+    let header: Header =
+        serde_json::from_slice(json).map_err(|e| format!("unreadable header: {e}"))?;
+    let mut at = json_end;
+    let mut stages = Vec::with_capacity(header.stages.len());
+    for s in header.stages {
+        let end = at.saturating_add(s.len as usize);
+        let snapshot = body
+            .get(at..end)
+            .ok_or_else(|| format!("snapshot of {} is cut short", s.stage))?
+            .to_vec();
+        at = end;
+        stages.push(StageState {
+            stage: s.stage,
+            plugin: s.plugin,
+            snapshot,
+        });
+    }
+    if at != body.len() {
+        return Err(format!("{} unexpected trailing bytes", body.len() - at));
+    }
+    Ok(Checkpoint {
+        sequence: header.sequence,
+        written_ms: header.written_ms,
+        source_cluster: header.source_cluster,
+        positions: header.positions,
+        stages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        let mut positions = BTreeMap::new();
+        positions.insert("purchases".to_string(), BTreeMap::from([(0, 17), (2, 5)]));
+        Checkpoint {
+            sequence: 3,
+            written_ms: 1_700_000_000_000,
+            source_cluster: Some("c1".into()),
+            positions,
+            stages: vec![
+                StageState {
+                    stage: "transform[0]".into(),
+                    plugin: "purchases-validate".into(),
+                    snapshot: vec![1, 2, 3],
+                },
+                StageState {
+                    stage: "aggregate".into(),
+                    plugin: "purchases-daily".into(),
+                    snapshot: Vec::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn save_then_load_gives_the_same_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "c");
+        assert_eq!(store.load().unwrap(), None);
+        store.save(&sample()).unwrap();
+        assert_eq!(store.load().unwrap(), Some(sample()));
+        let mut next = sample();
+        next.sequence = 4;
+        store.save(&next).unwrap();
+        assert_eq!(store.load().unwrap().unwrap().sequence, 4);
+    }
+
+    #[test]
+    fn any_flipped_byte_is_detected() {
+        let bytes = encode(&sample());
+        for i in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x40;
+            assert!(decode(&bad).is_err(), "flip at {i} not detected");
+        }
+        assert!(decode(&bytes[..10]).is_err());
+    }
+
+    #[test]
+    fn state_of_another_plugin_is_refused() {
+        let c = sample();
+        assert_eq!(
+            c.stage("transform[0]", "purchases-validate").unwrap(),
+            Some(&[1u8, 2, 3][..])
+        );
+        assert_eq!(c.stage("source", "x").unwrap(), None);
+        let e = c.stage("aggregate", "other").unwrap_err();
+        assert!(e.contains("purchases-daily"), "{e}");
+    }
+}
