@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "purchases-gen test-misbehave test-future-version"
+plugins := "purchases-gen purchases-validate purchases-daily test-misbehave test-future-version"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.
@@ -34,9 +34,10 @@ plugin NAME="":
 build:
     cargo build -p weir
 
-# Run the purchases pipeline on the embedded broker: generator → topic → console.
-demo SECS="20": plugin build
-    {{target}}/debug/weir run connectors/purchases-gen.toml connectors/purchases-console.toml --duration {{SECS}}
+# Run the purchases pipeline on the embedded broker: generator → topic →
+# validation → daily totals → a report on the console every 10 s.
+demo SECS="25": plugin build
+    {{target}}/debug/weir run connectors/purchases-gen.toml connectors/purchases.toml --duration {{SECS}}
 
 # Unit, integration and interop tests.
 test: setup plugin build
@@ -52,4 +53,4 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --exclude test-future-version --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 -p purchases-gen -p test-misbehave -- -D warnings
+    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p test-misbehave -- -D warnings

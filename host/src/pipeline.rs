@@ -427,7 +427,16 @@ impl Pipeline {
         shutdown: CancellationToken,
     ) -> Result<RunStats, PipelineError> {
         let mut stats = RunStats::default();
-        let deadline = stop.duration.map(|d| tokio::time::Instant::now() + d);
+        // Sources watch `stop` while they wait, so a call into a plugin is never
+        // abandoned half way (that would lose the instance and its batch).
+        let stop_token = shutdown.child_token();
+        if let Some(d) = stop.duration {
+            let t = stop_token.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                t.cancel();
+            });
+        }
         let batch_cap = 10_000usize;
         let mut input_ended = false;
         tracing::info!(
@@ -438,21 +447,11 @@ impl Pipeline {
         );
         loop {
             let remaining = stop.max_records.map(|m| m.saturating_sub(stats.read));
-            if remaining == Some(0) {
+            if remaining == Some(0) || stop_token.is_cancelled() {
                 break;
             }
             let max = remaining.map_or(batch_cap, |r| r.min(batch_cap as u64) as usize);
-            let sleep_until_deadline = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let next = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = sleep_until_deadline => break,
-                next = self.source.next_batch(max) => next,
-            };
+            let next = self.source.next_batch(max, &stop_token).await;
             let input = match next.map_err(|source| PipelineError::Source {
                 connector: self.name.clone(),
                 source,

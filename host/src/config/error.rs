@@ -38,10 +38,12 @@ pub enum ConfigError {
         message: String,
         hint: Option<String>,
     },
-    /// Well-formed but meaningless, e.g. no sink.
-    #[error("{}: {key}: {message}", path.display())]
+    /// Well-formed but meaningless, e.g. no sink, a trigger of 5 ms.
+    #[error("{}{}: {key}: {message}", path.display(), location.map(|l| format!(":{}:{}", l.line, l.column)).unwrap_or_default())]
     Invalid {
         path: PathBuf,
+        /// Where `key` is set (or its table starts), when it is in the file.
+        location: Option<Location>,
         key: String,
         message: String,
     },
@@ -51,6 +53,42 @@ pub enum ConfigError {
         plugin: String,
         tried: Vec<PathBuf>,
     },
+}
+
+/// Where a dotted key (`aggregate.trigger_interval_ms`) is set in a connector
+/// file: its line, else the line of its table's header (`[aggregate]`), else none.
+pub fn locate_key(text: &str, dotted: &str) -> Option<Location> {
+    let (table, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    let mut current = String::new();
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[') {
+            current = h
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .replace([' ', '"'], "");
+            if current == dotted || (header.is_none() && current == table && !table.is_empty()) {
+                header = Some(Location {
+                    line: i + 1,
+                    column: line.len() - line.trim_start().len() + 1,
+                });
+            }
+            continue;
+        }
+        if current == table
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim().trim_matches('"') == key
+        {
+            return Some(Location {
+                line: i + 1,
+                column: line.len() - line.trim_start().len() + 1,
+            });
+        }
+    }
+    header
 }
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" messages: the valid
@@ -89,6 +127,18 @@ impl fmt::Display for Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_located_by_table() {
+        let text = "name = \"x\"\n[source.kafka]\ntopic = \"t\"\n\n[aggregate]\n  trigger_interval_ms = 5\n[sink]\n";
+        let at = |k| locate_key(text, k).map(|l| (l.line, l.column));
+        assert_eq!(at("aggregate.trigger_interval_ms"), Some((6, 3)));
+        assert_eq!(at("source.kafka.topic"), Some((3, 1)));
+        assert_eq!(at("name"), Some((1, 1)));
+        assert_eq!(at("aggregate.allowed_lateness_ms"), Some((5, 1)));
+        assert_eq!(at("sink"), Some((7, 1)));
+        assert_eq!(at("kafka.acks"), None);
+    }
 
     #[test]
     fn suggests_the_nearest_key() {

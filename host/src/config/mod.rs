@@ -42,7 +42,7 @@ pub fn load(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Loaded, ConfigError>
         source,
     })?;
     let connector = parse(path, &text, |name| std::env::var(name).ok())?;
-    resolve(path, connector, plugin_dirs)
+    resolve(path, &text, connector, plugin_dirs)
 }
 
 /// Parses connector text; `env` answers `${VAR}` look-ups.
@@ -72,8 +72,11 @@ pub fn parse(
     })
 }
 
+/// Checks what serde cannot and finds the plugins; `text` (interpolation keeps
+/// its lines) locates errors.
 fn resolve(
     path: &Path,
+    text: &str,
     connector: Connector,
     plugin_dirs: &[PathBuf],
 ) -> Result<Loaded, ConfigError> {
@@ -86,6 +89,7 @@ fn resolve(
     };
     let invalid = |key: &str, message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
+        location: error::locate_key(text, key),
         key: key.to_string(),
         message,
     };

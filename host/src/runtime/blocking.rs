@@ -22,7 +22,8 @@ impl AsyncInstance {
         &self.label
     }
 
-    /// Runs `f` on a blocking thread and gets the instance back.
+    /// Runs `f` on a blocking thread and gets the instance back. Await it to the
+    /// end: a future dropped mid-call loses the instance.
     pub async fn call<R: Send + 'static>(
         &mut self,
         f: impl FnOnce(&mut PluginInstance) -> Result<R, CallError> + Send + 'static,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::{SourceError, call_reason};
 use crate::record::{self, Batch};
@@ -44,7 +45,11 @@ impl GeneratorSource {
         &mut self.plugin
     }
 
-    pub async fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, SourceError> {
+    pub async fn next_batch(
+        &mut self,
+        max: usize,
+        stop: &CancellationToken,
+    ) -> Result<Option<Batch>, SourceError> {
         let mut want = u64::from(self.batch_size).min(max as u64);
         if let Some(r) = self.remaining {
             if r == 0 {
@@ -58,7 +63,10 @@ impl GeneratorSource {
             let due_at = |n: u64| {
                 self.started + Duration::from_secs_f64(n as f64 / self.rate_per_sec as f64)
             };
-            tokio::time::sleep_until(due_at(self.emitted + 1)).await;
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(Some(Vec::new())),
+                _ = tokio::time::sleep_until(due_at(self.emitted + 1)) => {}
+            }
             let elapsed = self.started.elapsed().as_secs_f64();
             let due = (elapsed * self.rate_per_sec as f64) as u64;
             want = want.min(due.saturating_sub(self.emitted).max(1));

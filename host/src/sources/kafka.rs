@@ -10,6 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
 use crate::record::{Batch, Origin, Record, now_ms};
@@ -115,12 +116,20 @@ impl KafkaSource {
     }
 
     /// Waits for a first record, then gathers more until `max` or the batch timeout.
-    pub async fn next_batch(&mut self, max: usize) -> Result<Batch, KafkaIoError> {
+    pub async fn next_batch(
+        &mut self,
+        max: usize,
+        stop: &CancellationToken,
+    ) -> Result<Batch, KafkaIoError> {
         let max = max.min(self.batch_size);
         let mut batch = Vec::new();
         let deadline = Instant::now() + self.batch_timeout;
         while batch.len() < max {
-            let msg = match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+            let received = tokio::select! {
+                _ = stop.cancelled() => break,
+                r = tokio::time::timeout_at(deadline, self.consumer.recv()) => r,
+            };
+            let msg = match received {
                 Err(_) => break,
                 Ok(Err(source)) => {
                     tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");

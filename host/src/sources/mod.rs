@@ -5,6 +5,8 @@ pub mod kafka;
 
 use std::collections::BTreeMap;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::kafka::KafkaIoError;
 use crate::record::{Batch, Origin};
 use crate::runtime::{AsyncInstance, CallError};
@@ -33,11 +35,16 @@ pub enum Source {
 }
 
 impl Source {
-    /// Up to `max` records; `None` when the source has nothing more, ever.
-    pub async fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, SourceError> {
+    /// Up to `max` records; `None` when the source has nothing more, ever. Once
+    /// `stop` is cancelled, waiting ends early with what there is (maybe nothing).
+    pub async fn next_batch(
+        &mut self,
+        max: usize,
+        stop: &CancellationToken,
+    ) -> Result<Option<Batch>, SourceError> {
         match self {
-            Source::Generator(s) => s.next_batch(max).await,
-            Source::Kafka(s) => Ok(Some(s.next_batch(max).await?)),
+            Source::Generator(s) => s.next_batch(max, stop).await,
+            Source::Kafka(s) => Ok(Some(s.next_batch(max, stop).await?)),
         }
     }
 

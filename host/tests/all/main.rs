@@ -4,5 +4,6 @@
 mod common;
 mod config_ui;
 mod pipeline;
+mod purchases;
 mod sandbox;
 mod version;

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -44,7 +45,10 @@ def main() -> None:
         run = subprocess.run(
             [WEIR, "run", "connectors/purchases-gen.toml", "--bootstrap-servers", addr,
              "--max-records", str(N)],
-            env={**os.environ, "EVENTS_PER_SEC": "0"},
+            # Clean events only (the demo default injects a few bad ones), and a
+            # throwaway state dir so the run starts from sequence 0.
+            env={**os.environ, "EVENTS_PER_SEC": "0", "INVALID_RATIO": "0",
+                 "DUPLICATE_RATIO": "0", "WEIR_STATE_DIR": tempfile.mkdtemp()},
             timeout=300,
         )
         assert run.returncode == 0, f"weir run exited {run.returncode}"

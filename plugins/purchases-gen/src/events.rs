@@ -1,5 +1,6 @@
 //! The purchase event model and a seeded generator of realistic events.
 
+use purchases_model::time::iso8601;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -26,6 +27,7 @@ pub struct Purchase {
     pub device_type: &'static str,
 }
 
+/// Where the purchase was made; nested, as in the original producer's events.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Location {
     pub country: &'static str,
@@ -93,8 +95,16 @@ const CATALOG: &[(&str, &[(&str, u32)])] = &[
     ),
 ];
 
-/// Segment and its weight in percent.
+/// Segment and its share of customers in percent.
 const SEGMENTS: &[(&str, u32)] = &[("regular", 60), ("premium", 25), ("vip", 5), ("new", 10)];
+/// Discount percentages and their weights, per segment: loyal buyers get more and
+/// deeper discounts, new customers mostly a welcome discount.
+const DISCOUNTS: &[(&str, &[(u32, u32)])] = &[
+    ("regular", &[(0, 75), (5, 14), (10, 8), (20, 2), (50, 1)]),
+    ("premium", &[(0, 55), (5, 24), (10, 15), (20, 5), (50, 1)]),
+    ("vip", &[(0, 35), (10, 25), (15, 25), (20, 13), (50, 2)]),
+    ("new", &[(0, 40), (10, 50), (15, 9), (50, 1)]),
+];
 const PAYMENT_METHODS: &[&str] = &[
     "credit_card",
     "debit_card",
@@ -127,6 +137,12 @@ pub struct Generator {
     pub seq: u64,
 }
 
+/// What stays the same for a customer across events: segment and home place.
+struct Profile {
+    segment: &'static str,
+    place: (&'static str, &'static str, &'static str),
+}
+
 impl Generator {
     pub fn new(seed: u64, customers: u32) -> Self {
         Generator {
@@ -145,70 +161,97 @@ impl Generator {
 
     pub fn next(&mut self, now_ms: i64) -> Purchase {
         self.seq += 1;
+        let customer = self.rng.random_range(1..=self.customers);
+        let profile = self.profile(customer);
         let r = &mut self.rng;
-        let (category, products) = CATALOG[r.random_range(0..CATALOG.len())];
-        let (product_name, base_cents) = products[r.random_range(0..products.len())];
-        let product_idx = CATALOG
-            .iter()
-            .position(|(c, _)| *c == category)
-            .unwrap_or(0);
-        let product_id = format!("P{:02}{:03}", product_idx, base_cents % 997);
-        let customer = r.random_range(1..=self.customers);
-        let segment = weighted(r, SEGMENTS);
-        // Prices vary ±10% around the catalogue price; premium buyers buy more.
-        let unit_cents = base_cents as i64 * r.random_range(90..=110) / 100;
-        let quantity = match segment {
+        let category_idx = r.random_range(0..CATALOG.len());
+        let (category, products) = CATALOG[category_idx];
+        let product_idx = r.random_range(0..products.len());
+        let (product_name, base_cents) = products[product_idx];
+        // Prices vary ±10% around the catalogue price; loyal buyers buy more.
+        let unit_cents = i64::from(base_cents) * r.random_range(90..=110) / 100;
+        let quantity = match profile.segment {
             "vip" => r.random_range(1..=10),
             "premium" => r.random_range(1..=5),
             _ => r.random_range(1..=3),
         };
-        let discount_percentage = match r.random_range(0..100) {
-            0..70 => 0,
-            70..85 => 5,
-            85..95 => 10,
-            95..99 => 20,
-            _ => 50,
-        };
-        let gross = unit_cents * quantity as i64;
-        let total_cents = (gross * (100 - discount_percentage as i64) + 50) / 100;
-        let (country, city, currency) = PLACES[r.random_range(0..PLACES.len())];
+        let discounts = DISCOUNTS
+            .iter()
+            .find(|(s, _)| *s == profile.segment)
+            .map_or(DISCOUNTS[0].1, |(_, d)| *d);
+        let discount_percentage = weighted(r, discounts);
+        let total_cents = discounted_cents(
+            unit_cents * i64::from(quantity),
+            i64::from(discount_percentage),
+        );
+        let (country, city, currency) = profile.place;
         let event_id = uuid_like(r);
         Purchase {
             event_id,
             timestamp: iso8601(now_ms),
             customer_id: format!("CUST-{customer:06}"),
-            customer_segment: segment,
-            product_id,
+            customer_segment: profile.segment,
+            product_id: format!("P{category_idx:02}{product_idx:03}"),
             product_name,
             product_category: category,
             quantity,
-            unit_price: cents(unit_cents),
-            total_amount: cents(total_cents),
+            unit_price: cents_to_amount(unit_cents),
+            total_amount: cents_to_amount(total_cents),
             currency,
             payment_method: PAYMENT_METHODS[r.random_range(0..PAYMENT_METHODS.len())],
             order_source: ORDER_SOURCES[r.random_range(0..ORDER_SOURCES.len())],
             location: Location { country, city },
             discount_percentage,
-            is_new_customer: segment == "new" || r.random_bool(0.05),
+            is_new_customer: profile.segment == "new",
             device_type: DEVICE_TYPES[r.random_range(0..DEVICE_TYPES.len())],
+        }
+    }
+
+    /// A customer's profile, derived from the seed and the customer number alone so
+    /// it needs no state and survives restarts.
+    fn profile(&self, customer: u32) -> Profile {
+        let h = splitmix64(self.seed ^ u64::from(customer).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        let mut rng = SmallRng::seed_from_u64(h);
+        Profile {
+            segment: weighted(&mut rng, SEGMENTS),
+            place: PLACES[rng.random_range(0..PLACES.len())],
         }
     }
 }
 
-fn cents(c: i64) -> f64 {
+/// `gross_cents × (100 − discount) / 100`, rounded half up to the cent: the total
+/// every valid event carries (off by at most half a cent from the exact product).
+pub fn discounted_cents(gross_cents: i64, discount_percentage: i64) -> i64 {
+    (gross_cents * (100 - discount_percentage) + 50).div_euclid(100)
+}
+
+/// The JSON number for an amount in cents; parses back to the same cents.
+pub fn cents_to_amount(c: i64) -> f64 {
     c as f64 / 100.0
 }
 
-fn weighted(r: &mut SmallRng, table: &[(&'static str, u32)]) -> &'static str {
+/// Cents of an amount made by [`cents_to_amount`].
+pub fn amount_to_cents(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+fn weighted<T: Copy>(r: &mut SmallRng, table: &[(T, u32)]) -> T {
     let total: u32 = table.iter().map(|(_, w)| w).sum();
-    let mut pick = r.random_range(0..total);
-    for (name, w) in table {
+    let mut pick = r.random_range(0..total.max(1));
+    for (item, w) in table {
         if pick < *w {
-            return name;
+            return *item;
         }
         pick -= w;
     }
     table[0].0
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn uuid_like(r: &mut SmallRng) -> String {
@@ -223,30 +266,6 @@ fn uuid_like(r: &mut SmallRng) -> String {
         &h[12..16],
         &h[16..20],
         &h[20..32]
-    )
-}
-
-/// `2026-11-23T18:54:42.123Z` from milliseconds since the epoch.
-pub fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
     )
 }
 
@@ -278,10 +297,34 @@ mod tests {
     }
 
     #[test]
-    fn iso8601_matches_known_instants() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_795_460_082_123), "2026-11-23T18:54:42.123Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    fn a_customer_keeps_segment_and_place() {
+        let mut g = Generator::new(11, 20);
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..2_000 {
+            let p = g.next(0);
+            let profile = (p.customer_segment, p.location.city, p.currency);
+            let first = seen.entry(p.customer_id.clone()).or_insert(profile);
+            assert_eq!(*first, profile, "{}", p.customer_id);
+            assert_eq!(p.is_new_customer, p.customer_segment == "new");
+        }
+    }
+
+    #[test]
+    fn discounts_depend_on_the_segment() {
+        let mut g = Generator::new(5, 1_000);
+        let mut discounted = std::collections::HashMap::<&str, (u32, u32)>::new();
+        for _ in 0..20_000 {
+            let p = g.next(0);
+            let e = discounted.entry(p.customer_segment).or_default();
+            e.0 += u32::from(p.discount_percentage > 0);
+            e.1 += 1;
+        }
+        let share = |s: &str| {
+            let (d, n) = discounted[s];
+            f64::from(d) / f64::from(n)
+        };
+        assert!(share("regular") < share("premium") && share("premium") < share("vip"));
+        assert!(share("new") > 0.5);
     }
 
     #[test]

@@ -1,57 +1,61 @@
 //! `purchases-gen`: a source plugin making e-commerce purchase events as JSON,
-//! keyed by `customer_id`.
+//! keyed by `customer_id`, optionally with labelled defects and duplicates for
+//! testing validators (see [`stream`]).
 
+pub mod config;
 pub mod events;
+pub mod faults;
+pub mod stream;
 
-use events::Generator;
-use serde::Deserialize;
+use config::Config;
+use stream::{INJECTED_HEADER, Stream};
 use weir_sdk::{FlatBatch, Source};
 
-/// `[source.generator.config]` of a connector.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    /// `seed = 42`: fixed seed for repeatable streams; random when absent.
-    seed: Option<u64>,
-    /// `customers = 1000`: how many distinct customer ids to draw from.
-    #[serde(default = "default_customers")]
-    customers: u32,
-}
-
-fn default_customers() -> u32 {
-    1000
-}
-
+/// The plugin: a [`Stream`] stamped with the wall clock.
 pub struct PurchasesGen {
-    generator: Generator,
+    stream: Stream,
 }
 
 impl Source for PurchasesGen {
     fn init(config: &str) -> Result<Self, String> {
-        let config: Config =
-            serde_json::from_str(config).map_err(|e| format!("purchases-gen config: {e}"))?;
+        let config = Config::parse(config)?;
         let seed = config.seed.unwrap_or_else(|| {
             rand::Rng::random(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_os_rng())
         });
         Ok(PurchasesGen {
-            generator: Generator::new(seed, config.customers),
+            stream: Stream::new(
+                seed,
+                config.customers,
+                config.invalid_ratio,
+                config.duplicate_ratio,
+            ),
         })
     }
 
     fn next_batch(&mut self, max_records: u32, out: &mut FlatBatch) -> Result<(), String> {
         let now_ms = now_ms();
-        let mut buf = Vec::with_capacity(512);
         for _ in 0..max_records {
-            let p = self.generator.next(now_ms);
-            buf.clear();
-            serde_json::to_writer(&mut buf, &p).map_err(|e| e.to_string())?;
-            out.push(Some(p.customer_id.as_bytes()), Some(&buf), &[], now_ms);
+            let e = self.stream.next(now_ms).map_err(|e| e.to_string())?;
+            let label;
+            let headers: &[(&str, &[u8])] = match e.injected {
+                Some(code) => {
+                    label = [(INJECTED_HEADER, code.as_bytes())];
+                    &label
+                }
+                None => &[],
+            };
+            out.push(
+                Some(e.key.as_bytes()),
+                Some(&e.value),
+                headers,
+                e.timestamp_ms,
+            );
         }
         Ok(())
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        self.generator.seq.to_le_bytes().to_vec()
+        self.stream.seq().to_le_bytes().to_vec()
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
@@ -61,7 +65,7 @@ impl Source for PurchasesGen {
                 state.len()
             )
         })?;
-        self.generator.resume(u64::from_le_bytes(seq));
+        self.stream.resume(u64::from_le_bytes(seq));
         Ok(())
     }
 }

@@ -1,0 +1,273 @@
+//! The purchases pipeline: generator with injected bad events → topic →
+//! validate → daily aggregation → report topic. Checked against an independent
+//! computation over the generator's own labels (`weir.injected`), and across a
+//! SIGKILL of the host.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::*;
+
+const EVENTS: u64 = 20_000;
+
+/// Runs the generator in process: `n` events with injected bad ones.
+async fn produce(bootstrap: &str, n: u64) {
+    let (_dir, loaded) = connector(
+        r#"
+name = "gen"
+[source.generator]
+plugin = "purchases-gen"
+rate_per_sec = 0
+batch_size = 1000
+[source.generator.config]
+seed = 11
+customers = 300
+invalid_ratio = 0.08
+duplicate_ratio = 0.04
+[sink.kafka]
+topic = "purchases"
+partitions = 3
+"#,
+    );
+    let stats = run_connector(&loaded, bootstrap, n, None).await;
+    assert_eq!(stats.written, n);
+}
+
+/// The consumer connector; `group` lets two runs read the same topic independently.
+fn consumer_toml(group: &str, report: &str) -> String {
+    format!(
+        r#"
+name = "{group}"
+[source.kafka]
+topic = "purchases"
+group_id = "{group}"
+batch_size = 250
+batch_timeout_ms = 300
+[[transform]]
+plugin = "purchases-validate"
+[aggregate]
+plugin = "purchases-daily"
+trigger_interval_ms = 200
+[sink.kafka]
+topic = "{report}"
+partitions = 1
+[checkpoint]
+interval_ms = 100
+[kafka.options]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+"#
+    )
+}
+
+/// Money as the report prints it (`18,457.50`) in cents.
+fn cents(s: &str) -> i64 {
+    let clean: String = s.chars().filter(|c| *c != ',').collect();
+    let (neg, digits) = match clean.strip_prefix('-') {
+        Some(d) => (true, d.to_string()),
+        None => (false, clean),
+    };
+    let (whole, frac) = digits.split_once('.').expect("two decimals");
+    assert_eq!(frac.len(), 2, "{s}");
+    let v = whole.parse::<i64>().expect("whole") * 100 + frac.parse::<i64>().expect("cents");
+    if neg { -v } else { v }
+}
+
+/// The JSON number `12.34` in cents, exactly (as a decimal string, never a float sum).
+fn json_cents(v: &serde_json::Value) -> i64 {
+    let text = v.to_string();
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, "0"));
+    let frac = format!("{frac:0<2}");
+    assert_eq!(frac.len(), 2, "{text} has more than two decimals");
+    whole.parse::<i64>().expect("whole") * 100 + frac.parse::<i64>().expect("frac")
+}
+
+/// Independent truth from the input topic: the valid events' total and count.
+struct Truth {
+    total_cents: i64,
+    valid: u64,
+    injected: u64,
+}
+
+async fn truth(bootstrap: &str) -> Truth {
+    let seen = consume(
+        bootstrap,
+        "purchases",
+        EVENTS as usize,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(seen.len() as u64, EVENTS);
+    let mut t = Truth {
+        total_cents: 0,
+        valid: 0,
+        injected: 0,
+    };
+    for s in &seen {
+        match s.header("weir.injected") {
+            Some(_) => t.injected += 1,
+            None => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(s.value.as_deref().expect("value")).expect("JSON");
+                t.total_cents += json_cents(&v["total_amount"]);
+                t.valid += 1;
+            }
+        }
+    }
+    t
+}
+
+/// The last `RUNNING TOTAL` row of a report topic: (cents, transactions).
+async fn final_running_total(bootstrap: &str, topic: &str) -> (i64, u64) {
+    let seen = consume(bootstrap, topic, usize::MAX, Duration::from_secs(5)).await;
+    let last = seen
+        .iter()
+        .rev()
+        .find(|s| s.header("weir.section") == Some("RUNNING TOTAL"))
+        .expect("a RUNNING TOTAL row");
+    let v: serde_json::Value =
+        serde_json::from_slice(last.value.as_deref().expect("value")).expect("JSON");
+    let count = v["transactions"]
+        .as_u64()
+        .or_else(|| {
+            v["transactions"]
+                .as_str()
+                .and_then(|s| s.replace(',', "").parse().ok())
+        })
+        .expect("transactions");
+    (
+        cents(v["running_total"].as_str().expect("running_total")),
+        count,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
+    plugin("purchases-validate");
+    plugin("purchases-daily");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    produce(&bootstrap, EVENTS).await;
+    let truth = truth(&bootstrap).await;
+    assert!(truth.injected > 500, "the generator injected bad events");
+
+    let (_dir, loaded) = connector(&consumer_toml("daily", "report"));
+    let stop = weir::pipeline::StopAfter {
+        at_end: true,
+        duration: Some(Duration::from_secs(120)),
+        ..Default::default()
+    };
+    let stats =
+        weir::pipeline::Pipeline::build(&loaded, &runtime(), &bootstrap, &state_dir(&loaded))
+            .await
+            .expect("builds")
+            .run(stop, tokio_util::sync::CancellationToken::new())
+            .await
+            .expect("runs");
+    assert_eq!(stats.read, EVENTS);
+
+    let (total, count) = final_running_total(&bootstrap, "report").await;
+    assert_eq!(count, truth.valid, "every valid event counted once");
+    assert_eq!(total, truth.total_cents, "running total to the cent");
+
+    let dead = consume(&bootstrap, "daily.dlq", usize::MAX, Duration::from_secs(5)).await;
+    let mut rejected = 0u64;
+    for d in &dead {
+        let reason = d.header("weir.dlq.reason").expect("reason");
+        // The DLQ keeps the record as it came in, with the generator's label.
+        let want: BTreeSet<&str> = d
+            .header("weir.injected")
+            .unwrap_or_else(|| panic!("a valid event was rejected: {reason}"))
+            .split(',')
+            .collect();
+        let got: BTreeSet<&str> = weir::pipeline::reason_codes(reason).into_iter().collect();
+        assert_eq!(got, want, "reason `{reason}`");
+        rejected += 1;
+    }
+    assert_eq!(
+        rejected, truth.injected,
+        "every injected event is in the DLQ"
+    );
+    assert_eq!(truth.valid + truth.injected, EVENTS);
+    let by_code: u64 = stats.dlq_reasons.values().sum();
+    assert!(by_code >= rejected, "{:?}", stats.dlq_reasons);
+}
+
+fn weir_run(toml: &Path, bootstrap: &str, state: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("run")
+        .arg(toml)
+        .args(["--bootstrap-servers", bootstrap])
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .args(extra)
+        .env("WEIR_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weir starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
+    plugin("purchases-validate");
+    plugin("purchases-daily");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    produce(&bootstrap, EVENTS).await;
+    let truth = truth(&bootstrap).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("daily.toml");
+    std::fs::write(&toml, consumer_toml("killed", "report-killed")).expect("write");
+    let state = dir.path().join("state");
+
+    // First run: killed with SIGKILL once a checkpoint covers part of the input.
+    let mut first = weir_run(&toml, &bootstrap, &state, &[]);
+    let store = weir::state::CheckpointStore::new(&state, "killed");
+    let covered = || {
+        store.load().ok().flatten().map_or(0, |c| {
+            c.positions.values().flat_map(|p| p.values()).sum::<i64>()
+        })
+    };
+    let mut waited = 0;
+    while covered() < 3_000 && waited < 1_200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(
+        first.try_wait().expect("wait").is_none(),
+        "the first run finished before it could be killed; make the input larger"
+    );
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let at_kill = covered();
+    assert!(
+        (3_000..EVENTS as i64).contains(&at_kill),
+        "killed with {at_kill} records checkpointed"
+    );
+
+    // Second run: same group, same state, until it has caught up.
+    let second = weir_run(
+        &toml,
+        &bootstrap,
+        &state,
+        &["--exit-at-end", "--duration", "150"],
+    );
+    let out = tokio::task::spawn_blocking(move || second.wait_with_output())
+        .await
+        .expect("join")
+        .expect("second run");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "second run failed:\n{log}");
+    assert!(log.contains("Restored state and positions"), "{log}");
+    assert!(log.contains("Reached the end of the source"), "{log}");
+
+    let (total, count) = final_running_total(&bootstrap, "report-killed").await;
+    assert_eq!(count, truth.valid, "no event lost or counted twice");
+    assert_eq!(total, truth.total_cents);
+}
