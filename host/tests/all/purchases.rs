@@ -227,7 +227,13 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
     let state = dir.path().join("state");
 
     // First run: killed with SIGKILL once a checkpoint covers part of the input.
-    let mut first = weir_run(&toml, &bootstrap, &state, &[]);
+    let metrics_addr = free_addr();
+    let mut first = weir_run(
+        &toml,
+        &bootstrap,
+        &state,
+        &["--metrics-listen", &metrics_addr],
+    );
     let store = weir::state::CheckpointStore::new(&state, "killed");
     let covered = || {
         store.load().ok().flatten().map_or(0, |c| {
@@ -243,6 +249,18 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
         first.try_wait().expect("wait").is_none(),
         "the first run finished before it could be killed; make the input larger"
     );
+    // Per-rule DLQ counts are exported while it runs.
+    let metrics = http_get(&metrics_addr, "/metrics");
+    for code in ["duplicate_event_id", "total_mismatch", "missing_field"] {
+        let needle = format!("reason=\"{code}\"");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("weir_dlq_records_total") && l.contains(&needle)),
+            "no DLQ count for {code} in:\n{metrics}"
+        );
+    }
+    assert!(metrics.contains("weir_checkpoints_total"), "{metrics}");
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
     let at_kill = covered();
@@ -270,4 +288,19 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
     let (total, count) = final_running_total(&bootstrap, "report-killed").await;
     assert_eq!(count, truth.valid, "no event lost or counted twice");
     assert_eq!(total, truth.total_cents);
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").to_string()
+}
+
+/// A plain HTTP/1.0 GET, enough for a Prometheus scrape.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("metrics endpoint");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("response");
+    body
 }
