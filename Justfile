@@ -30,6 +30,15 @@ plugin NAME="":
         echo "built target/plugins/$n.wasm ($(stat -c %s "target/plugins/$n.wasm") bytes)"
     done
 
+# Play plugin fixtures through the sandbox (all plugins with fixtures, or NAME);
+# `just conformance NAME --bless` rewrites the expectations.
+conformance *ARGS: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    names=(); for a in {{ARGS}}; do [[ "$a" == -* ]] || names+=("$a"); done
+    if [ ${#names[@]} -gt 0 ]; then just plugin "${names[*]}"; else just plugin; fi
+    {{target}}/debug/weir conformance {{ARGS}}
+
 # Build the host binary.
 build:
     cargo build -p weir
@@ -43,6 +52,7 @@ demo SECS="25": plugin build
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
     cargo test --workspace --exclude test-misbehave --exclude test-future-version
+    {{target}}/debug/weir conformance
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
 
 # Format the code.

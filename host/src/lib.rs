@@ -3,6 +3,7 @@
 //! into plugins, and leaves through [`sinks`]; [`pipeline`] drives the loop.
 
 pub mod config;
+pub mod conformance;
 pub mod kafka;
 pub mod pipeline;
 pub mod record;

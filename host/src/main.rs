@@ -73,6 +73,21 @@ enum Command {
         #[arg(long, env = "WEIR_PLUGIN_DIR")]
         plugin_dir: Option<String>,
     },
+    /// Play each plugin's fixtures (`plugins/NAME/fixtures/CASE/`) through the
+    /// sandbox with a virtual clock and seeded randomness, twice, and compare
+    /// every output byte with the expectations.
+    Conformance {
+        /// Plugins to check (folder names under --root); all with fixtures if none.
+        plugins: Vec<String>,
+        /// Rewrite the expectations from what the plugins produce now.
+        #[arg(long)]
+        bless: bool,
+        /// Where plugin crates (and their fixtures) live.
+        #[arg(long, default_value = "plugins")]
+        root: PathBuf,
+        #[arg(long, env = "WEIR_PLUGIN_DIR")]
+        plugin_dir: Option<String>,
+    },
     /// Run only the embedded Kafka-protocol broker, for several weir processes to share.
     Broker {
         #[arg(long, default_value = "127.0.0.1:9092")]
@@ -152,6 +167,18 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
         Command::Broker { listen } => broker(listen).await,
+        Command::Conformance {
+            plugins,
+            bless,
+            root,
+            plugin_dir,
+        } => {
+            // Guests use synchronous WASI, which may not run on an async worker.
+            tokio::task::spawn_blocking(move || {
+                conformance(&plugins, bless, &root, plugin_dir.as_deref())
+            })
+            .await?
+        }
     }
 }
 
@@ -305,6 +332,62 @@ async fn run(
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn conformance(
+    only: &[String],
+    bless: bool,
+    root: &Path,
+    plugin_dir: Option<&str>,
+) -> Result<ExitCode> {
+    use weir::conformance::{Case, Verdict, check_case, discover};
+    let dirs = config::plugin_dirs(plugin_dir);
+    let suites = discover(root, only, &dirs)?;
+    let runtime = Runtime::new(Runtime::default_cache_dir())?;
+    let (mut passed, mut failed) = (0u32, 0u32);
+    for suite in &suites {
+        let Some(component) = &suite.component else {
+            println!(
+                "FAIL {}: component not built; run `just plugin {}`",
+                suite.plugin, suite.plugin
+            );
+            failed += suite.cases.len().max(1) as u32;
+            continue;
+        };
+        for dir in &suite.cases {
+            let verdict = Case::load(&suite.plugin, dir)
+                .and_then(|case| check_case(&runtime, component, &case, bless));
+            let name = format!(
+                "{}/{}",
+                suite.plugin,
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            );
+            match verdict {
+                Ok(Verdict::Passed) => {
+                    passed += 1;
+                    println!("ok   {name}");
+                }
+                Ok(Verdict::Blessed) => {
+                    passed += 1;
+                    println!("bless {name}");
+                }
+                Ok(Verdict::Failed(why)) => {
+                    failed += 1;
+                    println!("FAIL {name}\n     {why}");
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("FAIL {name}\n     {e}");
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

@@ -17,7 +17,7 @@ use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
 use crate::record::{self, Batch, Origin};
 use crate::runtime::{
-    AsyncInstance, CallError, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
+    AsyncInstance, CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, Sink, SinkError};
 use crate::sources::{GeneratorSource, KafkaSource, Source, SourceError};
@@ -160,7 +160,7 @@ pub fn start_plugin(
         connector: connector.to_string(),
         reason: e.to_string(),
     })?;
-    PluginInstance::start(Arc::new(plugin), connector, json, limits).map_err(rt_err)
+    PluginInstance::start(Arc::new(plugin), connector, json, limits, GuestEnv::Real).map_err(rt_err)
 }
 
 impl Pipeline {

@@ -244,6 +244,14 @@ fn find_plugin(
         })
 }
 
+/// The first `NAME.wasm` in the plugin directories.
+pub fn find_plugin_by_name(name: &str, plugin_dirs: &[PathBuf]) -> Option<PathBuf> {
+    plugin_dirs
+        .iter()
+        .map(|d| d.join(format!("{name}.wasm")))
+        .find(|p| p.is_file())
+}
+
 /// Where plugins are looked up by name: `extra` (flag or `WEIR_PLUGIN_DIR`, `:`
 /// separated) first, then `target/plugins` where `just plugin` puts them.
 pub fn plugin_dirs(extra: Option<&str>) -> Vec<PathBuf> {

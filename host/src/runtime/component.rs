@@ -52,6 +52,19 @@ pub struct Plugin {
 impl Plugin {
     /// Loads `path` and checks it is a `wanted` plugin this host can run.
     pub fn load(runtime: &Runtime, path: &Path, wanted: Role) -> Result<Plugin, RuntimeError> {
+        Self::load_checked(runtime, path, Some(wanted))
+    }
+
+    /// Loads `path` as whatever kind of plugin it is (conformance, inspection).
+    pub fn load_any(runtime: &Runtime, path: &Path) -> Result<Plugin, RuntimeError> {
+        Self::load_checked(runtime, path, None)
+    }
+
+    fn load_checked(
+        runtime: &Runtime,
+        path: &Path,
+        wanted: Option<Role>,
+    ) -> Result<Plugin, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
             path: path.to_path_buf(),
             source,
@@ -97,7 +110,9 @@ impl Plugin {
                 path: path.to_path_buf(),
             });
         };
-        if role != wanted {
+        if let Some(wanted) = wanted
+            && role != wanted
+        {
             return Err(RuntimeError::WrongRole {
                 path: path.to_path_buf(),
                 found: role,
@@ -106,7 +121,7 @@ impl Plugin {
         }
         let link_err = |e: wasmtime::Error| RuntimeError::Link {
             path: path.to_path_buf(),
-            reason: format!("{e:#}"),
+            reason: explain_link_error(&format!("{e:#}")),
         };
         let pre = runtime
             .inner
@@ -134,6 +149,23 @@ impl Plugin {
             role,
             contract: found.unwrap_or(HOST_VERSION),
         })
+    }
+}
+
+/// wasmtime's "component imports instance `x`, but a matching implementation was
+/// not found in the linker", in an operator's words.
+fn explain_link_error(text: &str) -> String {
+    let missing = text
+        .split_once("imports ")
+        .and_then(|(_, rest)| rest.split('`').nth(1))
+        .filter(|_| text.contains("not found"));
+    match missing {
+        Some(name) => format!(
+            "it imports `{name}`, which weir does not provide. Plugins may import only \
+             weir:plugin/host and WASI clocks, random and cli streams (no filesystem, \
+             sockets or environment); remove the dependency that pulls `{name}` in"
+        ),
+        None => text.to_string(),
     }
 }
 

@@ -7,6 +7,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::weir::plugin::{host, types};
+use super::env::GuestEnv;
 
 /// How much of a guest's stderr is kept to explain a trap (panic messages).
 const STDERR_CAPTURE: usize = 16 * 1024;
@@ -21,16 +22,18 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(label: String, memory_bytes: usize) -> Self {
+    pub fn new(label: String, memory_bytes: usize, env: &GuestEnv) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // No preopens, no environment, no arguments, no sockets: only clocks,
         // randomness and a captured stderr.
-        let wasi = WasiCtxBuilder::new()
+        let mut builder = WasiCtxBuilder::new();
+        builder
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        env.apply(&mut builder);
+        let wasi = builder.build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_bytes)
             .trap_on_grow_failure(true)

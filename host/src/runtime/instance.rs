@@ -8,6 +8,7 @@ use weir_sdk::flat::{FlatBatch, Outcome};
 
 use super::bindings::{aggregator_api, source_api, transform_api, types};
 use super::component::{Indices, Plugin};
+use super::env::GuestEnv;
 use super::host::HostState;
 use super::{EPOCH_TICK, RuntimeError};
 use crate::config::LimitsConfig;
@@ -57,6 +58,7 @@ pub struct PluginInstance {
     label: String,
     config_json: String,
     limits: Limits,
+    env: GuestEnv,
     live: Option<Live>,
     /// State to hand to a fresh instance after a trap (aggregators and sources).
     last_snapshot: Option<Vec<u8>>,
@@ -72,6 +74,7 @@ impl PluginInstance {
         connector: &str,
         config_json: String,
         limits: Limits,
+        env: GuestEnv,
     ) -> Result<PluginInstance, RuntimeError> {
         let label = format!("{connector}/{}", plugin.name);
         let mut inst = PluginInstance {
@@ -79,6 +82,7 @@ impl PluginInstance {
             label,
             config_json,
             limits,
+            env,
             live: None,
             last_snapshot: None,
             restarts: 0,
@@ -97,7 +101,7 @@ impl PluginInstance {
     fn instantiate(&mut self) -> Result<(), String> {
         let mut store = Store::new(
             self.plugin.runtime.engine(),
-            HostState::new(self.label.clone(), self.limits.memory_bytes),
+            HostState::new(self.label.clone(), self.limits.memory_bytes, &self.env),
         );
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();

@@ -5,6 +5,7 @@
 mod bindings;
 mod blocking;
 mod component;
+mod env;
 mod host;
 mod instance;
 pub mod version;
@@ -18,6 +19,7 @@ use wasmtime::{Config, Engine};
 
 pub use blocking::AsyncInstance;
 pub use component::{Plugin, Role};
+pub use env::{GuestEnv, VirtualEnv};
 pub use instance::{CallError, Limits, PluginInstance};
 
 use host::HostState;

@@ -1,0 +1,181 @@
+//! Plays one case's script through a fresh plugin instance.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::ConformanceError;
+use super::case::{Case, Step};
+use super::render::Produced;
+use crate::record;
+use crate::runtime::{
+    CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, VirtualEnv,
+};
+
+/// The connector name plugins see in conformance runs.
+const CONNECTOR: &str = "conformance";
+
+/// Runs `case` against the component at `component` and records what it produced.
+pub fn run_case(
+    runtime: &Runtime,
+    component: &Path,
+    case: &Case,
+) -> Result<Produced, ConformanceError> {
+    let plugin = Arc::new(
+        Plugin::load_any(runtime, component)
+            .map_err(|e| ConformanceError::Plugin(e.to_string()))?,
+    );
+    let spec = &case.spec;
+    let env = VirtualEnv::new(spec.seed, spec.clock_ms);
+    let config = serde_json::to_string(&spec.config).map_err(|e| ConformanceError::Fixture {
+        path: case.dir.join("case.toml"),
+        reason: format!("config: {e}"),
+    })?;
+    let limits = Limits::from(spec.limits);
+    let start = || {
+        PluginInstance::start(
+            plugin.clone(),
+            CONNECTOR,
+            config.clone(),
+            limits,
+            GuestEnv::Virtual(env.clone()),
+        )
+    };
+    let mut out = Produced::default();
+    let mut inst = match start() {
+        Ok(i) => i,
+        Err(e) => {
+            out.error(0, "init", &e.to_string());
+            return Ok(out);
+        }
+    };
+    let steps = if spec.steps.is_empty() {
+        default_steps(plugin.role, case.input.len())
+    } else {
+        spec.steps.clone()
+    };
+    let mut cursor = 0usize;
+    for (n, step) in steps.iter().enumerate() {
+        match step {
+            Step::Clock(ms) => env.set_clock(*ms),
+            Step::NextBatch(max) => match inst.next_batch(*max) {
+                Ok(flat) => emit(&mut out, n, &flat, None, "next_batch"),
+                Err(e) => out.error(n, "next_batch", &reason(&e)),
+            },
+            Step::Process(count) | Step::Update(count) => {
+                let end = (cursor + count).min(case.input.len());
+                let batch = &case.input[cursor..end];
+                let flat = record::to_flat(batch);
+                let result = match step {
+                    Step::Process(_) => inst.process(flat),
+                    _ => inst.update(flat),
+                };
+                let call = if matches!(step, Step::Process(_)) {
+                    "process"
+                } else {
+                    "update"
+                };
+                match result {
+                    Ok(outcome) => {
+                        if outcome.origins.len() != outcome.output.len()
+                            || outcome.origins.iter().any(|&o| o as usize >= batch.len())
+                            || outcome
+                                .failures
+                                .iter()
+                                .any(|(i, _)| *i as usize >= batch.len())
+                        {
+                            out.error(n, call, "malformed outcome: indices outside the batch");
+                        } else {
+                            let origins: Vec<usize> = outcome
+                                .origins
+                                .iter()
+                                .map(|&o| cursor + o as usize)
+                                .collect();
+                            emit(&mut out, n, &outcome.output, Some(&origins), call);
+                            for (i, r) in &outcome.failures {
+                                out.failure(n, cursor + *i as usize, r);
+                            }
+                        }
+                    }
+                    Err(e) => out.error(n, call, &reason(&e)),
+                }
+                cursor = end;
+            }
+            Step::Tick {
+                watermark_ms,
+                now_ms,
+            } => {
+                if let Some(now) = now_ms {
+                    env.set_clock(*now);
+                }
+                match inst.tick(*watermark_ms, env.clock()) {
+                    Ok(flat) => emit(&mut out, n, &flat, None, "tick"),
+                    Err(e) => out.error(n, "tick", &reason(&e)),
+                }
+            }
+            Step::Restart => {
+                let state = match inst.snapshot() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        out.error(n, "snapshot", &reason(&e));
+                        continue;
+                    }
+                };
+                inst = match start() {
+                    Ok(i) => i,
+                    Err(e) => {
+                        out.error(n, "init", &e.to_string());
+                        return Ok(out);
+                    }
+                };
+                if let Err(e) = inst.restore(state) {
+                    out.error(n, "restore", &reason(&e));
+                }
+            }
+        }
+    }
+    match inst.snapshot() {
+        Ok(s) => out.snapshot = s,
+        Err(e) => out.error(steps.len(), "snapshot", &reason(&e)),
+    }
+    Ok(out)
+}
+
+/// With no script: sources are asked once for 10 records; transforms get every
+/// input at once; aggregators too, then one tick that closes everything.
+fn default_steps(role: Role, inputs: usize) -> Vec<Step> {
+    match role {
+        Role::Source => vec![Step::NextBatch(10)],
+        Role::Transform => vec![Step::Process(inputs)],
+        Role::Aggregator => vec![
+            Step::Update(inputs),
+            Step::Tick {
+                watermark_ms: i64::MAX,
+                now_ms: None,
+            },
+        ],
+    }
+}
+
+fn emit(
+    out: &mut Produced,
+    step: usize,
+    flat: &weir_sdk::FlatBatch,
+    origins: Option<&[usize]>,
+    call: &str,
+) {
+    match record::from_flat(flat, |_| None) {
+        Ok(records) => {
+            for (i, r) in records.iter().enumerate() {
+                out.output(step, origins.map(|o| o[i]), r);
+            }
+        }
+        Err(e) => out.error(step, call, &format!("malformed batch: {e}")),
+    }
+}
+
+fn reason(e: &CallError) -> String {
+    match e {
+        CallError::Trap(r) => format!("instance discarded: {r}"),
+        CallError::Plugin(r) => r.clone(),
+    }
+}
