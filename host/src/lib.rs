@@ -8,6 +8,7 @@ pub mod kafka;
 pub mod pipeline;
 pub mod record;
 pub mod runtime;
+pub mod scaffold;
 pub mod sinks;
 pub mod sources;
 pub mod state;

@@ -88,11 +88,49 @@ enum Command {
         #[arg(long, env = "WEIR_PLUGIN_DIR")]
         plugin_dir: Option<String>,
     },
+    /// Plugin authoring: scaffold a crate, inspect a component.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Run only the embedded Kafka-protocol broker, for several weir processes to share.
     Broker {
         #[arg(long, default_value = "127.0.0.1:9092")]
         listen: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create `plugins/NAME/` from a template, with one passing fixture.
+    New {
+        name: String,
+        #[arg(long, value_enum)]
+        world: World,
+        /// Where plugin crates live.
+        #[arg(long, default_value = "plugins")]
+        root: PathBuf,
+    },
+    /// Print a component's world, contract version, imports and exports, and
+    /// whether this host would run it.
+    Inspect { file: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum World {
+    Source,
+    Transform,
+    Aggregator,
+}
+
+impl From<World> for Role {
+    fn from(w: World) -> Role {
+        match w {
+            World::Source => Role::Source,
+            World::Transform => Role::Transform,
+            World::Aggregator => Role::Aggregator,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -167,6 +205,42 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
         Command::Broker { listen } => broker(listen).await,
+        Command::Plugin {
+            command: PluginCommand::New { name, world, root },
+        } => {
+            let files = weir::scaffold::new_plugin(&root, &name, world.into())?;
+            for f in &files {
+                println!("created {}", f.display());
+            }
+            println!(
+                "\nnext: just plugin {name} && just conformance {name}\n\
+                 then name it in a connector: plugin = \"{name}\""
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin {
+            command: PluginCommand::Inspect { file },
+        } => {
+            let runtime = Runtime::new(Runtime::default_cache_dir())?;
+            let i = tokio::task::block_in_place(|| weir::runtime::inspect(&runtime, &file))?;
+            println!("component  {} ({} bytes)", file.display(), i.bytes);
+            match &i.verdict {
+                Ok((role, v)) => println!("world      {role} (weir:plugin@{v})"),
+                Err(_) => println!("world      none this host runs"),
+            }
+            println!("exports    {}", i.exports.join("\n           "));
+            println!("imports    {}", i.imports.join("\n           "));
+            Ok(match &i.verdict {
+                Ok(_) => {
+                    println!("verdict    runs on this host");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("verdict    refused: {e}");
+                    ExitCode::from(2)
+                }
+            })
+        }
         Command::Conformance {
             plugins,
             bless,

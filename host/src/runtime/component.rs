@@ -152,6 +152,38 @@ impl Plugin {
     }
 }
 
+/// What a component file declares, and whether this host would run it.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub bytes: usize,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    /// The plugin as this host loads it, or why it would refuse it.
+    pub verdict: Result<(Role, Version), String>,
+}
+
+/// Lists a component's imports and exports and tries to load it as a plugin.
+pub fn inspect(runtime: &Runtime, path: &Path) -> Result<Inspection, RuntimeError> {
+    let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let component = compile_cached(runtime, path, &bytes)?;
+    let engine = runtime.engine();
+    let ty = component.component_type();
+    let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+    let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let verdict = Plugin::load_any(runtime, path)
+        .map(|p| (p.role, p.contract))
+        .map_err(|e| e.to_string());
+    Ok(Inspection {
+        bytes: bytes.len(),
+        imports,
+        exports,
+        verdict,
+    })
+}
+
 /// wasmtime's "component imports instance `x`, but a matching implementation was
 /// not found in the linker", in an operator's words.
 fn explain_link_error(text: &str) -> String {

@@ -18,7 +18,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 pub use blocking::AsyncInstance;
-pub use component::{Plugin, Role};
+pub use component::{Inspection, Plugin, Role, inspect};
 pub use env::{GuestEnv, VirtualEnv};
 pub use instance::{CallError, Limits, PluginInstance};
 
