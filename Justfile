@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "purchases-gen purchases-validate purchases-daily test-misbehave test-future-version"
+plugins := "purchases-gen purchases-validate purchases-daily test-misbehave test-future-version test-bad-import"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.
@@ -39,6 +39,25 @@ conformance *ARGS: build
     if [ ${#names[@]} -gt 0 ]; then just plugin "${names[*]}"; else just plugin; fi
     {{target}}/debug/weir conformance {{ARGS}}
 
+# What a new plugin author does, for each world: scaffold, build, pass the
+# template's fixture and unit test. Leaves the tree as it was.
+template-check: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    names="tmpl-check-source tmpl-check-transform tmpl-check-aggregator"
+    cp Cargo.lock "{{target}}/Cargo.lock.template-check"
+    cleanup() {
+        for n in $names; do rm -rf "plugins/$n" "target/plugins/$n.wasm"; done
+        cp "{{target}}/Cargo.lock.template-check" Cargo.lock
+    }
+    trap cleanup EXIT
+    for w in source transform aggregator; do
+        {{target}}/debug/weir plugin new "tmpl-check-$w" --world "$w" > /dev/null
+    done
+    just plugin "$names"
+    {{target}}/debug/weir conformance $names
+    cargo test -q $(for n in $names; do echo -p $n; done)
+
 # Build the host binary.
 build:
     cargo build -p weir
@@ -51,8 +70,9 @@ demo SECS="25": plugin build
 # Unit, integration and interop tests.
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
-    cargo test --workspace --exclude test-misbehave --exclude test-future-version
+    cargo test --workspace --exclude test-misbehave --exclude test-future-version --exclude test-bad-import
     {{target}}/debug/weir conformance
+    just template-check
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
 
 # Format the code.
@@ -62,5 +82,5 @@ fmt:
 # Formatting check and clippy (host and plugins) with warnings as errors.
 lint:
     cargo fmt --all -- --check
-    cargo clippy --workspace --exclude test-future-version --all-targets -- -D warnings
+    cargo clippy --workspace --exclude test-future-version --exclude test-bad-import --all-targets -- -D warnings
     cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p test-misbehave -- -D warnings

@@ -88,6 +88,22 @@ enum Command {
         #[arg(long, env = "WEIR_PLUGIN_DIR")]
         plugin_dir: Option<String>,
     },
+    /// Capture records from a topic into a fixture case (`DIR/input.jsonl`).
+    Record {
+        #[arg(long)]
+        topic: String,
+        /// The case folder, e.g. plugins/NAME/fixtures/CASE.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "WEIR_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        /// Most records to capture.
+        #[arg(long, default_value_t = 100)]
+        max_records: usize,
+        /// Stop when no record came for this many seconds.
+        #[arg(long, default_value_t = 5.0)]
+        idle: f64,
+    },
     /// Plugin authoring: scaffold a crate, inspect a component.
     Plugin {
         #[command(subcommand)]
@@ -205,6 +221,27 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
         Command::Broker { listen } => broker(listen).await,
+        Command::Record {
+            topic,
+            out,
+            bootstrap_servers,
+            max_records,
+            idle,
+        } => {
+            let n = weir::conformance::record_topic(
+                &bootstrap_servers,
+                &topic,
+                max_records,
+                Duration::from_secs_f64(idle),
+                &out,
+            )
+            .await?;
+            println!(
+                "recorded {n} records of {topic} into {}",
+                out.join("input.jsonl").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plugin {
             command: PluginCommand::New { name, world, root },
         } => {

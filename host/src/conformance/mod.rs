@@ -7,6 +7,7 @@
 
 mod case;
 mod diff;
+mod record;
 mod render;
 mod run;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use case::{Case, CaseSpec, Step};
 pub use diff::first_difference;
+pub use record::record_topic;
 pub use render::Produced;
 pub use run::run_case;
 

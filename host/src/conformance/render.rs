@@ -70,7 +70,7 @@ impl Produced {
 }
 
 /// A value as JSON when that reproduces its exact bytes, else as text, else base64.
-fn value_field(v: &[u8]) -> (&'static str, Value) {
+pub(super) fn value_field(v: &[u8]) -> (&'static str, Value) {
     if let Ok(parsed) = serde_json::from_slice::<Value>(v)
         && serde_json::to_vec(&parsed).is_ok_and(|again| again == v)
     {

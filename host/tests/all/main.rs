@@ -3,6 +3,7 @@
 
 mod common;
 mod config_ui;
+mod conformance;
 mod pipeline;
 mod purchases;
 mod sandbox;

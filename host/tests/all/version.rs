@@ -55,3 +55,13 @@ fn garbage_is_not_a_component() {
         "{err}"
     );
 }
+
+#[test]
+fn an_import_the_host_does_not_provide_is_named() {
+    let err = match Plugin::load(&runtime(), &plugin("test-bad-import"), Role::Transform) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a component importing an unknown interface must be refused"),
+    };
+    assert!(err.contains("weir:plugin/secrets@0.2.0"), "{err}");
+    assert!(err.contains("which weir does not provide"), "{err}");
+}
