@@ -456,7 +456,7 @@ fn conformance(
     let dirs = config::plugin_dirs(plugin_dir);
     let suites = discover(root, only, &dirs)?;
     let runtime = Runtime::new(Runtime::default_cache_dir())?;
-    let (mut passed, mut failed) = (0u32, 0u32);
+    let (mut passed, mut blessed, mut failed) = (0u32, 0u32, 0u32);
     for suite in &suites {
         let Some(component) = &suite.component else {
             println!(
@@ -480,7 +480,7 @@ fn conformance(
                     println!("ok   {name}");
                 }
                 Ok(Verdict::Blessed) => {
-                    passed += 1;
+                    blessed += 1;
                     println!("bless {name}");
                 }
                 Ok(Verdict::Failed(why)) => {
@@ -494,7 +494,11 @@ fn conformance(
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    if blessed > 0 {
+        println!("{passed} passed, {blessed} blessed, {failed} failed");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
