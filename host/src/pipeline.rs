@@ -15,11 +15,13 @@ use crate::config::{Loaded, SourceConfig};
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
+use crate::kafka::tail::last_sequence;
 use crate::record::{self, Batch, Origin};
 use crate::runtime::{
     AsyncInstance, CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, Sink, SinkError};
+use crate::sources::generator::{LINEAGE_HEADER, SEQ_HEADER};
 use crate::sources::{GeneratorSource, KafkaSource, Source, SourceError};
 use crate::state::{Checkpoint, CheckpointStore, StageState, StateError};
 
@@ -139,6 +141,9 @@ pub struct Pipeline {
     sinks: Vec<Sink>,
     dlq: Dlq,
     checkpoints: Checkpoints,
+    cluster: Cluster,
+    /// The Kafka sink's topic, where a generator's delivered records are looked up.
+    sink_topic: Option<String>,
 }
 
 /// Loads a plugin, checks its contract and role, and calls `init` with its
@@ -290,6 +295,8 @@ impl Pipeline {
                 sequence: 0,
                 source_cluster,
             },
+            sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
+            cluster,
         };
         pipeline.restore().await?;
         Ok(pipeline)
@@ -359,6 +366,29 @@ impl Pipeline {
         }
         self.source.resume_at(&ckpt.positions);
         self.checkpoints.sequence = ckpt.sequence;
+        if let (Source::Generator(g), Some(lineage)) = (&mut self.source, &ckpt.lineage) {
+            let delivered = match &self.sink_topic {
+                Some(topic) => {
+                    last_sequence(&self.cluster, topic, LINEAGE_HEADER, lineage, SEQ_HEADER)
+                        .await
+                        .map_err(|source| PipelineError::Kafka {
+                            connector: self.name.clone(),
+                            source,
+                        })?
+                        .unwrap_or(ckpt.generated)
+                }
+                None => ckpt.generated,
+            };
+            if delivered > ckpt.generated {
+                tracing::info!(
+                    connector = %self.name,
+                    checkpoint_seq = ckpt.generated,
+                    delivered_seq = delivered,
+                    "Records past the checkpoint were already delivered; the generator makes them again and they are skipped."
+                );
+            }
+            g.resume(lineage.clone(), ckpt.generated, delivered);
+        }
         tracing::info!(
             connector = %self.name,
             checkpoint = %path,
@@ -391,11 +421,20 @@ impl Pipeline {
             });
         }
         self.checkpoints.sequence += 1;
+        let (lineage, generated) = match &self.source {
+            Source::Generator(g) => {
+                let (l, s) = g.position();
+                (Some(l.to_string()), s)
+            }
+            Source::Kafka(_) => (None, 0),
+        };
         let ckpt = Checkpoint {
             sequence: self.checkpoints.sequence,
             written_ms: record::now_ms(),
             source_cluster: self.checkpoints.source_cluster.clone(),
             positions: self.source.positions(),
+            lineage,
+            generated,
             stages,
         };
         let store = self.checkpoints.store.clone();

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod client;
 pub mod embedded;
+pub mod tail;
 
 /// Kafka failures, each naming the topic or broker involved.
 #[derive(Debug, thiserror::Error)]

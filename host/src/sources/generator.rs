@@ -21,7 +21,18 @@ pub struct GeneratorSource {
     started: Instant,
     emitted: u64,
     failures: u32,
+    /// This run's identity and the records made in it, stamped on every record
+    /// (`weir.lineage`, `weir.seq`) so a restart can tell what was delivered.
+    lineage: String,
+    seq: u64,
+    /// Records up to this sequence number were delivered before a restart: the
+    /// restored plugin makes them again, and they are dropped.
+    skip_through: u64,
 }
+
+/// Header names stamped on generated records.
+pub const LINEAGE_HEADER: &str = "weir.lineage";
+pub const SEQ_HEADER: &str = "weir.seq";
 
 impl GeneratorSource {
     pub fn new(
@@ -38,7 +49,23 @@ impl GeneratorSource {
             started: Instant::now(),
             emitted: 0,
             failures: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            seq: 0,
+            skip_through: 0,
         }
+    }
+
+    /// This run's lineage and the sequence number of the last record made.
+    pub fn position(&self) -> (&str, u64) {
+        (&self.lineage, self.seq)
+    }
+
+    /// Continues a lineage from a checkpoint at `seq`; records up to
+    /// `delivered` are made again by the restored plugin but not handed on.
+    pub fn resume(&mut self, lineage: String, seq: u64, delivered: u64) {
+        self.lineage = lineage;
+        self.seq = seq;
+        self.skip_through = delivered.max(seq);
     }
 
     pub fn plugin(&mut self) -> &mut AsyncInstance {
@@ -100,6 +127,20 @@ impl GeneratorSource {
         // A plugin that returns more than asked is cut to the request.
         batch.truncate(n as usize);
         self.emitted += batch.len() as u64;
+        let lineage = self.lineage.as_bytes().to_vec();
+        let batch: Batch = batch
+            .into_iter()
+            .filter_map(|mut r| {
+                self.seq += 1;
+                if self.seq <= self.skip_through {
+                    return None;
+                }
+                r.headers.push((LINEAGE_HEADER.into(), lineage.clone()));
+                r.headers
+                    .push((SEQ_HEADER.into(), self.seq.to_string().into_bytes()));
+                Some(r)
+            })
+            .collect();
         if let Some(r) = self.remaining.as_mut() {
             *r -= (batch.len() as u64).min(*r);
         }

@@ -21,6 +21,10 @@ struct Header {
     written_ms: i64,
     source_cluster: Option<String>,
     positions: BTreeMap<String, BTreeMap<i32, i64>>,
+    #[serde(default)]
+    lineage: Option<String>,
+    #[serde(default)]
+    generated: u64,
     stages: Vec<StageHeader>,
 }
 
@@ -98,6 +102,8 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
         written_ms: c.written_ms,
         source_cluster: c.source_cluster.clone(),
         positions: c.positions.clone(),
+        lineage: c.lineage.clone(),
+        generated: c.generated,
         stages: c
             .stages
             .iter()
@@ -169,6 +175,8 @@ fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
         written_ms: header.written_ms,
         source_cluster: header.source_cluster,
         positions: header.positions,
+        lineage: header.lineage,
+        generated: header.generated,
         stages,
     })
 }
@@ -185,6 +193,8 @@ mod tests {
             written_ms: 1_700_000_000_000,
             source_cluster: Some("c1".into()),
             positions,
+            lineage: Some("l1".into()),
+            generated: 42,
             stages: vec![
                 StageState {
                     stage: "transform[0]".into(),

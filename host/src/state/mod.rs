@@ -42,6 +42,10 @@ pub struct Checkpoint {
     pub source_cluster: Option<String>,
     /// Next offset to read per topic and partition; everything below is in the snapshots.
     pub positions: BTreeMap<String, BTreeMap<i32, i64>>,
+    /// A generator source's run identity and how many records it had made: on
+    /// restart, what it had already delivered past the checkpoint is skipped.
+    pub lineage: Option<String>,
+    pub generated: u64,
     pub stages: Vec<StageState>,
 }
 

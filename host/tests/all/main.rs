@@ -6,5 +6,6 @@ mod config_ui;
 mod conformance;
 mod pipeline;
 mod purchases;
+mod restart;
 mod sandbox;
 mod version;
