@@ -2,7 +2,7 @@
 //! already delivered when the host stopped, so a restart neither repeats nor
 //! drops them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
@@ -16,16 +16,18 @@ use crate::config::StartFrom;
 /// Most records read back per partition.
 const WINDOW: i64 = 200_000;
 
-/// The highest sequence number (`seq_header`) among the records of `topic`
-/// stamped with `lineage` (`lineage_header`), reading the last records of every
-/// partition; `None` when there is none.
-pub async fn last_sequence(
+/// The sequence numbers (`seq_header`) above `after` among the records of
+/// `topic` stamped with `lineage` (`lineage_header`), from the last records of
+/// every partition. A set, not a maximum: a batch cut short by a crash can reach
+/// one partition and not another.
+pub async fn delivered_since(
     cluster: &Cluster,
     topic: &str,
     lineage_header: &str,
     lineage: &str,
     seq_header: &str,
-) -> Result<Option<u64>, KafkaIoError> {
+    after: u64,
+) -> Result<HashSet<u64>, KafkaIoError> {
     let consume_err = |source| KafkaIoError::Consume {
         topic: topic.to_string(),
         source,
@@ -53,8 +55,9 @@ pub async fn last_sequence(
             }
             Ok(ends)
         })?;
+    let mut delivered = HashSet::new();
     if ends.is_empty() {
-        return Ok(None);
+        return Ok(delivered);
     }
     let mut tpl = TopicPartitionList::new();
     for (&p, &(low, high)) in &ends {
@@ -63,9 +66,16 @@ pub async fn last_sequence(
     }
     consumer.assign(&tpl).map_err(consume_err)?;
     let mut pending: HashMap<i32, i64> = ends.iter().map(|(&p, &(_, high))| (p, high)).collect();
-    let mut best: Option<u64> = None;
-    while !pending.is_empty() {
-        let msg = match tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await {
+    // Read to the watermarks taken above, then on until the partitions stay
+    // quiet: a killed producer's last requests may still be landing.
+    loop {
+        let wait = if pending.is_empty() {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(5)
+        };
+        let msg = match tokio::time::timeout(wait, consumer.recv()).await {
+            Err(_) if pending.is_empty() => break,
             Err(_) => {
                 tracing::warn!(topic, partitions = ?pending.keys(), "Could not read the end of every partition back; a restart may repeat records.");
                 break;
@@ -84,8 +94,9 @@ pub async fn last_sequence(
                 && let Some(seq) = header(seq_header)
                     .and_then(|v| String::from_utf8(v).ok())
                     .and_then(|s| s.parse::<u64>().ok())
+                && seq > after
             {
-                best = best.max(Some(seq));
+                delivered.insert(seq);
             }
         }
         if pending
@@ -95,5 +106,5 @@ pub async fn last_sequence(
             pending.remove(&msg.partition());
         }
     }
-    Ok(best)
+    Ok(delivered)
 }

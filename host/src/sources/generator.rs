@@ -1,5 +1,6 @@
 //! `[source.generator]`: a source plugin called at a steady rate.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -25,9 +26,9 @@ pub struct GeneratorSource {
     /// (`weir.lineage`, `weir.seq`) so a restart can tell what was delivered.
     lineage: String,
     seq: u64,
-    /// Records up to this sequence number were delivered before a restart: the
-    /// restored plugin makes them again, and they are dropped.
-    skip_through: u64,
+    /// Records delivered past the checkpoint before a restart: the restored
+    /// plugin makes them again, and they are dropped.
+    delivered: HashSet<u64>,
 }
 
 /// Header names stamped on generated records.
@@ -51,7 +52,7 @@ impl GeneratorSource {
             failures: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
             seq: 0,
-            skip_through: 0,
+            delivered: HashSet::new(),
         }
     }
 
@@ -60,12 +61,12 @@ impl GeneratorSource {
         (&self.lineage, self.seq)
     }
 
-    /// Continues a lineage from a checkpoint at `seq`; records up to
+    /// Continues a lineage from a checkpoint at `seq`; the records numbered in
     /// `delivered` are made again by the restored plugin but not handed on.
-    pub fn resume(&mut self, lineage: String, seq: u64, delivered: u64) {
+    pub fn resume(&mut self, lineage: String, seq: u64, delivered: HashSet<u64>) {
         self.lineage = lineage;
         self.seq = seq;
-        self.skip_through = delivered.max(seq);
+        self.delivered = delivered;
     }
 
     pub fn plugin(&mut self) -> &mut AsyncInstance {
@@ -132,7 +133,7 @@ impl GeneratorSource {
             .into_iter()
             .filter_map(|mut r| {
                 self.seq += 1;
-                if self.seq <= self.skip_through {
+                if self.delivered.remove(&self.seq) {
                     return None;
                 }
                 r.headers.push((LINEAGE_HEADER.into(), lineage.clone()));

@@ -87,7 +87,7 @@ interval_ms = 1000
     let repeated: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         repeated.is_empty(),
-        "repeated sequence numbers: {repeated:?}"
+        "repeated sequence numbers: {repeated:?}\n{log}"
     );
     assert_eq!(count.len() as u64, last, "no gaps in 1..={last}");
 }

@@ -3,27 +3,32 @@
 //! checkpoint saves the plugins' state with the handled positions, and only then
 //! are those positions committed to the source.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use weir_sdk::flat::Outcome;
 
 use crate::config::{Loaded, SourceConfig};
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
-use crate::kafka::tail::last_sequence;
 use crate::record::{self, Batch, Origin};
 use crate::runtime::{
-    AsyncInstance, CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
+    AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, Sink, SinkError};
-use crate::sources::generator::{LINEAGE_HEADER, SEQ_HEADER};
 use crate::sources::{GeneratorSource, KafkaSource, Source, SourceError};
-use crate::state::{Checkpoint, CheckpointStore, StageState, StateError};
+use crate::state::{CheckpointStore, StateError};
+
+mod checkpoint;
+mod stage;
+mod stats;
+
+pub use stage::reason_codes;
+pub use stats::{Latency, RunStats, StopAfter};
+
+use stage::{Call, Stage, run_stage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -69,41 +74,6 @@ pub enum PipelineError {
         stage: String,
         reason: String,
     },
-}
-
-/// When a run stops by itself.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StopAfter {
-    pub max_records: Option<u64>,
-    pub duration: Option<Duration>,
-    /// Stop once a Kafka source has handled everything up to the end of its partitions.
-    pub at_end: bool,
-}
-
-/// Counts of one run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunStats {
-    pub batches: u64,
-    /// Records read from the source.
-    pub read: u64,
-    /// Records handed to the sinks (including an aggregator's reports).
-    pub written: u64,
-    /// Records sent to the DLQ.
-    pub dead_lettered: u64,
-    /// DLQ records per reason code (see [`reason_codes`]).
-    pub dlq_reasons: BTreeMap<String, u64>,
-    /// Aggregator triggers.
-    pub triggers: u64,
-    /// Checkpoints written.
-    pub checkpoints: u64,
-}
-
-/// A plugin stage between source and sinks.
-struct Stage {
-    /// `transform[0]`, `aggregate`: names the stage in checkpoints and the DLQ.
-    label: String,
-    plugin: AsyncInstance,
-    contract: String,
 }
 
 /// The aggregator stage and the event-time clock that drives it.
@@ -311,152 +281,6 @@ impl Pipeline {
         self.checkpoints.store.path()
     }
 
-    /// Every plugin with state, by stage label.
-    fn stateful(&mut self) -> Vec<(String, &mut AsyncInstance)> {
-        let mut out = Vec::new();
-        if let Some(p) = self.source.plugin() {
-            out.push(("source".to_string(), p));
-        }
-        for s in &mut self.stages {
-            out.push((s.label.clone(), &mut s.plugin));
-        }
-        if let Some(a) = &mut self.aggregate {
-            out.push((a.stage.label.clone(), &mut a.stage.plugin));
-        }
-        out
-    }
-
-    /// Restores the last checkpoint: each plugin's snapshot and the source
-    /// positions they cover. A checkpoint taken on another cluster is ignored.
-    async fn restore(&mut self) -> Result<(), PipelineError> {
-        let state_err = |source| PipelineError::State {
-            connector: self.name.clone(),
-            source,
-        };
-        let Some(ckpt) = self.checkpoints.store.load().map_err(state_err)? else {
-            return Ok(());
-        };
-        let path = self.checkpoints.store.path().display().to_string();
-        if ckpt.source_cluster.is_some() && ckpt.source_cluster != self.checkpoints.source_cluster {
-            tracing::warn!(
-                connector = %self.name,
-                checkpoint = %path,
-                written_for = ?ckpt.source_cluster,
-                source_cluster = ?self.checkpoints.source_cluster,
-                "The checkpoint belongs to another Kafka cluster; starting from scratch (it will be replaced)."
-            );
-            return Ok(());
-        }
-        let name = self.name.clone();
-        for (label, plugin) in self.stateful() {
-            let restore_err = |reason: String| PipelineError::Restore {
-                connector: name.clone(),
-                stage: label.clone(),
-                path: path.clone(),
-                reason,
-            };
-            let Some(state) = ckpt.stage(&label, plugin.name()).map_err(restore_err)? else {
-                continue;
-            };
-            let state = state.to_vec();
-            plugin
-                .call(move |p| p.restore(state))
-                .await
-                .map_err(|e| restore_err(e.to_string()))?;
-        }
-        self.source.resume_at(&ckpt.positions);
-        self.checkpoints.sequence = ckpt.sequence;
-        if let (Source::Generator(g), Some(lineage)) = (&mut self.source, &ckpt.lineage) {
-            let delivered = match &self.sink_topic {
-                Some(topic) => {
-                    last_sequence(&self.cluster, topic, LINEAGE_HEADER, lineage, SEQ_HEADER)
-                        .await
-                        .map_err(|source| PipelineError::Kafka {
-                            connector: self.name.clone(),
-                            source,
-                        })?
-                        .unwrap_or(ckpt.generated)
-                }
-                None => ckpt.generated,
-            };
-            if delivered > ckpt.generated {
-                tracing::info!(
-                    connector = %self.name,
-                    checkpoint_seq = ckpt.generated,
-                    delivered_seq = delivered,
-                    "Records past the checkpoint were already delivered; the generator makes them again and they are skipped."
-                );
-            }
-            g.resume(lineage.clone(), ckpt.generated, delivered);
-        }
-        tracing::info!(
-            connector = %self.name,
-            checkpoint = %path,
-            sequence = ckpt.sequence,
-            positions = ?ckpt.positions,
-            "Restored state and positions from the last checkpoint."
-        );
-        Ok(())
-    }
-
-    /// Saves every plugin's snapshot with the handled positions, then commits
-    /// those positions to the source.
-    async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
-        let name = self.name.clone();
-        let mut stages = Vec::new();
-        for (label, plugin) in self.stateful() {
-            let snapshot =
-                plugin
-                    .call(|p| p.snapshot())
-                    .await
-                    .map_err(|e| PipelineError::Snapshot {
-                        connector: name.clone(),
-                        stage: label.clone(),
-                        reason: e.to_string(),
-                    })?;
-            stages.push(StageState {
-                stage: label,
-                plugin: plugin.name().to_string(),
-                snapshot,
-            });
-        }
-        self.checkpoints.sequence += 1;
-        let (lineage, generated) = match &self.source {
-            Source::Generator(g) => {
-                let (l, s) = g.position();
-                (Some(l.to_string()), s)
-            }
-            Source::Kafka(_) => (None, 0),
-        };
-        let ckpt = Checkpoint {
-            sequence: self.checkpoints.sequence,
-            written_ms: record::now_ms(),
-            source_cluster: self.checkpoints.source_cluster.clone(),
-            positions: self.source.positions(),
-            lineage,
-            generated,
-            stages,
-        };
-        let store = self.checkpoints.store.clone();
-        tokio::task::block_in_place(|| store.save(&ckpt)).map_err(|source| {
-            PipelineError::State {
-                connector: name.clone(),
-                source,
-            }
-        })?;
-        self.source
-            .commit()
-            .map_err(|source| PipelineError::Source {
-                connector: name,
-                source,
-            })?;
-        stats.checkpoints += 1;
-        metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone()).increment(1);
-        self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
-        tracing::debug!(connector = %self.name, sequence = ckpt.sequence, "Checkpoint written.");
-        Ok(())
-    }
-
     /// Runs until the source ends, `stop` says so, or `shutdown` is cancelled;
     /// the batch in flight is always finished, then the aggregator is ticked a
     /// last time and a final checkpoint is written and committed.
@@ -539,6 +363,8 @@ impl Pipeline {
             dead_lettered = stats.dead_lettered,
             dlq_reasons = ?stats.dlq_reasons,
             checkpoints = stats.checkpoints,
+            latency_p50_ms = stats.latency.percentile(50.0),
+            latency_p99_ms = stats.latency.percentile(99.0),
             "Pipeline stopped."
         );
         Ok(stats)
@@ -600,6 +426,13 @@ impl Pipeline {
             })?;
         stats.written += records.len() as u64;
         stats.dead_lettered += dead.len() as u64;
+        let now = record::now_ms();
+        for r in records.iter().filter(|r| r.origin.is_some()) {
+            let ms = now - r.timestamp_ms;
+            stats.latency.record(ms);
+            metrics::histogram!("weir_end_to_end_seconds", "connector" => self.name.clone())
+                .record(ms as f64 / 1000.0);
+        }
         let connector = self.name.clone();
         metrics::counter!("weir_records_written_total", "connector" => connector.clone())
             .increment(records.len() as u64);
@@ -652,107 +485,5 @@ impl Pipeline {
                 Ok(())
             }
         }
-    }
-}
-
-/// The failure codes at the start of a DLQ reason (`code[,code…]: message`),
-/// which the DLQ is counted by; `rejected` when a plugin gave none.
-pub fn reason_codes(reason: &str) -> Vec<&str> {
-    let is_code = |c: &str| {
-        !c.is_empty()
-            && c.len() <= 40
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    };
-    match reason.split_once(':') {
-        Some((head, _)) if head.split(',').all(is_code) => head.split(',').collect(),
-        _ => vec!["rejected"],
-    }
-}
-
-/// Which call a stage gets for a batch.
-#[derive(Clone, Copy)]
-enum Call {
-    Process,
-    Update,
-}
-
-/// Runs one stage; rejected records (or the whole batch, when the call traps or
-/// its outcome does not fit the input) go to `dead`.
-async fn run_stage(
-    stage: &mut Stage,
-    records: Batch,
-    dead: &mut Vec<DlqEntry>,
-    call: Call,
-) -> Batch {
-    let flat = record::to_flat(&records);
-    let result = stage
-        .plugin
-        .call(move |p| match call {
-            Call::Process => p.process(flat),
-            Call::Update => p.update(flat),
-        })
-        .await
-        .map_err(|e| match e {
-            CallError::Trap(r) => format!("plugin_trap: plugin trapped: {r}"),
-            CallError::Plugin(r) => format!("batch_rejected: plugin rejected the batch: {r}"),
-        })
-        .and_then(|outcome| {
-            split_outcome(&records, outcome)
-                .map_err(|r| format!("malformed_outcome: plugin returned a malformed outcome: {r}"))
-        });
-    let entry = |r: &record::Record, reason: String| DlqEntry {
-        record: r.clone(),
-        reason,
-        stage: stage.label.clone(),
-        plugin: stage.plugin.name().to_string(),
-        plugin_contract: stage.contract.clone(),
-    };
-    match result {
-        Ok((output, failures)) => {
-            for (i, reason) in failures {
-                dead.push(entry(&records[i as usize], reason));
-            }
-            output
-        }
-        Err(reason) => {
-            tracing::warn!(plugin = stage.plugin.name(), records = records.len(), %reason, "Batch sent to the DLQ.");
-            dead.extend(records.iter().map(|r| entry(r, reason.clone())));
-            Vec::new()
-        }
-    }
-}
-
-/// The outputs of an outcome (each inheriting its input's origin) and its
-/// failures, after checking that every index names an input record.
-fn split_outcome(records: &Batch, outcome: Outcome) -> Result<(Batch, Vec<(u32, String)>), String> {
-    let in_range = |i: &u32| (*i as usize) < records.len();
-    if !outcome.origins.iter().all(in_range)
-        || !outcome.failures.iter().all(|(i, _)| in_range(i))
-        || outcome.origins.len() != outcome.output.len()
-    {
-        return Err("outputs name input records that do not exist".into());
-    }
-    let output = record::from_flat(&outcome.output, |i| {
-        records[outcome.origins[i] as usize].origin.clone()
-    })
-    .map_err(|e| e.to_string())?;
-    Ok((output, outcome.failures))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reason_codes;
-
-    #[test]
-    fn reason_codes_come_from_the_prefix() {
-        assert_eq!(
-            reason_codes("quantity_positive,total_mismatch: quantity is -2"),
-            vec!["quantity_positive", "total_mismatch"]
-        );
-        assert_eq!(reason_codes("late: window closed"), vec!["late"]);
-        assert_eq!(reason_codes("record asked to fail"), vec!["rejected"]);
-        assert_eq!(reason_codes("Bad thing: x"), vec!["rejected"]);
-        assert_eq!(reason_codes("a,,b: x"), vec!["rejected"]);
     }
 }

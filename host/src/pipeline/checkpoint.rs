@@ -1,0 +1,162 @@
+//! Restoring and writing checkpoints: every stateful plugin's snapshot plus the
+//! source positions (or a generator's sequence) they cover.
+
+use super::{Pipeline, PipelineError, RunStats};
+use crate::kafka::tail::delivered_since;
+use crate::record;
+use crate::runtime::AsyncInstance;
+use crate::sources::Source;
+use crate::sources::generator::{LINEAGE_HEADER, SEQ_HEADER};
+use crate::state::{Checkpoint, StageState};
+
+impl Pipeline {
+    /// Every plugin with state, by stage label.
+    fn stateful(&mut self) -> Vec<(String, &mut AsyncInstance)> {
+        let mut out = Vec::new();
+        if let Some(p) = self.source.plugin() {
+            out.push(("source".to_string(), p));
+        }
+        for s in &mut self.stages {
+            out.push((s.label.clone(), &mut s.plugin));
+        }
+        if let Some(a) = &mut self.aggregate {
+            out.push((a.stage.label.clone(), &mut a.stage.plugin));
+        }
+        out
+    }
+
+    /// Restores the last checkpoint: each plugin's snapshot and the source
+    /// positions they cover. A checkpoint taken on another cluster is ignored.
+    pub(super) async fn restore(&mut self) -> Result<(), PipelineError> {
+        let state_err = |source| PipelineError::State {
+            connector: self.name.clone(),
+            source,
+        };
+        let Some(ckpt) = self.checkpoints.store.load().map_err(state_err)? else {
+            return Ok(());
+        };
+        let path = self.checkpoints.store.path().display().to_string();
+        if ckpt.source_cluster.is_some() && ckpt.source_cluster != self.checkpoints.source_cluster {
+            tracing::warn!(
+                connector = %self.name,
+                checkpoint = %path,
+                written_for = ?ckpt.source_cluster,
+                source_cluster = ?self.checkpoints.source_cluster,
+                "The checkpoint belongs to another Kafka cluster; starting from scratch (it will be replaced)."
+            );
+            return Ok(());
+        }
+        let name = self.name.clone();
+        for (label, plugin) in self.stateful() {
+            let restore_err = |reason: String| PipelineError::Restore {
+                connector: name.clone(),
+                stage: label.clone(),
+                path: path.clone(),
+                reason,
+            };
+            let Some(state) = ckpt.stage(&label, plugin.name()).map_err(restore_err)? else {
+                continue;
+            };
+            let state = state.to_vec();
+            plugin
+                .call(move |p| p.restore(state))
+                .await
+                .map_err(|e| restore_err(e.to_string()))?;
+        }
+        self.source.resume_at(&ckpt.positions);
+        self.checkpoints.sequence = ckpt.sequence;
+        if let (Source::Generator(g), Some(lineage)) = (&mut self.source, &ckpt.lineage) {
+            let delivered = match &self.sink_topic {
+                Some(topic) => delivered_since(
+                    &self.cluster,
+                    topic,
+                    LINEAGE_HEADER,
+                    lineage,
+                    SEQ_HEADER,
+                    ckpt.generated,
+                )
+                .await
+                .map_err(|source| PipelineError::Kafka {
+                    connector: self.name.clone(),
+                    source,
+                })?,
+                None => Default::default(),
+            };
+            if !delivered.is_empty() {
+                tracing::info!(
+                    connector = %self.name,
+                    checkpoint_seq = ckpt.generated,
+                    delivered = delivered.len(),
+                    "Records past the checkpoint were already delivered; the generator makes them again and they are skipped."
+                );
+            }
+            g.resume(lineage.clone(), ckpt.generated, delivered);
+        }
+        tracing::info!(
+            connector = %self.name,
+            checkpoint = %path,
+            sequence = ckpt.sequence,
+            positions = ?ckpt.positions,
+            "Restored state and positions from the last checkpoint."
+        );
+        Ok(())
+    }
+
+    /// Saves every plugin's snapshot with the handled positions, then commits
+    /// those positions to the source.
+    pub(super) async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+        let name = self.name.clone();
+        let mut stages = Vec::new();
+        for (label, plugin) in self.stateful() {
+            let snapshot =
+                plugin
+                    .call(|p| p.snapshot())
+                    .await
+                    .map_err(|e| PipelineError::Snapshot {
+                        connector: name.clone(),
+                        stage: label.clone(),
+                        reason: e.to_string(),
+                    })?;
+            stages.push(StageState {
+                stage: label,
+                plugin: plugin.name().to_string(),
+                snapshot,
+            });
+        }
+        self.checkpoints.sequence += 1;
+        let (lineage, generated) = match &self.source {
+            Source::Generator(g) => {
+                let (l, s) = g.position();
+                (Some(l.to_string()), s)
+            }
+            Source::Kafka(_) => (None, 0),
+        };
+        let ckpt = Checkpoint {
+            sequence: self.checkpoints.sequence,
+            written_ms: record::now_ms(),
+            source_cluster: self.checkpoints.source_cluster.clone(),
+            positions: self.source.positions(),
+            lineage,
+            generated,
+            stages,
+        };
+        let store = self.checkpoints.store.clone();
+        tokio::task::block_in_place(|| store.save(&ckpt)).map_err(|source| {
+            PipelineError::State {
+                connector: name.clone(),
+                source,
+            }
+        })?;
+        self.source
+            .commit()
+            .map_err(|source| PipelineError::Source {
+                connector: name,
+                source,
+            })?;
+        stats.checkpoints += 1;
+        metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone()).increment(1);
+        self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
+        tracing::debug!(connector = %self.name, sequence = ckpt.sequence, "Checkpoint written.");
+        Ok(())
+    }
+}
