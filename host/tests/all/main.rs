@@ -1,6 +1,7 @@
 //! Integration tests: one binary (link time), each module against the embedded
 //! broker with real rdkafka clients. Plugins must be built first (`just plugin`).
 
+mod cdc;
 mod common;
 mod config_ui;
 mod conformance;

@@ -1,0 +1,39 @@
+//! Failure reason codes of the CDC plugins (`code[,code…]: message`), which the
+//! host's DLQ counts by code. The three generic ones are the purchases plugins'
+//! own, so a dashboard counts `malformed_json` the same way for every pipeline.
+
+pub use purchases_model::codes::{MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE};
+
+/// `op` is a string but names no operation this stage knows.
+pub const UNKNOWN_OP: &str = "unknown_op";
+/// An update or delete for an id the materialized table does not hold.
+pub const ORPHAN_CHANGE: &str = "orphan_change";
+/// A create or snapshot read for an id the materialized table already holds.
+pub const DUPLICATE_CREATE: &str = "duplicate_create";
+
+/// Every code, so a test can check that a reason names a known one.
+pub const ALL: [&str; 6] = [
+    MALFORMED_JSON,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    UNKNOWN_OP,
+    ORPHAN_CHANGE,
+    DUPLICATE_CREATE,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_safe_in_a_reason() {
+        let distinct: std::collections::BTreeSet<_> = ALL.iter().collect();
+        assert_eq!(distinct.len(), ALL.len());
+        for code in ALL {
+            assert!(
+                !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Reading a JSON object field by field, collecting every problem as a reason
+//! code and a sentence, so one failure reason names all that is wrong with a
+//! record (`missing_field,wrong_type: required field ts_ms is missing; seq is
+//! not an unsigned integer`) instead of only the first thing serde tripped on.
+//!
+//! Fields stay borrowed [`RawValue`]s until read, so a stage can pass a nested
+//! object on byte for byte, with its key order, without a `Value` round trip.
+
+use std::collections::BTreeMap;
+
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde_json::value::RawValue;
+
+use crate::codes::{MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE};
+
+/// What is wrong with one record so far.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems {
+    missing: Vec<String>,
+    other: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl Problems {
+    /// A required field at `path` is absent or `null`.
+    pub fn missing(&mut self, path: String) {
+        self.missing.push(path);
+    }
+
+    /// Any other problem, under its reason code.
+    pub fn add(&mut self, code: &'static str, message: String) {
+        self.other.entry(code).or_default().push(message);
+    }
+
+    /// Whether the record can be used.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.other.is_empty()
+    }
+
+    /// The failure reason: the codes sorted and comma-separated, then one sentence
+    /// per problem in the same order; `None` when nothing is wrong.
+    pub fn reason(&self) -> Option<String> {
+        let mut parts: BTreeMap<&str, Vec<String>> = self.other.clone();
+        if !self.missing.is_empty() {
+            let (s, verb) = if self.missing.len() == 1 {
+                ("", "is")
+            } else {
+                ("s", "are")
+            };
+            let sentence = format!(
+                "required field{s} {} {verb} missing",
+                self.missing.join(", ")
+            );
+            parts.insert(MISSING_FIELD, vec![sentence]);
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let codes: Vec<&str> = parts.keys().copied().collect();
+        let sentences: Vec<String> = parts.into_values().flatten().collect();
+        Some(format!("{}: {}", codes.join(","), sentences.join("; ")))
+    }
+}
+
+/// A JSON object whose fields are read on demand; nested objects know their
+/// path (`row.id`) so problems name the field exactly.
+#[derive(Debug, Clone)]
+pub struct Object<'a> {
+    prefix: String,
+    fields: BTreeMap<String, &'a RawValue>,
+}
+
+/// Expected kind for ids and sequence numbers, as a `wrong_type` sentence names it.
+pub const UNSIGNED: &str = "an unsigned integer";
+/// Expected kind for epoch milliseconds.
+pub const INTEGER: &str = "an integer";
+/// Expected kind for names and operation codes.
+pub const STRING: &str = "a string";
+/// Expected kind for rows and the `source` block.
+pub const OBJECT: &str = "an object";
+
+impl<'a> Object<'a> {
+    /// The object a record value holds, or the `malformed_json` reason: no value
+    /// (a tombstone), not JSON, or JSON that is not an object.
+    pub fn from_value(value: Option<&'a [u8]>) -> Result<Object<'a>, String> {
+        let bytes =
+            value.ok_or_else(|| format!("{MALFORMED_JSON}: record has no value (a tombstone)"))?;
+        match serde_json::from_slice(bytes) {
+            Ok(fields) => Ok(Object {
+                prefix: String::new(),
+                fields,
+            }),
+            Err(_) if serde_json::from_slice::<IgnoredAny>(bytes).is_ok() => {
+                Err(format!("{MALFORMED_JSON}: value is not a JSON object"))
+            }
+            Err(e) => Err(format!("{MALFORMED_JSON}: value is not valid JSON: {e}")),
+        }
+    }
+
+    /// The path of field `name`, for messages.
+    pub fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The field's JSON text, or `None` when it is absent or `null`.
+    pub fn raw(&self, name: &str) -> Option<&'a RawValue> {
+        self.fields
+            .get(name)
+            .copied()
+            .filter(|raw| raw.get() != "null")
+    }
+
+    /// A required field read as `T`; absent, `null` or of another type is recorded
+    /// in `problems` (`kind` says what was expected, e.g. [`UNSIGNED`]).
+    pub fn required<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        kind: &str,
+        problems: &mut Problems,
+    ) -> Option<T> {
+        let Some(raw) = self.raw(name) else {
+            problems.missing(self.path(name));
+            return None;
+        };
+        match serde_json::from_str(raw.get()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                problems.add(WRONG_TYPE, format!("{} is not {kind}", self.path(name)));
+                None
+            }
+        }
+    }
+
+    /// A required nested object, its fields read the same way.
+    pub fn object(&self, name: &str, problems: &mut Problems) -> Option<Object<'a>> {
+        let Some(raw) = self.raw(name) else {
+            problems.missing(self.path(name));
+            return None;
+        };
+        self.nested(name, raw, problems)
+    }
+
+    /// The nested object in `raw` (the text of field `name`), or a `wrong_type`.
+    pub fn nested(
+        &self,
+        name: &str,
+        raw: &'a RawValue,
+        problems: &mut Problems,
+    ) -> Option<Object<'a>> {
+        match serde_json::from_str(raw.get()) {
+            Ok(fields) => Some(Object {
+                prefix: format!("{}.", self.path(name)),
+                fields,
+            }),
+            Err(_) => {
+                problems.add(WRONG_TYPE, format!("{} is not {OBJECT}", self.path(name)));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::UNKNOWN_OP;
+
+    #[test]
+    fn values_that_are_not_objects_are_malformed() {
+        let err = |v: Option<&[u8]>| Object::from_value(v).expect_err("malformed");
+        assert_eq!(
+            err(None),
+            "malformed_json: record has no value (a tombstone)"
+        );
+        assert_eq!(
+            err(Some(b"[1,2]")),
+            "malformed_json: value is not a JSON object"
+        );
+        assert_eq!(
+            err(Some(b"7")),
+            "malformed_json: value is not a JSON object"
+        );
+        assert!(
+            err(Some(b"{\"a\":")).starts_with("malformed_json: value is not valid JSON: "),
+            "{}",
+            err(Some(b"{\"a\":"))
+        );
+    }
+
+    #[test]
+    fn fields_are_read_with_their_path_and_every_problem_is_kept() {
+        let bytes = br#"{"seq":-1,"op":"x","row":{"id":"5","name":null},"old":[],"n":null}"#;
+        let o = Object::from_value(Some(bytes)).expect("object");
+        let mut p = Problems::default();
+        assert_eq!(o.required::<u64>("seq", UNSIGNED, &mut p), None);
+        assert_eq!(
+            o.required::<String>("op", STRING, &mut p).as_deref(),
+            Some("x")
+        );
+        assert_eq!(o.required::<i64>("ts_ms", INTEGER, &mut p), None);
+        assert_eq!(o.required::<i64>("n", INTEGER, &mut p), None);
+        let row = o.object("row", &mut p).expect("row");
+        assert_eq!(row.required::<u64>("id", UNSIGNED, &mut p), None);
+        assert_eq!(row.required::<String>("name", STRING, &mut p), None);
+        assert!(o.object("old", &mut p).is_none());
+        p.add(UNKNOWN_OP, "op \"x\" is unknown".into());
+        assert_eq!(
+            p.reason().as_deref(),
+            Some(
+                "missing_field,unknown_op,wrong_type: required fields ts_ms, n, row.name are \
+                 missing; op \"x\" is unknown; seq is not an unsigned integer; row.id is not an \
+                 unsigned integer; old is not an object"
+            )
+        );
+    }
+
+    #[test]
+    fn raw_fields_keep_their_bytes_and_null_is_absent() {
+        let o = Object::from_value(Some(br#"{"row":{"b":1,"a":"x"},"old":null}"#)).expect("object");
+        assert_eq!(o.raw("row").map(RawValue::get), Some(r#"{"b":1,"a":"x"}"#));
+        assert!(o.raw("old").is_none() && o.raw("nope").is_none());
+        let mut p = Problems::default();
+        assert!(p.reason().is_none());
+        o.object("old", &mut p);
+        assert_eq!(
+            p.reason().as_deref(),
+            Some("missing_field: required field old is missing")
+        );
+    }
+}
