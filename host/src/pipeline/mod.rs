@@ -217,12 +217,12 @@ impl Pipeline {
                     .as_deref()
                     .unwrap_or(Path::new(&g.plugin));
                 let inst = start(path, Role::Source, &g.config)?;
-                Source::Generator(GeneratorSource::new(
+                Source::Generator(Box::new(GeneratorSource::new(
                     AsyncInstance::new(inst),
                     g.rate_per_sec,
                     g.batch_size,
                     g.max_records,
-                ))
+                )))
             }
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());

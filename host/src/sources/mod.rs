@@ -30,7 +30,7 @@ pub enum SourceError {
 
 /// The sources a connector can name: `[source.generator]`, `[source.kafka]`.
 pub enum Source {
-    Generator(GeneratorSource),
+    Generator(Box<GeneratorSource>),
     Kafka(KafkaSource),
 }
 
