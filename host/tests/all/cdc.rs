@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -157,41 +156,13 @@ async fn a_killed_source_continues_the_same_table() {
     let toml = dir.path().join("cdc-source.toml");
     std::fs::write(&toml, SOURCE.replace("RATE", "2000")).expect("write");
     let state = dir.path().join("state");
-    let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_weir"))
-            .arg("run")
-            .arg(&toml)
-            .args(["--bootstrap-servers", &bootstrap])
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--plugin-dir")
-            .arg(plugin_dir())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("weir starts")
-    };
-    let mut first = run(&[]);
+    let first = weir_run(&toml, &bootstrap, &state, &[]);
     let ckpt = state.join("cdc-source.ckpt");
-    for _ in 0..600 {
-        if ckpt.is_file() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ckpt.is_file(), "no checkpoint");
+    assert!(eventually(|| ckpt.is_file()).await, "no checkpoint");
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reaped");
+    kill(first);
 
-    let second = run(&["--duration", "2"]);
-    let out = tokio::task::spawn_blocking(move || second.wait_with_output())
-        .await
-        .expect("join")
-        .expect("second run");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let log = finish(weir_run(&toml, &bootstrap, &state, &["--duration", "2"])).await;
     assert!(log.contains("Restored state"), "{log}");
 
     let (table, changes) = rebuild(&bootstrap, false).await;

@@ -136,3 +136,55 @@ pub fn state_dir(loaded: &weir::config::Loaded) -> PathBuf {
         .parent()
         .map_or_else(|| PathBuf::from("."), |p| p.join("state"))
 }
+
+/// `weir run TOML` as its own process against `bootstrap`, with its checkpoints
+/// in `state`; stderr is captured (see [`finish`]).
+pub fn weir_run(
+    toml: &std::path::Path,
+    bootstrap: &str,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("run")
+        .arg(toml)
+        .args(["--bootstrap-servers", bootstrap])
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .args(extra)
+        .env("WEIR_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("weir starts")
+}
+
+/// Waits for a `weir` process to exit; its log, after checking it succeeded.
+pub async fn finish(child: std::process::Child) -> String {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("weir exits");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "weir failed:\n{log}");
+    log
+}
+
+/// Polls `done` every 50 ms for up to 30 s; whether it became true.
+pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..600 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+/// SIGKILL, and reap.
+pub fn kill(mut child: std::process::Child) {
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}

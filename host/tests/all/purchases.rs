@@ -4,8 +4,6 @@
 //! SIGKILL of the host.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::common::*;
@@ -143,14 +141,20 @@ async fn final_running_total(bootstrap: &str, topic: &str) -> (i64, u64) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
+/// A broker holding the generated input, and the truth about it.
+async fn setup() -> (weir::kafka::embedded::EmbeddedBroker, Truth) {
     plugin("purchases-validate");
     plugin("purchases-daily");
     let broker = broker().await;
+    produce(&broker.bootstrap(), EVENTS).await;
+    let truth = truth(&broker.bootstrap()).await;
+    (broker, truth)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
+    let (broker, truth) = setup().await;
     let bootstrap = broker.bootstrap();
-    produce(&bootstrap, EVENTS).await;
-    let truth = truth(&bootstrap).await;
     assert!(truth.injected > 500, "the generator injected bad events");
 
     let (_dir, loaded) = connector(&consumer_toml("daily", "report"));
@@ -195,31 +199,10 @@ async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
     assert!(by_code >= rejected, "{:?}", stats.dlq_reasons);
 }
 
-fn weir_run(toml: &Path, bootstrap: &str, state: &Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("run")
-        .arg(toml)
-        .args(["--bootstrap-servers", bootstrap])
-        .arg("--state-dir")
-        .arg(state)
-        .arg("--plugin-dir")
-        .arg(plugin_dir())
-        .args(extra)
-        .env("WEIR_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("weir starts")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
-    plugin("purchases-validate");
-    plugin("purchases-daily");
-    let broker = broker().await;
+    let (broker, truth) = setup().await;
     let bootstrap = broker.bootstrap();
-    produce(&bootstrap, EVENTS).await;
-    let truth = truth(&bootstrap).await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let toml = dir.path().join("daily.toml");
@@ -240,11 +223,7 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
             c.positions.values().flat_map(|p| p.values()).sum::<i64>()
         })
     };
-    let mut waited = 0;
-    while covered() < 3_000 && waited < 1_200 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    eventually(|| covered() >= 3_000).await;
     assert!(
         first.try_wait().expect("wait").is_none(),
         "the first run finished before it could be killed; make the input larger"
@@ -261,8 +240,7 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
         );
     }
     assert!(metrics.contains("weir_checkpoints_total"), "{metrics}");
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reaped");
+    kill(first);
     let at_kill = covered();
     assert!(
         (3_000..EVENTS as i64).contains(&at_kill),
@@ -270,18 +248,13 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
     );
 
     // Second run: same group, same state, until it has caught up.
-    let second = weir_run(
+    let log = finish(weir_run(
         &toml,
         &bootstrap,
         &state,
         &["--exit-at-end", "--duration", "150"],
-    );
-    let out = tokio::task::spawn_blocking(move || second.wait_with_output())
-        .await
-        .expect("join")
-        .expect("second run");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "second run failed:\n{log}");
+    ))
+    .await;
     assert!(log.contains("Restored state and positions"), "{log}");
     assert!(log.contains("Reached the end of the source"), "{log}");
 

@@ -3,7 +3,6 @@
 //! checkpoint is made again by the restored plugin and skipped, nothing is lost.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::*;
@@ -34,43 +33,15 @@ interval_ms = 1000
     )
     .expect("write");
     let state = dir.path().join("state");
-    let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_weir"))
-            .arg("run")
-            .arg(&toml)
-            .args(["--bootstrap-servers", &bootstrap])
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--plugin-dir")
-            .arg(plugin_dir())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("weir starts")
-    };
 
-    let mut first = run(&[]);
+    let first = weir_run(&toml, &bootstrap, &state, &[]);
     let ckpt = state.join("gen-restart.ckpt");
-    for _ in 0..600 {
-        if ckpt.is_file() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ckpt.is_file(), "no checkpoint");
+    assert!(eventually(|| ckpt.is_file()).await, "no checkpoint");
     // Half way to the next checkpoint: records past it are already delivered.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reaped");
+    kill(first);
 
-    let second = run(&["--duration", "2"]);
-    let out = tokio::task::spawn_blocking(move || second.wait_with_output())
-        .await
-        .expect("join")
-        .expect("second run");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let log = finish(weir_run(&toml, &bootstrap, &state, &["--duration", "2"])).await;
     assert!(log.contains("already delivered"), "{log}");
 
     let seen = consume(&bootstrap, "purchases", usize::MAX, Duration::from_secs(5)).await;
