@@ -67,6 +67,11 @@ build:
 demo SECS="25": plugin build
     {{target}}/debug/weir run connectors/purchases-gen.toml connectors/purchases.toml --duration {{SECS}}
 
+# The CDC simulation on the embedded broker: users table changes → Debezium
+# envelopes on a compacted topic → live changes and table on the console.
+demo-cdc SECS="20": plugin build
+    EVENTS_PER_SEC=${EVENTS_PER_SEC:-20} {{target}}/debug/weir run connectors/cdc-source.toml connectors/cdc-view.toml --duration {{SECS}}
+
 # Unit, integration and interop tests.
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
