@@ -8,7 +8,11 @@ pub fn first_difference(file: &str, expected: &[u8], actual: &[u8]) -> Option<St
     if expected == actual {
         return None;
     }
-    let (Ok(exp), Ok(act)) = (std::str::from_utf8(expected), std::str::from_utf8(actual)) else {
+    let binary = file.ends_with(".bin");
+    let (Some(exp), Some(act)) = (
+        std::str::from_utf8(expected).ok().filter(|_| !binary),
+        std::str::from_utf8(actual).ok().filter(|_| !binary),
+    ) else {
         let at = expected
             .iter()
             .zip(actual)

@@ -1,5 +1,7 @@
 //! One live plugin instance: its own store, limits and deadline per call. A trap
-//! throws the instance away; the next call starts a fresh one with the same config.
+//! throws the instance away; the next call starts a fresh one with the same
+//! config, restores the last snapshot and replays the calls made since, so the
+//! fresh instance holds the state the trapped one had before the bad call.
 
 use std::sync::Arc;
 
@@ -60,8 +62,14 @@ pub struct PluginInstance {
     limits: Limits,
     env: GuestEnv,
     live: Option<Live>,
-    /// State to hand to a fresh instance after a trap (aggregators and sources).
+    /// State to hand to a fresh instance after a trap.
     last_snapshot: Option<Vec<u8>>,
+    /// Calls since `last_snapshot`, replayed into a fresh instance after a trap.
+    journal: Vec<Request>,
+    journal_bytes: usize,
+    /// The journal outgrew [`JOURNAL_CAP`]: a trap now loses the state since
+    /// the last snapshot.
+    journal_full: bool,
     /// How many times the instance was replaced.
     pub restarts: u64,
 }
@@ -85,6 +93,9 @@ impl PluginInstance {
             env,
             live: None,
             last_snapshot: None,
+            journal: Vec::new(),
+            journal_bytes: 0,
+            journal_full: false,
             restarts: 0,
         };
         inst.instantiate().map_err(|reason| RuntimeError::Init {
@@ -151,8 +162,60 @@ impl PluginInstance {
                 }
             }
         }
+        if self.journal_full {
+            tracing::error!(plugin = %self.label, "The calls since the last snapshot outgrew the replay journal; the fresh instance starts from the snapshot and the state since is lost.");
+            self.journal_full = false;
+        }
+        for (n, req) in self.journal.iter().enumerate() {
+            store.set_epoch_deadline(self.deadline_ticks());
+            if let Err(e) = dispatch(&guest, &mut store, req) {
+                let reason = describe(&e, &store, self.limits);
+                self.journal.clear();
+                self.journal_bytes = 0;
+                return Err(format!(
+                    "replaying call {} of the calls since the last snapshot trapped: {reason}",
+                    n + 1
+                ));
+            }
+        }
+        if !self.journal.is_empty() {
+            tracing::info!(plugin = %self.label, calls = self.journal.len(), "Replayed the calls since the last snapshot into the fresh instance.");
+        }
         self.live = Some(Live { store, guest });
         Ok(())
+    }
+
+    /// Keeps a call that returned (its effect is in the state) for replay.
+    fn remember(&mut self, req: Request) {
+        if self.journal_full {
+            return;
+        }
+        let size = req.bytes();
+        if self.journal_bytes + size > JOURNAL_CAP {
+            tracing::warn!(plugin = %self.label, cap_mib = JOURNAL_CAP >> 20, "Replay journal full until the next checkpoint; a trap before it loses the state since the last one.");
+            self.journal.clear();
+            self.journal_bytes = 0;
+            self.journal_full = true;
+            return;
+        }
+        self.journal_bytes += size;
+        self.journal.push(req);
+    }
+
+    /// A fresh base: nothing to replay.
+    fn forget_journal(&mut self) {
+        self.journal.clear();
+        self.journal_bytes = 0;
+        self.journal_full = false;
+    }
+
+    /// Makes a state-changing call and journals it unless it trapped.
+    fn request(&mut self, req: Request) -> Result<Reply, CallError> {
+        let r = self.call(|g, store| dispatch(g, store, &req));
+        if !matches!(r, Err(CallError::Trap(_))) {
+            self.remember(req);
+        }
+        r
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -192,38 +255,22 @@ impl PluginInstance {
 
     /// Source: up to `max` new records.
     pub fn next_batch(&mut self, max: u32) -> Result<FlatBatch, CallError> {
-        self.call(|g, store| match g {
-            Guest::Source(g) => g.call_next_batch(store, max).map(|r| r.map(from_wit)),
-            _ => Ok(Err("not a source plugin".into())),
-        })
+        self.request(Request::NextBatch(max))?.batch()
     }
 
     /// Transform: one outcome per input record.
     pub fn process(&mut self, input: FlatBatch) -> Result<Outcome, CallError> {
-        let input = to_wit(input);
-        self.call(|g, store| match g {
-            Guest::Transform(g) => g.call_process(store, &input).map(|r| r.map(outcome)),
-            _ => Ok(Err("not a transform plugin".into())),
-        })
+        self.request(Request::Process(to_wit(input)))?.outcome()
     }
 
     /// Aggregator: folds a batch into the state.
     pub fn update(&mut self, input: FlatBatch) -> Result<Outcome, CallError> {
-        let input = to_wit(input);
-        self.call(|g, store| match g {
-            Guest::Aggregator(g) => g.call_update(store, &input).map(|r| r.map(outcome)),
-            _ => Ok(Err("not an aggregator plugin".into())),
-        })
+        self.request(Request::Update(to_wit(input)))?.outcome()
     }
 
     /// Aggregator: emits what the watermark completed.
     pub fn tick(&mut self, watermark_ms: i64, now_ms: i64) -> Result<FlatBatch, CallError> {
-        self.call(|g, store| match g {
-            Guest::Aggregator(g) => g
-                .call_tick(store, watermark_ms, now_ms)
-                .map(|r| r.map(from_wit)),
-            _ => Ok(Err("not an aggregator plugin".into())),
-        })
+        self.request(Request::Tick(watermark_ms, now_ms))?.batch()
     }
 
     /// The plugin's state; also kept to restore a fresh instance after a trap.
@@ -234,6 +281,7 @@ impl PluginInstance {
             Guest::Transform(g) => g.call_snapshot(store).map(Ok),
         })?;
         self.last_snapshot = Some(state.clone());
+        self.forget_journal();
         Ok(state)
     }
 
@@ -245,7 +293,77 @@ impl PluginInstance {
             Guest::Transform(g) => g.call_restore(store, &state),
         });
         self.last_snapshot = Some(state);
+        self.forget_journal();
         r
+    }
+}
+
+/// Most bytes of input kept for replay between two snapshots.
+const JOURNAL_CAP: usize = 32 << 20;
+
+/// A call that can change a plugin's state.
+enum Request {
+    NextBatch(u32),
+    Process(types::Batch),
+    Update(types::Batch),
+    Tick(i64, i64),
+}
+
+impl Request {
+    fn bytes(&self) -> usize {
+        match self {
+            Request::Process(b) | Request::Update(b) => {
+                b.data.len()
+                    + 4 * (b.keys.len() + b.values.len() + b.header_counts.len() + b.headers.len())
+                    + 8 * b.timestamps.len()
+            }
+            Request::NextBatch(_) | Request::Tick(..) => 16,
+        }
+    }
+}
+
+/// What a call returned.
+enum Reply {
+    Batch(FlatBatch),
+    Outcome(Outcome),
+}
+
+impl Reply {
+    fn batch(self) -> Result<FlatBatch, CallError> {
+        match self {
+            Reply::Batch(b) => Ok(b),
+            Reply::Outcome(_) => Err(CallError::Plugin("expected a batch".into())),
+        }
+    }
+
+    fn outcome(self) -> Result<Outcome, CallError> {
+        match self {
+            Reply::Outcome(o) => Ok(o),
+            Reply::Batch(_) => Err(CallError::Plugin("expected an outcome".into())),
+        }
+    }
+}
+
+/// One call into the guest, if its world has it.
+fn dispatch(
+    guest: &Guest,
+    store: &mut Store<HostState>,
+    req: &Request,
+) -> wasmtime::Result<Result<Reply, String>> {
+    match (guest, req) {
+        (Guest::Source(g), Request::NextBatch(max)) => g
+            .call_next_batch(store, *max)
+            .map(|r| r.map(|b| Reply::Batch(from_wit(b)))),
+        (Guest::Transform(g), Request::Process(b)) => g
+            .call_process(store, b)
+            .map(|r| r.map(|o| Reply::Outcome(outcome(o)))),
+        (Guest::Aggregator(g), Request::Update(b)) => g
+            .call_update(store, b)
+            .map(|r| r.map(|o| Reply::Outcome(outcome(o)))),
+        (Guest::Aggregator(g), Request::Tick(watermark, now)) => g
+            .call_tick(store, *watermark, *now)
+            .map(|r| r.map(|b| Reply::Batch(from_wit(b)))),
+        _ => Ok(Err("the plugin's world has no such call".into())),
     }
 }
 

@@ -1,16 +1,19 @@
 //! A transform that misbehaves on command, to prove the sandbox: a record whose
 //! value contains `LOOP` spins forever, `ALLOC` allocates without bound, `PANIC`
 //! panics, `FAIL` is rejected with a reason, `DROP` is dropped; any other record
-//! passes through unchanged.
+//! passes through unchanged. It counts the records it passed (its snapshot), so
+//! tests can see that a trap does not lose state.
 
 use weir_sdk::{Level, Outcome, RecordRef, Transform, log};
 
-pub struct Misbehave;
+pub struct Misbehave {
+    passed: u64,
+}
 
 impl Transform for Misbehave {
     fn init(_config: &str) -> Result<Self, String> {
         log(Level::Info, "misbehave ready");
-        Ok(Misbehave)
+        Ok(Misbehave { passed: 0 })
     }
 
     fn process(&mut self, input: &[RecordRef<'_>], out: &mut Outcome) -> Result<(), String> {
@@ -35,9 +38,28 @@ impl Transform for Misbehave {
             } else if has(b"DROP") {
                 continue;
             } else {
+                self.passed += 1;
                 out.emit(i, r.key, r.value, &r.headers, r.timestamp_ms);
             }
         }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        self.passed.to_le_bytes().to_vec()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        if state.is_empty() {
+            return Ok(());
+        }
+        let bytes: [u8; 8] = state.try_into().map_err(|_| {
+            format!(
+                "test-misbehave snapshot: expected 8 bytes, got {}",
+                state.len()
+            )
+        })?;
+        self.passed = u64::from_le_bytes(bytes);
         Ok(())
     }
 }
