@@ -342,8 +342,13 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
                 }
             }
         }
-        if let SourceConfig::Kafka(k) = &c.source {
-            parts.insert(0, format!("kafka({})", k.topic));
+        match &c.source {
+            SourceConfig::Kafka(k) => parts.insert(0, format!("kafka({})", k.topic)),
+            SourceConfig::Http(h) => parts.insert(
+                0,
+                format!("http({} every {} ms)", redact(&h.url), h.interval_ms),
+            ),
+            SourceConfig::Generator(_) => {}
         }
         if let Some(k) = &c.sink.kafka {
             parts.push(format!("kafka({}, {} partitions)", k.topic, k.partitions));
@@ -504,6 +509,11 @@ fn conformance(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A URL without its query string, which may hold credentials.
+fn redact(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
 
 /// SIGINT or SIGTERM: finish the batch in flight, flush, commit, exit 0.

@@ -112,6 +112,31 @@ fn resolve(
             }
             Some(find_plugin(path, base, &g.plugin, plugin_dirs)?)
         }
+        SourceConfig::Http(h) => {
+            match url::Url::parse(&h.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                Ok(u) => {
+                    return Err(invalid(
+                        "source.http.url",
+                        format!("`{}` is not http(s)", u.scheme()),
+                    ));
+                }
+                Err(e) => {
+                    return Err(invalid(
+                        "source.http.url",
+                        format!("`{}` is not a URL: {e}", h.url),
+                    ));
+                }
+            }
+            if h.interval_ms < 100 || h.timeout_ms == 0 || h.max_body_bytes == 0 {
+                return Err(invalid(
+                    "source.http",
+                    "interval_ms must be at least 100, timeout_ms and max_body_bytes above 0"
+                        .into(),
+                ));
+            }
+            None
+        }
         SourceConfig::Kafka(k) => {
             check_topic_name(&k.topic).map_err(|m| invalid("source.kafka.topic", m))?;
             if k.batch_size == 0 {

@@ -41,6 +41,40 @@ pub struct Connector {
 pub enum SourceConfig {
     Generator(GeneratorSource),
     Kafka(KafkaSource),
+    Http(HttpSource),
+}
+
+/// An HTTP endpoint polled on an interval; each new response body is one record.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSource {
+    /// `url = "${VEHICLE_URL}"`
+    pub url: String,
+    /// `interval_ms = 60000`: time between the starts of two polls.
+    #[serde(default = "defaults::poll_interval_ms")]
+    pub interval_ms: u64,
+    /// `timeout_ms = 10000`: the whole request, body included.
+    #[serde(default = "defaults::http_timeout_ms")]
+    pub timeout_ms: u64,
+    /// `max_body_bytes = 16777216`: a larger response is refused, not truncated.
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// `retries = 4`: further attempts on a network error, 429 or 5xx.
+    #[serde(default = "defaults::http_retries")]
+    pub retries: u32,
+    /// `backoff_ms = 500`: first retry delay, doubled each time (with jitter).
+    #[serde(default = "defaults::backoff_ms")]
+    pub backoff_ms: u64,
+    /// `backoff_max_ms = 30000`: longest retry delay, also for `Retry-After`.
+    #[serde(default = "defaults::backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// `[source.http.headers]`: sent with every request, e.g. an API key from
+    /// `${API_KEY}`. Values are never logged.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `max_polls = 0`: stop after this many polls (0: never).
+    #[serde(default)]
+    pub max_polls: u64,
 }
 
 /// A source plugin called at a steady rate.
@@ -326,6 +360,24 @@ pub mod defaults {
     }
     pub fn checkpoint_interval_ms() -> u64 {
         5_000
+    }
+    pub fn poll_interval_ms() -> u64 {
+        60_000
+    }
+    pub fn http_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn max_body_bytes() -> u64 {
+        16 << 20
+    }
+    pub fn http_retries() -> u32 {
+        4
+    }
+    pub fn backoff_ms() -> u64 {
+        500
+    }
+    pub fn backoff_max_ms() -> u64 {
+        30_000
     }
     pub fn state_dir() -> &'static str {
         ".weir/state"

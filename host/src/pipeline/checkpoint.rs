@@ -129,7 +129,7 @@ impl Pipeline {
                 let (l, s) = g.position();
                 (Some(l.to_string()), s)
             }
-            Source::Kafka(_) => (None, 0),
+            Source::Kafka(_) | Source::Http(_) => (None, 0),
         };
         let ckpt = Checkpoint {
             sequence: self.checkpoints.sequence,

@@ -18,7 +18,7 @@ use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, Sink, SinkError};
-use crate::sources::{GeneratorSource, KafkaSource, Source, SourceError};
+use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
 use crate::state::{CheckpointStore, StateError};
 
 mod checkpoint;
@@ -224,6 +224,12 @@ impl Pipeline {
                     g.max_records,
                 )))
             }
+            SourceConfig::Http(h) => Source::Http(Box::new(
+                HttpSource::new(h.clone(), &name).map_err(|e| PipelineError::Source {
+                    connector: name.clone(),
+                    source: e.into(),
+                })?,
+            )),
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());
                 let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;

@@ -1,6 +1,7 @@
 //! Where records enter a pipeline. Every kind of source is listed once, here.
 
 pub mod generator;
+pub mod http;
 pub mod kafka;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use crate::record::{Batch, Origin};
 use crate::runtime::{AsyncInstance, CallError};
 
 pub use generator::GeneratorSource;
+pub use http::HttpSource;
 pub use kafka::KafkaSource;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,12 +28,15 @@ pub enum SourceError {
     },
     #[error("source plugin {plugin} returned a malformed batch: {reason}")]
     Layout { plugin: String, reason: String },
+    #[error(transparent)]
+    Http(#[from] http::HttpSourceError),
 }
 
-/// The sources a connector can name: `[source.generator]`, `[source.kafka]`.
+/// The sources a connector can name: `[source.generator]`, `[source.kafka]`, `[source.http]`.
 pub enum Source {
     Generator(Box<GeneratorSource>),
     Kafka(KafkaSource),
+    Http(Box<HttpSource>),
 }
 
 impl Source {
@@ -45,6 +50,7 @@ impl Source {
         match self {
             Source::Generator(s) => s.next_batch(max, stop).await,
             Source::Kafka(s) => Ok(Some(s.next_batch(max, stop).await?)),
+            Source::Http(s) => Ok(s.next_batch(stop).await),
         }
     }
 
@@ -59,7 +65,7 @@ impl Source {
     /// Commits what is handled to the source (after the checkpoint covering it).
     pub fn commit(&mut self) -> Result<(), SourceError> {
         match self {
-            Source::Generator(_) => Ok(()),
+            Source::Generator(_) | Source::Http(_) => Ok(()),
             Source::Kafka(s) => s.commit().map_err(Into::into),
         }
     }
@@ -67,7 +73,7 @@ impl Source {
     /// Handled positions per topic and partition, for the checkpoint.
     pub fn positions(&self) -> BTreeMap<String, BTreeMap<i32, i64>> {
         match self {
-            Source::Generator(_) => BTreeMap::new(),
+            Source::Generator(_) | Source::Http(_) => BTreeMap::new(),
             Source::Kafka(s) => BTreeMap::from([(s.topic().to_string(), s.positions().clone())]),
         }
     }
@@ -84,7 +90,7 @@ impl Source {
     /// The id of the cluster positions refer to (none for generators).
     pub fn cluster_id(&self) -> Option<String> {
         match self {
-            Source::Generator(_) => None,
+            Source::Generator(_) | Source::Http(_) => None,
             Source::Kafka(s) => s.cluster_id(),
         }
     }
@@ -93,7 +99,7 @@ impl Source {
     /// up to the end of its partitions. Generators end by returning `None`.
     pub fn at_end(&self) -> bool {
         match self {
-            Source::Generator(_) => false,
+            Source::Generator(_) | Source::Http(_) => false,
             Source::Kafka(s) => s.at_end(),
         }
     }
@@ -102,14 +108,14 @@ impl Source {
     pub fn plugin(&mut self) -> Option<&mut AsyncInstance> {
         match self {
             Source::Generator(s) => Some(s.plugin()),
-            Source::Kafka(_) => None,
+            Source::Kafka(_) | Source::Http(_) => None,
         }
     }
 
     /// Final commit before exit.
     pub async fn close(&mut self) -> Result<(), SourceError> {
         match self {
-            Source::Generator(_) => Ok(()),
+            Source::Generator(_) | Source::Http(_) => Ok(()),
             Source::Kafka(s) => s.close().map_err(Into::into),
         }
     }

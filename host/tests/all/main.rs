@@ -5,6 +5,7 @@ mod cdc;
 mod common;
 mod config_ui;
 mod conformance;
+mod http;
 mod pipeline;
 mod purchases;
 mod restart;
