@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "purchases-gen purchases-validate purchases-daily cdc-gen cdc-shape cdc-table test-misbehave test-future-version test-bad-import"
+plugins := "purchases-gen purchases-validate purchases-daily cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.
@@ -72,6 +72,18 @@ demo SECS="25": plugin build
 demo-cdc SECS="20": plugin build
     EVENTS_PER_SEC=${EVENTS_PER_SEC:-20} {{target}}/debug/weir run connectors/cdc-source.toml connectors/cdc-view.toml --duration {{SECS}}
 
+# GTFS-realtime without internet: the recorded fixture feeds are served on
+# loopback and polled every 5 s → gtfs-rt plugin → `dev_topic` (plus a console
+# view of the topic).
+demo-gtfs SECS="20": plugin build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    python3 -m http.server 8089 --bind 127.0.0.1 --directory plugins/gtfs-rt/fixtures > /dev/null 2>&1 &
+    server=$!
+    trap 'kill $server' EXIT
+    VEHICLE_URL=http://127.0.0.1:8089/vehicles/feed0.pb POLL_INTERVAL_MS=5000 KAFKA_TOPIC=dev_topic \
+        {{target}}/debug/weir run connectors/gtfs-vehicles.toml connectors/gtfs-console.toml --duration {{SECS}}
+
 # Unit, integration and interop tests.
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
@@ -79,6 +91,8 @@ test: setup plugin build
     {{target}}/debug/weir conformance
     just template-check
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
+    {{venv}}/bin/python plugins/gtfs-rt/tests/interop/check_proto.py
+    {{venv}}/bin/python plugins/gtfs-rt/tests/interop/compare_json.py
 
 # Format the code.
 fmt:
@@ -88,4 +102,4 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --exclude test-future-version --exclude test-bad-import --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p cdc-gen -p cdc-shape -p cdc-table -p test-misbehave -- -D warnings
+    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p cdc-gen -p cdc-shape -p cdc-table -p gtfs-rt -p test-misbehave -- -D warnings

@@ -10,7 +10,8 @@ pub struct InterpolationError {
     pub message: String,
 }
 
-/// Expands every `${VAR}` / `${VAR:-default}`; `$${` stands for a literal `${`.
+/// Expands every `${VAR}` / `${VAR:-default}` outside comment lines; `$${`
+/// stands for a literal `${`.
 /// Values are escaped for use inside TOML basic strings (`"` and `\`).
 pub fn interpolate(
     text: &str,
@@ -18,6 +19,11 @@ pub fn interpolate(
 ) -> Result<String, InterpolationError> {
     let mut out = String::with_capacity(text.len());
     for (line_idx, line) in text.split_inclusive('\n').enumerate() {
+        // A commented-out line keeps its `${...}` as written.
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
         let mut rest = line;
         let mut col = 1;
         while let Some(pos) = rest.find('$') {
@@ -91,6 +97,12 @@ pub fn interpolate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comment_lines_are_left_alone() {
+        let out = interpolate("# key = \"${UNSET}\"\na = 1\n", |_| None).unwrap();
+        assert_eq!(out, "# key = \"${UNSET}\"\na = 1\n");
+    }
 
     fn env(name: &str) -> Option<String> {
         match name {

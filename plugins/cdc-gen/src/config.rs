@@ -58,8 +58,7 @@ impl Default for Config {
 impl Config {
     /// Parses and checks the plugin config (JSON).
     pub fn parse(json: &str) -> Result<Self, String> {
-        let config: Config =
-            serde_json::from_str(json).map_err(|e| format!("cdc-gen config: {e}"))?;
+        let config: Config = weir_sdk::parse_config("cdc-gen", json)?;
         config.check().map_err(|e| format!("cdc-gen config: {e}"))?;
         Ok(config)
     }

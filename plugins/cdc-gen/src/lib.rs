@@ -50,7 +50,7 @@ impl Source for CdcGen {
     }
 
     fn next_batch(&mut self, max_records: u32, out: &mut FlatBatch) -> Result<(), String> {
-        let now_ms = now_ms();
+        let now_ms = weir_sdk::now_ms();
         let mut value = Vec::with_capacity(256);
         for _ in 0..max_records {
             let Some(change) = self.generator.next(now_ms) else {
@@ -75,11 +75,10 @@ impl Source for CdcGen {
 
     /// An empty state starts afresh; anything else must be a consistent snapshot.
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        if state.is_empty() {
+        let Some(restored) = snapshot::decode(state, self.fresh.settings)? else {
             self.generator = self.fresh.clone();
             return Ok(());
-        }
-        let restored = snapshot::decode(state, self.fresh.settings)?;
+        };
         if let Some(seed) = self.configured_seed.filter(|s| *s != restored.seed()) {
             weir_sdk::log(
                 Level::Warn,
@@ -93,13 +92,6 @@ impl Source for CdcGen {
         self.generator = restored;
         Ok(())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 weir_sdk::export_source!(CdcGen);

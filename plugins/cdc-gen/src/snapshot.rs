@@ -32,28 +32,24 @@ struct Read {
 
 /// The snapshot bytes of `g` (compact JSON).
 pub fn encode(g: &Generator) -> Vec<u8> {
-    serde_json::to_vec(&Written {
+    weir_sdk::snapshot_json(&Written {
         version: VERSION,
         seed: g.seed,
         seq: g.seq,
         next_id: g.table.next_id(),
         rows: g.table.rows(),
     })
-    .unwrap_or_default()
 }
 
 /// The generator a snapshot describes, continuing with `settings`; the snapshot's
-/// seed wins over the configured one, so the stream goes on as it was.
-pub fn decode(bytes: &[u8], settings: Settings) -> Result<Generator, String> {
-    let read: Read = serde_json::from_slice(bytes)
-        .map_err(|e| format!("cdc-gen snapshot: not a cdc-gen snapshot: {e}"))?;
-    let bad = |e: String| format!("cdc-gen snapshot: inconsistent state: {e}");
-    if read.version != VERSION {
-        return Err(bad(format!(
-            "format version {} (this plugin reads {VERSION})",
-            read.version
-        )));
-    }
+/// seed wins over the configured one, so the stream goes on as it was. `None`
+/// for an empty snapshot: a fresh start.
+pub fn decode(bytes: &[u8], settings: Settings) -> Result<Option<Generator>, String> {
+    let Some(read) = weir_sdk::restore_json::<Read>("cdc-gen", bytes)? else {
+        return Ok(None);
+    };
+    weir_sdk::check_snapshot_version("cdc-gen", read.version, VERSION)?;
+    let bad = |e: String| weir_sdk::inconsistent_snapshot("cdc-gen", e);
     if read.next_id.saturating_sub(1) > read.seq {
         return Err(bad(format!(
             "next_id {} needs at least {} changes, but seq is {}",
@@ -63,12 +59,12 @@ pub fn decode(bytes: &[u8], settings: Settings) -> Result<Generator, String> {
         )));
     }
     let table = Table::from_parts(read.rows, read.next_id).map_err(bad)?;
-    Ok(Generator {
+    Ok(Some(Generator {
         seed: read.seed,
         seq: read.seq,
         table,
         settings,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -95,7 +91,9 @@ mod tests {
                 straight.next(round);
                 restarted.next(round);
             }
-            restarted = decode(&encode(&restarted), SETTINGS).expect("restore");
+            restarted = decode(&encode(&restarted), SETTINGS)
+                .expect("restore")
+                .expect("not empty");
             assert_eq!(restarted, straight);
         }
         assert_eq!(straight.seq(), 740);

@@ -25,8 +25,7 @@ impl Default for Config {
 impl Config {
     /// Parses and checks the stage config (JSON).
     pub fn parse(json: &str) -> Result<Self, String> {
-        let config: Config =
-            serde_json::from_str(json).map_err(|e| format!("cdc-shape config: {e}"))?;
+        let config: Config = weir_sdk::parse_config("cdc-shape", json)?;
         if config.db.trim().is_empty() {
             return Err("cdc-shape config: db must not be empty".into());
         }

@@ -23,8 +23,7 @@ impl Default for Config {
 impl Config {
     /// Parses and checks the stage config (JSON).
     pub fn parse(json: &str) -> Result<Self, String> {
-        let config: Config =
-            serde_json::from_str(json).map_err(|e| format!("cdc-table config: {e}"))?;
+        let config: Config = weir_sdk::parse_config("cdc-table", json)?;
         if config.last_rows > LAST_ROWS_LIMIT {
             return Err(format!(
                 "cdc-table config: last_rows must be at most {LAST_ROWS_LIMIT}, got {}",

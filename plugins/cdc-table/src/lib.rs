@@ -84,11 +84,7 @@ impl Aggregator for CdcTable {
 
     /// An empty state starts afresh; anything else must be a consistent snapshot.
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        self.state = if state.is_empty() {
-            State::default()
-        } else {
-            State::decode(state)?
-        };
+        self.state = State::decode(state)?.unwrap_or_default();
         Ok(())
     }
 }

@@ -156,26 +156,22 @@ impl State {
 
     /// The snapshot: compact JSON, rows in id order.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(&Written {
+        weir_sdk::snapshot_json(&Written {
             version: VERSION,
             rows: self.rows.values().collect(),
             recent: &self.recent,
             pending: self.pending,
         })
-        .unwrap_or_default()
     }
 
-    /// A state read from a snapshot, checked to be consistent.
-    pub fn decode(bytes: &[u8]) -> Result<State, String> {
-        let read: Read = serde_json::from_slice(bytes)
-            .map_err(|e| format!("cdc-table snapshot: not a cdc-table snapshot: {e}"))?;
-        let bad = |e: String| format!("cdc-table snapshot: inconsistent state: {e}");
-        if read.version != VERSION {
-            return Err(bad(format!(
-                "format version {} (this plugin reads {VERSION})",
-                read.version
-            )));
-        }
+    /// A state read from a snapshot, checked to be consistent; `None` for an
+    /// empty snapshot, a fresh start.
+    pub fn decode(bytes: &[u8]) -> Result<Option<State>, String> {
+        let Some(read) = weir_sdk::restore_json::<Read>("cdc-table", bytes)? else {
+            return Ok(None);
+        };
+        weir_sdk::check_snapshot_version("cdc-table", read.version, VERSION)?;
+        let bad = |e: String| weir_sdk::inconsistent_snapshot("cdc-table", e);
         let mut rows = BTreeMap::new();
         for row in read.rows {
             if rows
@@ -209,11 +205,11 @@ impl State {
                 )));
             }
         }
-        Ok(State {
+        Ok(Some(State {
             rows,
             recent: read.recent,
             pending: read.pending,
-        })
+        }))
     }
 }
 
@@ -335,7 +331,7 @@ mod tests {
         }
         s.apply(change(4, Op::Delete, 2, None), 10).expect("delete");
         let bytes = s.encode();
-        assert_eq!(State::decode(&bytes), Ok(s.clone()));
+        assert_eq!(State::decode(&bytes), Ok(Some(s.clone())));
         let text = String::from_utf8(bytes).expect("utf-8");
         assert!(
             text.starts_with(r#"{"version":1,"rows":[{"id":1,"#),

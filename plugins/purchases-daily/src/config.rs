@@ -26,8 +26,7 @@ impl Default for Config {
 impl Config {
     /// Parses the stage config (JSON) and its timezone.
     pub fn parse(json: &str) -> Result<(Self, Zone), String> {
-        let config: Config =
-            serde_json::from_str(json).map_err(|e| format!("purchases-daily config: {e}"))?;
+        let config: Config = weir_sdk::parse_config("purchases-daily", json)?;
         let zone =
             Zone::parse(&config.timezone).map_err(|e| format!("purchases-daily config: {e}"))?;
         Ok((config, zone))

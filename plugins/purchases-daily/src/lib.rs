@@ -57,11 +57,7 @@ impl Aggregator for PurchasesDaily {
 
     /// An empty state starts afresh; anything else must be a snapshot that adds up.
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        self.state = if state.is_empty() {
-            State::new()
-        } else {
-            State::decode(state)?
-        };
+        self.state = State::decode(state)?.unwrap_or_else(State::new);
         Ok(())
     }
 }

@@ -109,28 +109,25 @@ impl State {
         }
     }
 
-    /// A state read from a snapshot, checked to add up.
-    pub fn decode(bytes: &[u8]) -> Result<State, String> {
-        let state: State = serde_json::from_slice(bytes)
-            .map_err(|e| format!("purchases-daily snapshot: not a state snapshot: {e}"))?;
+    /// A state read from a snapshot, checked to add up; `None` for an empty
+    /// snapshot, a fresh start.
+    pub fn decode(bytes: &[u8]) -> Result<Option<State>, String> {
+        let Some(state) = weir_sdk::restore_json::<State>("purchases-daily", bytes)? else {
+            return Ok(None);
+        };
+        weir_sdk::check_snapshot_version("purchases-daily", state.version, Self::VERSION)?;
         state
             .check()
-            .map_err(|e| format!("purchases-daily snapshot: inconsistent state: {e}"))?;
-        Ok(state)
+            .map_err(|e| weir_sdk::inconsistent_snapshot("purchases-daily", e))?;
+        Ok(Some(state))
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        weir_sdk::snapshot_json(self)
     }
 
+    /// Checks that a restored state adds up (its version is checked before).
     fn check(&self) -> Result<(), String> {
-        if self.version != Self::VERSION {
-            return Err(format!(
-                "format version {} (this plugin reads {})",
-                self.version,
-                Self::VERSION
-            ));
-        }
         let mut sum = Some(Tally::default());
         for (date, day) in &self.days {
             let cats = day

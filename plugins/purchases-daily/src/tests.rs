@@ -301,7 +301,9 @@ fn restore_refuses_garbage_readably() {
     update(&mut a, &[event(1, "Books", "1", "2026-11-23T10:00:00Z")]);
     let good = String::from_utf8(a.snapshot()).expect("json");
     let err = |s: &str| agg("{}").restore(s.as_bytes()).expect_err("garbage");
-    assert!(err("\u{0}\u{1}").starts_with("purchases-daily snapshot: not a state snapshot"));
+    assert!(
+        err("\u{0}\u{1}").starts_with("purchases-daily snapshot: not a purchases-daily snapshot")
+    );
     assert!(err(r#"{"days":{}}"#).contains("missing field"));
     assert!(err(&good.replace("\"version\":1", "\"version\":9")).contains("format version 9"));
     assert!(

@@ -32,8 +32,7 @@ impl Default for Config {
 impl Config {
     /// Parses and checks the plugin config (JSON).
     pub fn parse(json: &str) -> Result<Self, String> {
-        let config: Config =
-            serde_json::from_str(json).map_err(|e| format!("purchases-gen config: {e}"))?;
+        let config: Config = weir_sdk::parse_config("purchases-gen", json)?;
         config
             .check()
             .map_err(|e| format!("purchases-gen config: {e}"))?;

@@ -33,7 +33,7 @@ impl Source for PurchasesGen {
     }
 
     fn next_batch(&mut self, max_records: u32, out: &mut FlatBatch) -> Result<(), String> {
-        let now_ms = now_ms();
+        let now_ms = weir_sdk::now_ms();
         for _ in 0..max_records {
             let e = self.stream.next(now_ms).map_err(|e| e.to_string())?;
             let label;
@@ -68,13 +68,6 @@ impl Source for PurchasesGen {
         self.stream.resume(u64::from_le_bytes(seq));
         Ok(())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 weir_sdk::export_source!(PurchasesGen);

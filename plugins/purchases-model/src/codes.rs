@@ -1,14 +1,11 @@
 //! The rule codes: the contract between the `weir.injected` labels `purchases-gen`
 //! puts on the defects it injects and the failure reasons (`code[,code…]: message`)
 //! `purchases-validate` and `purchases-daily` give, which the host's DLQ counts by
-//! code. Defined once, so a label and the reason for it cannot drift apart.
+//! code. Defined once, so a label and the reason for it cannot drift apart; the
+//! three generic codes are the SDK's, shared with every other pipeline.
 
-/// The value is not a JSON object, or there is no value (a tombstone).
-pub const MALFORMED_JSON: &str = "malformed_json";
-/// A required field is absent or `null`.
-pub const MISSING_FIELD: &str = "missing_field";
-/// A field has the wrong JSON type, or a value of the right type that cannot be read.
-pub const WRONG_TYPE: &str = "wrong_type";
+pub use weir_sdk::codes::{MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE};
+
 /// `quantity` is 0 or negative.
 pub const QUANTITY_POSITIVE: &str = "quantity_positive";
 /// `unit_price` is 0 or negative.
@@ -44,13 +41,6 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_safe_in_a_reason() {
-        let distinct: std::collections::BTreeSet<_> = ALL.iter().collect();
-        assert_eq!(distinct.len(), ALL.len());
-        for code in ALL {
-            assert!(
-                !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{code} must not contain the ',' or ':' a reason separates codes with"
-            );
-        }
+        assert_eq!(weir_sdk::codes::check(&ALL), Ok(()));
     }
 }

@@ -42,8 +42,7 @@ impl Default for Config {
 impl Config {
     /// Parses and checks the stage config (JSON).
     pub fn parse(json: &str) -> Result<Self, String> {
-        let config: Config =
-            serde_json::from_str(json).map_err(|e| format!("purchases-validate config: {e}"))?;
+        let config: Config = weir_sdk::parse_config("purchases-validate", json)?;
         if config.allowed_currencies.is_empty() {
             return Err(
                 "purchases-validate config: allowed_currencies is empty, so every event would fail"

@@ -33,6 +33,14 @@ pub fn log(level: Level, message: &str) {
     }
 }
 
+/// The guest's wall clock in milliseconds since the Unix epoch (WASI's clock, which
+/// the host makes virtual in conformance runs); 0 for a clock before 1970.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __weir_common {

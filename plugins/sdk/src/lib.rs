@@ -15,9 +15,12 @@
 //! weir_sdk::export_transform!(Upper);
 //! ```
 //!
-//! The flat batch layout ([`flat`]) is plain Rust and also used by the host; the
-//! bindings and macros exist with the default `guest` feature.
+//! The flat batch layout ([`flat`], also used by the host) and the generic failure
+//! [`codes`] are plain Rust without dependencies; the bindings, the macros,
+//! [`now_ms`] and the JSON helpers for config and snapshots ([`parse_config`],
+//! [`snapshot_json`], [`restore_json`]) exist with the default `guest` feature.
 
+pub mod codes;
 pub mod flat;
 
 pub use flat::{FlatBatch, Outcome, RecordRef};
@@ -25,7 +28,11 @@ pub use flat::{FlatBatch, Outcome, RecordRef};
 #[cfg(feature = "guest")]
 mod guest;
 #[cfg(feature = "guest")]
+mod json;
+#[cfg(feature = "guest")]
 pub use guest::*;
+#[cfg(feature = "guest")]
+pub use json::*;
 #[cfg(feature = "guest")]
 #[doc(hidden)]
 pub use wit_bindgen;

@@ -18,8 +18,7 @@ pub struct {{Type}} {
 
 impl Aggregator for {{Type}} {
     fn init(config: &str) -> Result<Self, String> {
-        let _: Config =
-            serde_json::from_str(config).map_err(|e| format!("{{name}} config: {e}"))?;
+        let _: Config = weir_sdk::parse_config("{{name}}", config)?;
         Ok({{Type}} {
             counts: BTreeMap::new(),
         })
@@ -43,15 +42,12 @@ impl Aggregator for {{Type}} {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.counts).unwrap_or_default()
+        weir_sdk::snapshot_json(&self.counts)
     }
 
+    /// An empty state starts afresh; anything else must be a snapshot of counts.
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        if state.is_empty() {
-            return Ok(());
-        }
-        self.counts =
-            serde_json::from_slice(state).map_err(|e| format!("{{name}} snapshot: {e}"))?;
+        self.counts = weir_sdk::restore_json("{{name}}", state)?.unwrap_or_default();
         Ok(())
     }
 }

@@ -25,8 +25,7 @@ pub struct {{Type}} {
 
 impl Source for {{Type}} {
     fn init(config: &str) -> Result<Self, String> {
-        let c: Config =
-            serde_json::from_str(config).map_err(|e| format!("{{name}} config: {e}"))?;
+        let c: Config = weir_sdk::parse_config("{{name}}", config)?;
         Ok({{Type}} {
             prefix: c.prefix,
             next: 0,
@@ -34,7 +33,7 @@ impl Source for {{Type}} {
     }
 
     fn next_batch(&mut self, max_records: u32, out: &mut FlatBatch) -> Result<(), String> {
-        let now = now_ms();
+        let now = weir_sdk::now_ms();
         for _ in 0..max_records {
             let n = self.next;
             self.next += 1;
@@ -56,13 +55,6 @@ impl Source for {{Type}} {
         self.next = u64::from_le_bytes(bytes);
         Ok(())
     }
-}
-
-/// The guest's wall clock (virtual in conformance runs).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 weir_sdk::export_source!({{Type}});

@@ -25,8 +25,7 @@ pub struct {{Type}} {
 
 impl Transform for {{Type}} {
     fn init(config: &str) -> Result<Self, String> {
-        let c: Config =
-            serde_json::from_str(config).map_err(|e| format!("{{name}} config: {e}"))?;
+        let c: Config = weir_sdk::parse_config("{{name}}", config)?;
         Ok({{Type}} { field: c.field })
     }
 

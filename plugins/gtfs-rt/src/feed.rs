@@ -1,0 +1,151 @@
+//! Decoding one FeedMessage with the generated types and deciding, entity by
+//! entity, which ones become records and under which key.
+
+use prost::Message as _;
+
+use crate::proto::transit_realtime::{FeedEntity, FeedMessage};
+
+/// An entity that becomes a record: its position in `FeedMessage.entity` and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed {
+    /// Index into `FeedMessage.entity`.
+    pub index: usize,
+    /// `vehicle.vehicle.id` for a vehicle position that has one, else the entity id.
+    pub key: String,
+}
+
+/// The entities of one feed: the ones to emit and why the others are skipped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sorted {
+    /// Valid entities, in feed order.
+    pub keyed: Vec<Keyed>,
+    /// One sentence per skipped entity.
+    pub skipped: Vec<String>,
+}
+
+/// Decodes a record value as a FeedMessage; the error is the DLQ reason.
+pub fn decode(value: Option<&[u8]>) -> Result<FeedMessage, String> {
+    let bytes = value.ok_or("malformed_protobuf: record has no value (a tombstone)")?;
+    let feed = FeedMessage::decode(bytes).map_err(|e| format!("malformed_protobuf: {e}"))?;
+    // prost fills absent required fields with defaults; an empty version means
+    // the header (or its version) is missing, which random bytes often parse as.
+    if feed.header.gtfs_realtime_version.is_empty() {
+        return Err(
+            "malformed_protobuf: FeedMessage.header.gtfs_realtime_version is missing (required)"
+                .into(),
+        );
+    }
+    Ok(feed)
+}
+
+/// Keys the valid entities and explains the invalid ones.
+pub fn sort(feed: &FeedMessage) -> Sorted {
+    let mut sorted = Sorted::default();
+    for (index, entity) in feed.entity.iter().enumerate() {
+        match key(entity) {
+            Ok(key) => sorted.keyed.push(Keyed { index, key }),
+            Err(why) => sorted.skipped.push(format!("entity #{index}: {why}")),
+        }
+    }
+    sorted
+}
+
+fn key(entity: &FeedEntity) -> Result<String, String> {
+    if entity.id.is_empty() {
+        return Err("no id (required)".into());
+    }
+    let has_payload = entity.trip_update.is_some()
+        || entity.vehicle.is_some()
+        || entity.alert.is_some()
+        || entity.shape.is_some()
+        || entity.stop.is_some()
+        || entity.trip_modifications.is_some();
+    if !has_payload && !entity.is_deleted.unwrap_or(false) {
+        return Err(format!(
+            "id {:?} carries no trip_update, vehicle, alert, shape, stop or trip_modifications",
+            entity.id
+        ));
+    }
+    let vehicle_id = entity
+        .vehicle
+        .as_ref()
+        .and_then(|v| v.vehicle.as_ref())
+        .and_then(|d| d.id.as_deref())
+        .filter(|id| !id.is_empty());
+    Ok(vehicle_id.unwrap_or(&entity.id).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::transit_realtime::{Alert, FeedHeader, VehicleDescriptor, VehiclePosition};
+
+    fn feed(entities: Vec<FeedEntity>) -> FeedMessage {
+        FeedMessage {
+            header: FeedHeader {
+                gtfs_realtime_version: "2.0".into(),
+                ..Default::default()
+            },
+            entity: entities,
+        }
+    }
+
+    fn entity(id: &str) -> FeedEntity {
+        FeedEntity {
+            id: id.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn keys_prefer_the_vehicle_id_and_skip_invalid_entities() {
+        let with_vehicle = |id: &str, vid: Option<&str>| FeedEntity {
+            vehicle: Some(VehiclePosition {
+                vehicle: Some(VehicleDescriptor {
+                    id: vid.map(Into::into),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..entity(id)
+        };
+        let f = feed(vec![
+            with_vehicle("e1", Some("bus-7")),
+            with_vehicle("e2", None),
+            with_vehicle("e3", Some("")),
+            FeedEntity {
+                alert: Some(Alert::default()),
+                ..entity("a1")
+            },
+            entity("empty"),
+            FeedEntity {
+                is_deleted: Some(true),
+                ..entity("gone")
+            },
+            FeedEntity {
+                alert: Some(Alert::default()),
+                ..entity("")
+            },
+        ]);
+        let s = sort(&f);
+        let keys: Vec<_> = s.keyed.iter().map(|k| (k.index, k.key.as_str())).collect();
+        assert_eq!(
+            keys,
+            [(0, "bus-7"), (1, "e2"), (2, "e3"), (3, "a1"), (5, "gone")]
+        );
+        assert_eq!(s.skipped.len(), 2);
+        assert!(s.skipped[0].starts_with("entity #4: id \"empty\" carries no"));
+        assert_eq!(s.skipped[1], "entity #6: no id (required)");
+    }
+
+    #[test]
+    fn undecodable_values_are_malformed() {
+        let err = decode(Some(b"\xff\xff\xff")).expect_err("garbage");
+        assert!(err.starts_with("malformed_protobuf: "), "{err}");
+        let err = decode(Some(b"")).expect_err("no header");
+        assert!(err.contains("gtfs_realtime_version is missing"), "{err}");
+        assert!(decode(None).is_err());
+        let ok = decode(Some(&feed(vec![]).encode_to_vec())).expect("valid");
+        assert!(ok.entity.is_empty());
+    }
+}

@@ -1,0 +1,107 @@
+//! `gtfs-rt`: a transform plugin decoding GTFS-realtime feeds. Each input value
+//! is one serialized `transit_realtime.FeedMessage`; each valid entity becomes
+//! one JSON record `{"header":{…},"entity":{…}}`, where both parts are exactly
+//! what Python's `json_format.MessageToDict` gives for `FeedMessage.header` and
+//! the `FeedEntity` (see [`json`]). Keys come from [`feed`]. Stateless.
+
+pub mod config;
+pub mod feed;
+pub mod json;
+pub mod proto;
+
+use config::Config;
+use json::Mapper;
+use weir_sdk::{Outcome, RecordRef, Transform};
+
+/// Entity records made from one input, and the skipped entities.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// `(key, JSON value)` per valid entity, in feed order.
+    pub records: Vec<(String, Vec<u8>)>,
+    /// Why each skipped entity was left out.
+    pub skipped: Vec<String>,
+}
+
+/// The plugin: a JSON mapper for the configured field names.
+pub struct GtfsRt {
+    mapper: Mapper,
+}
+
+impl GtfsRt {
+    /// Decodes one input value; the error is the input's DLQ reason.
+    pub fn decode(&self, value: Option<&[u8]>) -> Result<Decoded, String> {
+        let typed = feed::decode(value)?;
+        let sorted = feed::sort(&typed);
+        let mut decoded = Decoded {
+            records: Vec::with_capacity(sorted.keyed.len()),
+            skipped: sorted.skipped,
+        };
+        if sorted.keyed.is_empty() {
+            return Ok(decoded);
+        }
+        let json = self.mapper.decode(value.unwrap_or_default())?;
+        for k in sorted.keyed {
+            decoded
+                .records
+                .push((k.key, self.mapper.record(&json, k.index)?));
+        }
+        Ok(decoded)
+    }
+}
+
+impl Transform for GtfsRt {
+    fn init(config: &str) -> Result<Self, String> {
+        let config = Config::parse(config)?;
+        Ok(GtfsRt {
+            mapper: Mapper::new(config.field_names)?,
+        })
+    }
+
+    /// One record per valid entity with the input's headers and timestamp; a
+    /// value that is not a FeedMessage fails. Invalid entities cannot fail on
+    /// their own (a failure names the input), so they are skipped with a warning.
+    fn process(&mut self, input: &[RecordRef<'_>], out: &mut Outcome) -> Result<(), String> {
+        for (i, r) in input.iter().enumerate() {
+            match self.decode(r.value) {
+                Ok(d) => {
+                    for (key, value) in &d.records {
+                        out.emit(
+                            i,
+                            Some(key.as_bytes()),
+                            Some(value),
+                            &r.headers,
+                            r.timestamp_ms,
+                        );
+                    }
+                    if !d.skipped.is_empty() {
+                        warn_skipped(i, &d);
+                    }
+                }
+                Err(reason) => out.fail(i, reason),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One warning per input, naming at most five skipped entities.
+fn warn_skipped(index: usize, d: &Decoded) {
+    let shown: Vec<&str> = d.skipped.iter().take(5).map(String::as_str).collect();
+    let more = d.skipped.len().saturating_sub(shown.len());
+    let tail = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    weir_sdk::log(
+        weir_sdk::Level::Warn,
+        &format!(
+            "input={index} skipped={} emitted={} Skipped invalid GTFS-realtime entities: {}{tail}",
+            d.skipped.len(),
+            d.records.len(),
+            shown.join("; ")
+        ),
+    );
+}
+
+weir_sdk::export_transform!(GtfsRt);

@@ -1,0 +1,45 @@
+//! Failure reason codes any plugin may use, and the check that a plugin's own
+//! codes fit a reason. A reason is `code[,code…]: message` and the host counts
+//! DLQ records per code, so the same defect carries the same code in every
+//! pipeline and one dashboard counts `malformed_json` for all of them.
+
+/// The value is not a JSON object, or there is no value (a tombstone).
+pub const MALFORMED_JSON: &str = "malformed_json";
+/// A required field is absent or `null`.
+pub const MISSING_FIELD: &str = "missing_field";
+/// A field has the wrong JSON type, or a value of the right type that cannot be read.
+pub const WRONG_TYPE: &str = "wrong_type";
+
+/// Checks a plugin's list of codes: each is lower-case letters and `_` (never the
+/// `,` or `:` a reason separates codes with) and none appears twice.
+pub fn check(codes: &[&str]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for code in codes {
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(format!(
+                "code {code:?} must be lower-case letters and `_`, so it cannot contain \
+                 the ',' or ':' a reason separates codes with"
+            ));
+        }
+        if !seen.insert(code) {
+            return Err(format!("code {code:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_codes_pass_and_bad_lists_are_named() {
+        assert_eq!(check(&[MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE]), Ok(()));
+        assert!(check(&["a,b"]).is_err_and(|e| e.contains("\"a,b\"")));
+        assert!(check(&[""]).is_err());
+        assert_eq!(
+            check(&[WRONG_TYPE, WRONG_TYPE]),
+            Err("code \"wrong_type\" is listed twice".into())
+        );
+    }
+}
