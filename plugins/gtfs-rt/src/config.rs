@@ -15,17 +15,29 @@ pub enum FieldNames {
 }
 
 /// The decoder's settings; every default is in [`Config::default`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `field_names = "json"` (default) or `"proto"`.
     pub field_names: FieldNames,
+    /// `skip_stale = true`: drop a feed whose header timestamp is not newer than
+    /// the last one seen from the same URL (an agency serving an unchanged feed).
+    pub skip_stale: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            field_names: FieldNames::default(),
+            skip_stale: true,
+        }
+    }
 }
 
 impl Config {
     /// Parses the stage config (JSON).
     pub fn parse(json: &str) -> Result<Self, String> {
-        serde_json::from_str(json).map_err(|e| format!("gtfs-rt config: {e}"))
+        weir_sdk::parse_config("gtfs-rt", json)
     }
 }
 

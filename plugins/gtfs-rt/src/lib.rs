@@ -2,12 +2,15 @@
 //! is one serialized `transit_realtime.FeedMessage`; each valid entity becomes
 //! one JSON record `{"header":{…},"entity":{…}}`, where both parts are exactly
 //! what Python's `json_format.MessageToDict` gives for `FeedMessage.header` and
-//! the `FeedEntity` (see [`json`]). Keys come from [`feed`]. Stateless.
+//! the `FeedEntity` (see [`json`]). Keys come from [`feed`]. Its state is the
+//! last header timestamp per feed URL, to drop feeds that have not advanced.
 
 pub mod config;
 pub mod feed;
 pub mod json;
 pub mod proto;
+
+use std::collections::BTreeMap;
 
 use config::Config;
 use json::Mapper;
@@ -20,11 +23,19 @@ pub struct Decoded {
     pub records: Vec<(String, Vec<u8>)>,
     /// Why each skipped entity was left out.
     pub skipped: Vec<String>,
+    /// `FeedHeader.timestamp`, when the feed has one.
+    pub header_timestamp: Option<u64>,
 }
 
-/// The plugin: a JSON mapper for the configured field names.
+/// The host's header naming the URL a polled body came from.
+const URL_HEADER: &str = "weir.http.url";
+
+/// The plugin: a JSON mapper for the configured field names, and the last
+/// header timestamp seen per feed.
 pub struct GtfsRt {
     mapper: Mapper,
+    skip_stale: bool,
+    last: BTreeMap<String, u64>,
 }
 
 impl GtfsRt {
@@ -35,6 +46,7 @@ impl GtfsRt {
         let mut decoded = Decoded {
             records: Vec::with_capacity(sorted.keyed.len()),
             skipped: sorted.skipped,
+            header_timestamp: typed.header.timestamp,
         };
         if sorted.keyed.is_empty() {
             return Ok(decoded);
@@ -54,6 +66,8 @@ impl Transform for GtfsRt {
         let config = Config::parse(config)?;
         Ok(GtfsRt {
             mapper: Mapper::new(config.field_names)?,
+            skip_stale: config.skip_stale,
+            last: BTreeMap::new(),
         })
     }
 
@@ -64,6 +78,9 @@ impl Transform for GtfsRt {
         for (i, r) in input.iter().enumerate() {
             match self.decode(r.value) {
                 Ok(d) => {
+                    if !self.advanced(r, d.header_timestamp) {
+                        continue;
+                    }
                     for (key, value) in &d.records {
                         out.emit(
                             i,
@@ -81,6 +98,43 @@ impl Transform for GtfsRt {
             }
         }
         Ok(())
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        weir_sdk::snapshot_json(&self.last)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.last = weir_sdk::restore_json("gtfs-rt", state)?.unwrap_or_default();
+        Ok(())
+    }
+}
+
+impl GtfsRt {
+    /// Whether a decoded feed is newer than the last one from the same URL (or
+    /// key); remembers it when it is. Feeds without a timestamp always pass.
+    fn advanced(&mut self, r: &RecordRef<'_>, timestamp: Option<u64>) -> bool {
+        let (true, Some(ts)) = (self.skip_stale, timestamp) else {
+            return true;
+        };
+        let source = r
+            .header(URL_HEADER)
+            .or(r.key)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        if let Some(&last) = self.last.get(&source)
+            && ts <= last
+        {
+            weir_sdk::log(
+                weir_sdk::Level::Info,
+                &format!(
+                    "feed {source}: header timestamp {ts} has not advanced past {last}; skipped"
+                ),
+            );
+            return false;
+        }
+        self.last.insert(source, ts);
+        true
     }
 }
 
