@@ -87,3 +87,30 @@ impl Cluster {
             .map_err(self.err("admin client"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TLS and SASL settings pass through `[kafka.options]`; librdkafka refuses
+    /// them at client creation when it was built without OpenSSL.
+    #[tokio::test]
+    async fn tls_and_sasl_settings_are_accepted() {
+        let mut settings = KafkaConfig::default();
+        for (k, v) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", "weir"),
+            ("sasl.password", "from-the-environment"),
+            ("ssl.endpoint.identification.algorithm", "https"),
+        ] {
+            settings.options.insert(k.into(), v.into());
+        }
+        let cluster = Cluster {
+            bootstrap: "127.0.0.1:1".into(),
+            settings,
+        };
+        assert!(cluster.producer().is_ok());
+        assert!(cluster.consumer("g", StartFrom::Earliest).is_ok());
+    }
+}
