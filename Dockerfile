@@ -8,6 +8,9 @@ RUN rustup target add wasm32-wasip2 \
  && cargo build --release -p weir
 
 FROM debian:bookworm-slim
+# librdkafka is linked with OpenSSL (TLS/SASL); CA certificates for TLS brokers and feeds.
+RUN apt-get update && apt-get install -y --no-install-recommends libssl3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/weir /usr/local/bin/weir
 COPY --from=build /src/target/plugins /opt/weir/plugins
 ENV WEIR_PLUGIN_DIR=/opt/weir/plugins
