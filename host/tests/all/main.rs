@@ -6,6 +6,7 @@ mod common;
 mod config_ui;
 mod conformance;
 mod http;
+mod measure;
 mod pipeline;
 mod purchases;
 mod restart;
