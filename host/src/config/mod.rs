@@ -253,10 +253,7 @@ fn find_plugin(
     let tried: Vec<PathBuf> = if plugin.contains('/') || plugin.ends_with(".wasm") {
         vec![base.join(plugin)]
     } else {
-        plugin_dirs
-            .iter()
-            .map(|d| d.join(format!("{plugin}.wasm")))
-            .collect()
+        candidates(plugin, plugin_dirs).collect()
     };
     tried
         .iter()
@@ -271,10 +268,14 @@ fn find_plugin(
 
 /// The first `NAME.wasm` in the plugin directories.
 pub fn find_plugin_by_name(name: &str, plugin_dirs: &[PathBuf]) -> Option<PathBuf> {
+    candidates(name, plugin_dirs).find(|p| p.is_file())
+}
+
+/// `NAME.wasm` in each plugin directory, in lookup order.
+fn candidates<'a>(name: &'a str, plugin_dirs: &'a [PathBuf]) -> impl Iterator<Item = PathBuf> + 'a {
     plugin_dirs
         .iter()
-        .map(|d| d.join(format!("{name}.wasm")))
-        .find(|p| p.is_file())
+        .map(move |d| d.join(format!("{name}.wasm")))
 }
 
 /// Where plugins are looked up by name: `extra` (flag or `WEIR_PLUGIN_DIR`, `:`

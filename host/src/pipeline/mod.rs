@@ -282,11 +282,6 @@ impl Pipeline {
         &self.name
     }
 
-    /// Where this connector's checkpoint is written.
-    pub fn checkpoint_path(&self) -> &Path {
-        self.checkpoints.store.path()
-    }
-
     /// Runs until the source ends, `stop` says so, or `shutdown` is cancelled;
     /// the batch in flight is always finished, then the aggregator is ticked a
     /// last time and a final checkpoint is written and committed.
@@ -433,11 +428,12 @@ impl Pipeline {
         stats.written += records.len() as u64;
         stats.dead_lettered += dead.len() as u64;
         let now = record::now_ms();
+        let end_to_end =
+            metrics::histogram!("weir_end_to_end_seconds", "connector" => self.name.clone());
         for r in records.iter().filter(|r| r.origin.is_some()) {
             let ms = now - r.timestamp_ms;
             stats.latency.record(ms);
-            metrics::histogram!("weir_end_to_end_seconds", "connector" => self.name.clone())
-                .record(ms as f64 / 1000.0);
+            end_to_end.record(ms as f64 / 1000.0);
         }
         let connector = self.name.clone();
         metrics::counter!("weir_records_written_total", "connector" => connector.clone())

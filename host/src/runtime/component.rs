@@ -65,11 +65,17 @@ impl Plugin {
         path: &Path,
         wanted: Option<Role>,
     ) -> Result<Plugin, RuntimeError> {
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let component = compile_cached(runtime, path, &bytes)?;
+        let (component, _) = read_component(runtime, path)?;
+        Self::from_component(runtime, path, &component, wanted)
+    }
+
+    /// Checks a compiled component's contract version and role, and pre-links it.
+    fn from_component(
+        runtime: &Runtime,
+        path: &Path,
+        component: &Component,
+        wanted: Option<Role>,
+    ) -> Result<Plugin, RuntimeError> {
         let engine = runtime.engine();
         let ty = component.component_type();
 
@@ -126,7 +132,7 @@ impl Plugin {
         let pre = runtime
             .inner
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(link_err)?;
         let indices = match role {
             Role::Source => Indices::Source(source_api::GuestIndices::new(&pre).map_err(link_err)?),
@@ -164,24 +170,29 @@ pub struct Inspection {
 
 /// Lists a component's imports and exports and tries to load it as a plugin.
 pub fn inspect(runtime: &Runtime, path: &Path) -> Result<Inspection, RuntimeError> {
-    let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let component = compile_cached(runtime, path, &bytes)?;
+    let (component, bytes) = read_component(runtime, path)?;
     let engine = runtime.engine();
     let ty = component.component_type();
     let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
     let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let verdict = Plugin::load_any(runtime, path)
+    let verdict = Plugin::from_component(runtime, path, &component, None)
         .map(|p| (p.role, p.contract))
         .map_err(|e| e.to_string());
     Ok(Inspection {
-        bytes: bytes.len(),
+        bytes,
         imports,
         exports,
         verdict,
     })
+}
+
+/// Reads and compiles (or fetches from the cache) a component file; its size.
+fn read_component(runtime: &Runtime, path: &Path) -> Result<(Component, usize), RuntimeError> {
+    let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok((compile_cached(runtime, path, &bytes)?, bytes.len()))
 }
 
 /// wasmtime's "component imports instance `x`, but a matching implementation was

@@ -102,11 +102,6 @@ impl HttpSource {
             let started = std::time::Instant::now();
             let outcome = self.attempt().await;
             let seconds = started.elapsed().as_secs_f64();
-            let status = match &outcome {
-                Attempt::Body(_, s) => s.as_u16().to_string(),
-                Attempt::NotModified => "304".into(),
-                Attempt::Retry(r, _) | Attempt::Fail(r) => r.clone(),
-            };
             let label = status_label(&outcome);
             metrics::counter!("weir_http_polls_total", "connector" => self.connector.clone(), "status" => label.clone()).increment(1);
             metrics::histogram!("weir_http_poll_seconds", "connector" => self.connector.clone())
@@ -139,7 +134,7 @@ impl HttpSource {
                     }
                     let max = Duration::from_millis(self.config.backoff_max_ms);
                     let wait = retry_after.unwrap_or_else(|| self.jittered(delay)).min(max);
-                    tracing::warn!(connector = %self.connector, url = %self.config.url, %reason, status = %status, retry_in_ms = wait.as_millis() as u64, "Poll failed; retrying.");
+                    tracing::warn!(connector = %self.connector, url = %self.config.url, %reason, status = %label, retry_in_ms = wait.as_millis() as u64, "Poll failed; retrying.");
                     tokio::select! {
                         _ = stop.cancelled() => return Some(Vec::new()),
                         _ = tokio::time::sleep(wait) => {}
