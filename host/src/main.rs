@@ -319,15 +319,15 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
     for l in &loaded {
         let c = &l.connector;
         let limits = Limits::from(c.limits);
-        let mut plugins: Vec<(&PathBuf, Role, &toml::Table)> = Vec::new();
+        let mut plugins: Vec<(&PathBuf, Role, String)> = Vec::new();
         if let (Some(p), SourceConfig::Generator(g)) = (&l.source_plugin, &c.source) {
-            plugins.push((p, Role::Source, &g.config));
+            plugins.push((p, Role::Source, l.init_config(&g.config, &g.lookups)));
         }
         for (p, t) in l.transform_plugins.iter().zip(&c.transform) {
-            plugins.push((p, Role::Transform, &t.config));
+            plugins.push((p, Role::Transform, l.init_config(&t.config, &t.lookups)));
         }
         if let (Some(p), Some(a)) = (&l.aggregate_plugin, &c.aggregate) {
-            plugins.push((p, Role::Aggregator, &a.config));
+            plugins.push((p, Role::Aggregator, l.init_config(&a.config, &a.lookups)));
         }
         let mut parts = Vec::new();
         for (path, role, cfg) in plugins {
@@ -355,6 +355,13 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
         }
         if c.sink.console.is_some() {
             parts.push("console".into());
+        }
+        if let Some(p) = &c.sink.parquet {
+            parts.push(format!(
+                "parquet({}, by {})",
+                p.path,
+                p.partition_by.join("/")
+            ));
         }
         println!(
             "ok  {}  [{}]  {}  dlq={}",

@@ -3,9 +3,13 @@
 
 pub mod error;
 pub mod interpolate;
+pub mod lookup;
 pub mod model;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use lookup::LookupTable;
 
 pub use error::{ConfigError, Location};
 pub use model::*;
@@ -23,6 +27,8 @@ pub struct Loaded {
     /// The `[aggregate]` stage's component.
     pub aggregate_plugin: Option<PathBuf>,
     pub dlq_topic: String,
+    /// The `[lookup.NAME]` tables, loaded.
+    pub lookups: BTreeMap<String, LookupTable>,
 }
 
 impl Loaded {
@@ -32,6 +38,28 @@ impl Loaded {
         flag.map(Path::to_path_buf)
             .or_else(|| self.connector.checkpoint.dir.as_ref().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(defaults::state_dir()))
+    }
+
+    /// The JSON a plugin's `init` gets: its `config` table, plus the lookup
+    /// tables it names under the reserved key `lookups`.
+    pub fn init_config(&self, config: &toml::Table, lookups: &[String]) -> String {
+        let mut json = serde_json::Map::new();
+        for (k, v) in config {
+            // A TOML value always has a JSON form (datetimes become strings).
+            json.insert(k.clone(), serde_json::to_value(v).unwrap_or_default());
+        }
+        if !lookups.is_empty() {
+            let tables = lookups
+                .iter()
+                .filter_map(|n| {
+                    self.lookups
+                        .get(n)
+                        .map(|t| (n.clone(), t.rows.clone().into()))
+                })
+                .collect::<serde_json::Map<_, _>>();
+            json.insert("lookups".into(), tables.into());
+        }
+        serde_json::Value::Object(json).to_string()
     }
 }
 
@@ -178,10 +206,11 @@ fn resolve(
         ));
     }
 
-    if connector.sink.kafka.is_none() && connector.sink.console.is_none() {
+    let sinks = &connector.sink;
+    if sinks.kafka.is_none() && sinks.console.is_none() && sinks.parquet.is_none() {
         return Err(invalid(
             "sink",
-            "no sink configured; add `[sink.kafka]` or `[sink.console]`".into(),
+            "no sink configured; add `[sink.kafka]`, `[sink.console]` or `[sink.parquet]`".into(),
         ));
     }
     if let Some(k) = &connector.sink.kafka {
@@ -215,6 +244,34 @@ fn resolve(
             "must be at least 10".into(),
         ));
     }
+    let mut lookups = BTreeMap::new();
+    for (table, cfg) in &connector.lookup {
+        let t = lookup::load(base, cfg).map_err(|m| invalid(&format!("lookup.{table}"), m))?;
+        lookups.insert(table.clone(), t);
+    }
+    let mut named: Vec<(String, &Vec<String>)> = Vec::new();
+    if let SourceConfig::Generator(g) = &connector.source {
+        named.push(("source.generator.lookups".into(), &g.lookups));
+    }
+    for t in &connector.transform {
+        named.push(("transform.lookups".into(), &t.lookups));
+    }
+    if let Some(a) = &connector.aggregate {
+        named.push(("aggregate.lookups".into(), &a.lookups));
+    }
+    for (key, names) in named {
+        if let Some(missing) = names.iter().find(|n| !lookups.contains_key(*n)) {
+            return Err(invalid(
+                &key,
+                format!(
+                    "no lookup table `{missing}`; declare it as `[lookup.{missing}]` with `path` and `key`"
+                ),
+            ));
+        }
+    }
+    if let Some(p) = &connector.sink.parquet {
+        check_parquet(p).map_err(|(k, m)| invalid(&format!("sink.parquet.{k}"), m))?;
+    }
     Ok(Loaded {
         path: path.to_path_buf(),
         name,
@@ -223,7 +280,48 @@ fn resolve(
         transform_plugins,
         aggregate_plugin,
         dlq_topic,
+        lookups,
     })
+}
+
+/// Columns named once, partition columns among them, sizes above zero.
+fn check_parquet(p: &ParquetSink) -> Result<(), (&'static str, String)> {
+    if p.path.trim().is_empty() {
+        return Err(("path", "must name a folder".into()));
+    }
+    if p.columns.is_empty() {
+        return Err(("columns", "declare at least one column".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &p.columns {
+        if c.name.is_empty() || !seen.insert(c.name.as_str()) {
+            return Err((
+                "columns",
+                format!("column `{}` is empty or named twice", c.name),
+            ));
+        }
+    }
+    for part in &p.partition_by {
+        if !seen.contains(part.as_str()) {
+            return Err((
+                "partition_by",
+                format!("`{part}` is not one of the declared columns"),
+            ));
+        }
+    }
+    if p.partition_by.len() >= p.columns.len() {
+        return Err((
+            "partition_by",
+            "every column is a partition column; the files would have no columns".into(),
+        ));
+    }
+    if p.row_group_size == 0 || p.max_buffered_rows == 0 {
+        return Err((
+            "row_group_size",
+            "row_group_size and max_buffered_rows must be at least 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Kafka's rule: 1–249 characters of `[a-zA-Z0-9._-]`.

@@ -33,6 +33,20 @@ pub struct Connector {
     /// `[checkpoint]`: where plugin state and source positions are saved together.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// `[lookup.NAME]`: CSV tables the host loads and hands to the stages that
+    /// name them in `lookups = ["NAME"]`.
+    #[serde(default)]
+    pub lookup: BTreeMap<String, LookupConfig>,
+}
+
+/// A CSV lookup table (header row, then one row per entry), e.g. campaigns.csv.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    /// `path = "data/campaigns.csv"`: relative to the connector file.
+    pub path: String,
+    /// `key = "campaign_id"`: the column whose values must be present and unique.
+    pub key: String,
 }
 
 /// Where records come from (externally tagged: exactly one table under `[source]`).
@@ -95,6 +109,9 @@ pub struct GeneratorSource {
     /// `[source.generator.config]`: handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+    /// `lookups = ["campaigns"]`: tables added to `config` under `lookups`.
+    #[serde(default)]
+    pub lookups: Vec<String>,
 }
 
 /// A Kafka topic read in a consumer group.
@@ -133,6 +150,9 @@ pub struct TransformConfig {
     /// `config = { ... }`: handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+    /// `lookups = ["campaigns"]`: tables added to `config` under `lookups`.
+    #[serde(default)]
+    pub lookups: Vec<String>,
 }
 
 /// The aggregator stage: the host feeds it batches, and every trigger hands it
@@ -151,6 +171,9 @@ pub struct AggregateConfig {
     /// `config = { ... }`: handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+    /// `lookups = ["campaigns"]`: tables added to `config` under `lookups`.
+    #[serde(default)]
+    pub lookups: Vec<String>,
 }
 
 /// Checkpoints: every plugin's snapshot plus the source positions they cover,
@@ -180,6 +203,67 @@ impl Default for CheckpointConfig {
 pub struct SinkConfig {
     pub kafka: Option<KafkaSink>,
     pub console: Option<ConsoleSink>,
+    pub parquet: Option<ParquetSink>,
+}
+
+/// Parquet files in Hive-style partition folders (`network_id=3/minute_timestamp=…/`).
+/// Rows are buffered and written at each checkpoint, under names the checkpoint
+/// covers, so a restart neither loses nor duplicates rows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetSink {
+    /// `path = "out/campaign-minute"`: the dataset's root folder (relative to the
+    /// working directory).
+    pub path: String,
+    /// `partition_by = ["network_id", "minute_timestamp"]`: columns that become
+    /// folders, in this order, and are left out of the files.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// `columns = [{ name = "campaign_id", type = "int64", nullable = false }, …]`:
+    /// the Arrow schema; each record's JSON value must fit it.
+    pub columns: Vec<ParquetColumn>,
+    /// `compression = "zstd"`: none, snappy or zstd.
+    #[serde(default)]
+    pub compression: ParquetCompression,
+    /// `row_group_size = 65536`: most rows per row group.
+    #[serde(default = "defaults::row_group_size")]
+    pub row_group_size: usize,
+    /// `max_buffered_rows = 100000`: rows held before an early checkpoint writes them.
+    #[serde(default = "defaults::max_buffered_rows")]
+    pub max_buffered_rows: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// `nullable = true`: a missing field or `null` is allowed.
+    #[serde(default = "defaults::yes")]
+    pub nullable: bool,
+}
+
+/// The column types a JSON value maps onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    String,
+    Int32,
+    Int64,
+    Float64,
+    Boolean,
+    /// Milliseconds since the epoch (UTC), from a JSON integer.
+    TimestampMs,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParquetCompression {
+    None,
+    Snappy,
+    #[default]
+    Zstd,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -378,6 +462,12 @@ pub mod defaults {
     }
     pub fn backoff_max_ms() -> u64 {
         30_000
+    }
+    pub fn row_group_size() -> usize {
+        65_536
+    }
+    pub fn max_buffered_rows() -> usize {
+        100_000
     }
     pub fn state_dir() -> &'static str {
         ".weir/state"

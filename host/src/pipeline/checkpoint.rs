@@ -5,9 +5,15 @@ use super::{Pipeline, PipelineError, RunStats};
 use crate::kafka::tail::delivered_since;
 use crate::record;
 use crate::runtime::AsyncInstance;
+use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::sources::generator::{LINEAGE_HEADER, SEQ_HEADER};
 use crate::state::{Checkpoint, StageState};
+
+/// The aggregator's event times per partition, kept by the host itself.
+const EVENT_TIMES: &str = "aggregate.event_times";
+/// The "plugin" name of state the host keeps for itself.
+const HOST: &str = "weir";
 
 impl Pipeline {
     /// Every plugin with state, by stage label.
@@ -26,14 +32,17 @@ impl Pipeline {
     }
 
     /// Restores the last checkpoint: each plugin's snapshot and the source
-    /// positions they cover. A checkpoint taken on another cluster is ignored.
-    pub(super) async fn restore(&mut self) -> Result<(), PipelineError> {
+    /// positions they cover, and removes sink files it does not cover. A
+    /// checkpoint taken on another cluster is ignored. Returns whether one was
+    /// restored.
+    pub(super) async fn restore(&mut self) -> Result<bool, PipelineError> {
         let state_err = |source| PipelineError::State {
             connector: self.name.clone(),
             source,
         };
         let Some(ckpt) = self.checkpoints.store.load().map_err(state_err)? else {
-            return Ok(());
+            self.recover_sinks(None)?;
+            return Ok(false);
         };
         let path = self.checkpoints.store.path().display().to_string();
         if ckpt.source_cluster.is_some() && ckpt.source_cluster != self.checkpoints.source_cluster {
@@ -44,7 +53,8 @@ impl Pipeline {
                 source_cluster = ?self.checkpoints.source_cluster,
                 "The checkpoint belongs to another Kafka cluster; starting from scratch (it will be replaced)."
             );
-            return Ok(());
+            self.recover_sinks(None)?;
+            return Ok(false);
         }
         let name = self.name.clone();
         for (label, plugin) in self.stateful() {
@@ -63,8 +73,21 @@ impl Pipeline {
                 .await
                 .map_err(|e| restore_err(e.to_string()))?;
         }
+        if let Some(agg) = &mut self.aggregate
+            && let Ok(Some(times)) = ckpt.stage(EVENT_TIMES, HOST)
+        {
+            agg.clock
+                .restore(times)
+                .map_err(|reason| PipelineError::Restore {
+                    connector: name.clone(),
+                    stage: EVENT_TIMES.into(),
+                    path: path.clone(),
+                    reason,
+                })?;
+        }
         self.source.resume_at(&ckpt.positions);
         self.checkpoints.sequence = ckpt.sequence;
+        self.recover_sinks(Some(&ckpt))?;
         if let (Source::Generator(g), Some(lineage)) = (&mut self.source, &ckpt.lineage) {
             let delivered = match &self.sink_topic {
                 Some(topic) => delivered_since(
@@ -99,6 +122,33 @@ impl Pipeline {
             positions = ?ckpt.positions,
             "Restored state and positions from the last checkpoint."
         );
+        Ok(true)
+    }
+
+    /// Sink files the checkpoint does not cover (or temporary files, without
+    /// one) are removed; their rows come again from the restored state.
+    fn recover_sinks(&mut self, ckpt: Option<&Checkpoint>) -> Result<(), PipelineError> {
+        for sink in &mut self.sinks {
+            let label = sink_label(sink);
+            let Sink::Parquet(p) = sink else { continue };
+            let state = ckpt.and_then(|c| c.stage(&label, "parquet").ok().flatten());
+            let sequence = ckpt.map_or(0, |c| c.sequence);
+            let done = p
+                .recover(state, sequence)
+                .map_err(|e| PipelineError::Sink {
+                    connector: self.name.clone(),
+                    source: e.into(),
+                })?;
+            if done.uncommitted + done.temporary > 0 {
+                tracing::info!(
+                    connector = %self.name,
+                    root = %p.root().display(),
+                    uncommitted = done.uncommitted,
+                    temporary = done.temporary,
+                    "Removed Parquet files the last checkpoint does not cover; their rows are written again."
+                );
+            }
+        }
         Ok(())
     }
 
@@ -123,7 +173,31 @@ impl Pipeline {
                 snapshot,
             });
         }
+        if let Some(agg) = &self.aggregate {
+            stages.push(StageState {
+                stage: EVENT_TIMES.into(),
+                plugin: HOST.into(),
+                snapshot: agg.clock.snapshot(),
+            });
+        }
         self.checkpoints.sequence += 1;
+        let sequence = self.checkpoints.sequence;
+        for sink in &mut self.sinks {
+            tokio::task::block_in_place(|| sink.flush(sequence)).map_err(|source| {
+                PipelineError::Sink {
+                    connector: name.clone(),
+                    source,
+                }
+            })?;
+            let label = sink_label(sink);
+            if let Sink::Parquet(p) = sink {
+                stages.push(StageState {
+                    stage: label,
+                    plugin: "parquet".into(),
+                    snapshot: p.state(),
+                });
+            }
+        }
         let (lineage, generated) = match &self.source {
             Source::Generator(g) => {
                 let (l, s) = g.position();
@@ -159,4 +233,9 @@ impl Pipeline {
         tracing::debug!(connector = %self.name, sequence = ckpt.sequence, "Checkpoint written.");
         Ok(())
     }
+}
+
+/// How a sink's state is labelled in a checkpoint.
+fn sink_label(sink: &Sink) -> String {
+    format!("sink.{}", sink.kind())
 }

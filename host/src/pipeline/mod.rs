@@ -17,18 +17,20 @@ use crate::record::{self, Batch, Origin};
 use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
-use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, Sink, SinkError};
+use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, ParquetSink, Sink, SinkError};
 use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
 use crate::state::{CheckpointStore, StateError};
 
 mod checkpoint;
 mod stage;
 mod stats;
+mod watermark;
 
 pub use stage::reason_codes;
 pub use stats::{Latency, RunStats, StopAfter};
 
 use stage::{Call, Stage, run_stage};
+use watermark::EventClock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -52,8 +54,6 @@ pub enum PipelineError {
         connector: String,
         source: SinkError,
     },
-    #[error("connector {connector}: the plugin config is not valid JSON: {reason}")]
-    PluginConfig { connector: String, reason: String },
     #[error("connector {connector}: {source}")]
     State {
         connector: String,
@@ -80,17 +80,8 @@ pub enum PipelineError {
 struct Aggregate {
     stage: Stage,
     trigger_every: Duration,
-    allowed_lateness_ms: i64,
-    /// Newest event time seen; the watermark trails it by the allowed lateness.
-    max_event_ms: Option<i64>,
+    clock: EventClock,
     next_trigger: tokio::time::Instant,
-}
-
-impl Aggregate {
-    fn watermark(&self) -> i64 {
-        self.max_event_ms
-            .map_or(i64::MIN, |m| m.saturating_sub(self.allowed_lateness_ms))
-    }
 }
 
 /// Where and how often state is saved, and the last sequence number.
@@ -123,7 +114,7 @@ pub fn start_plugin(
     connector: &str,
     path: &Path,
     role: Role,
-    config: &toml::Table,
+    config_json: String,
     limits: Limits,
 ) -> Result<PluginInstance, PipelineError> {
     let rt_err = |source| PipelineError::Runtime {
@@ -131,11 +122,14 @@ pub fn start_plugin(
         source: Box::new(source),
     };
     let plugin = Plugin::load(runtime, path, role).map_err(rt_err)?;
-    let json = serde_json::to_string(config).map_err(|e| PipelineError::PluginConfig {
-        connector: connector.to_string(),
-        reason: e.to_string(),
-    })?;
-    PluginInstance::start(Arc::new(plugin), connector, json, limits, GuestEnv::Real).map_err(rt_err)
+    PluginInstance::start(
+        Arc::new(plugin),
+        connector,
+        config_json,
+        limits,
+        GuestEnv::Real,
+    )
+    .map_err(rt_err)
 }
 
 impl Pipeline {
@@ -159,8 +153,9 @@ impl Pipeline {
             settings: c.kafka.clone(),
         };
 
-        let start = |path: &Path, role: Role, config: &toml::Table| {
-            start_plugin(runtime, &name, path, role, config, limits)
+        let start = |path: &Path, role: Role, config: &toml::Table, lookups: &[String]| {
+            let json = loaded.init_config(config, lookups);
+            start_plugin(runtime, &name, path, role, json, limits)
         };
         let stage = |label: String, inst: PluginInstance| Stage {
             label,
@@ -175,18 +170,17 @@ impl Pipeline {
             .zip(&loaded.transform_plugins)
             .enumerate()
         {
-            let inst = start(path, Role::Transform, &t.config)?;
+            let inst = start(path, Role::Transform, &t.config, &t.lookups)?;
             stages.push(stage(format!("transform[{index}]"), inst));
         }
         let aggregate = match (&c.aggregate, &loaded.aggregate_plugin) {
             (Some(a), Some(path)) => {
-                let inst = start(path, Role::Aggregator, &a.config)?;
+                let inst = start(path, Role::Aggregator, &a.config, &a.lookups)?;
                 let every = Duration::from_millis(a.trigger_interval_ms);
                 Some(Aggregate {
                     stage: stage("aggregate".into(), inst),
                     trigger_every: every,
-                    allowed_lateness_ms: a.allowed_lateness_ms,
-                    max_event_ms: None,
+                    clock: EventClock::new(a.allowed_lateness_ms),
                     next_trigger: tokio::time::Instant::now() + every,
                 })
             }
@@ -216,7 +210,7 @@ impl Pipeline {
                     .source_plugin
                     .as_deref()
                     .unwrap_or(Path::new(&g.plugin));
-                let inst = start(path, Role::Source, &g.config)?;
+                let inst = start(path, Role::Source, &g.config, &g.lookups)?;
                 Source::Generator(Box::new(GeneratorSource::new(
                     AsyncInstance::new(inst),
                     g.rate_per_sec,
@@ -254,6 +248,9 @@ impl Pipeline {
                 con.max_rows,
             )));
         }
+        if let Some(p) = &c.sink.parquet {
+            sinks.push(Sink::Parquet(Box::new(ParquetSink::new(p, &name))));
+        }
         let dlq = Dlq::new(producer, loaded.dlq_topic.clone(), name.clone());
         let every = Duration::from_millis(c.checkpoint.interval_ms);
         let source_cluster = source.cluster_id();
@@ -274,7 +271,12 @@ impl Pipeline {
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             cluster,
         };
-        pipeline.restore().await?;
+        let restored = pipeline.restore().await?;
+        if !restored && pipeline.sinks.iter().any(|s| matches!(s, Sink::Parquet(_))) {
+            // Files are named for the checkpoint that covers them: the first
+            // checkpoint fixes the run they belong to before any is written.
+            pipeline.checkpoint(&mut RunStats::default()).await?;
+        }
         Ok(pipeline)
     }
 
@@ -338,7 +340,7 @@ impl Pipeline {
             {
                 self.trigger(false, &mut stats).await?;
                 self.checkpoint(&mut stats).await?;
-            } else if now >= self.checkpoints.next {
+            } else if now >= self.checkpoints.next || self.sinks.iter().any(Sink::wants_flush) {
                 self.checkpoint(&mut stats).await?;
             }
             if stop.at_end && idle && self.source.at_end() {
@@ -362,6 +364,7 @@ impl Pipeline {
             read = stats.read,
             written = stats.written,
             dead_lettered = stats.dead_lettered,
+            dropped = stats.dropped,
             dlq_reasons = ?stats.dlq_reasons,
             checkpoints = stats.checkpoints,
             latency_p50_ms = stats.latency.percentile(50.0),
@@ -383,18 +386,26 @@ impl Pipeline {
         let origins: Vec<Origin> = input.iter().filter_map(|r| r.origin.clone()).collect();
         let mut dead = Vec::new();
         let mut records = input;
+        let mut dropped = Vec::new();
         for stage in &mut self.stages {
             if records.is_empty() {
                 break;
             }
-            records = run_stage(stage, records, &mut dead, Call::Process).await;
+            let (out, n) = run_stage(stage, records, &mut dead, Call::Process).await;
+            records = out;
+            dropped.push((stage.label.clone(), n));
         }
         if let Some(agg) = &mut self.aggregate
             && !records.is_empty()
         {
-            let newest = records.iter().map(|r| r.timestamp_ms).max();
-            records = run_stage(&mut agg.stage, records, &mut dead, Call::Update).await;
-            agg.max_event_ms = agg.max_event_ms.max(newest);
+            agg.clock.observe(&records);
+            // An aggregator absorbs its inputs into state: none of them is "dropped".
+            (records, _) = run_stage(&mut agg.stage, records, &mut dead, Call::Update).await;
+        }
+        for (stage, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
+            stats.dropped += n;
+            metrics::counter!("weir_records_dropped_total", "connector" => self.name.clone(), "stage" => stage)
+                .increment(n);
         }
         self.deliver(&records, &dead, stats).await?;
         self.source.mark_handled(&origins);
@@ -410,22 +421,38 @@ impl Pipeline {
         dead: &[DlqEntry],
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
+        let mut refused = Vec::new();
         for sink in &mut self.sinks {
-            sink.write(records)
+            let rejected = sink
+                .write(records)
                 .await
                 .map_err(|source| PipelineError::Sink {
                     connector: self.name.clone(),
                     source,
                 })?;
+            refused.extend(rejected.into_iter().map(|(i, reason)| DlqEntry {
+                record: records[i].clone(),
+                reason,
+                stage: format!("sink.{}", sink.kind()),
+                plugin: sink.kind().to_string(),
+                plugin_contract: String::new(),
+            }));
         }
+        let written = records.len().saturating_sub(refused.len());
+        let dead = if refused.is_empty() {
+            std::borrow::Cow::Borrowed(dead)
+        } else {
+            refused.extend_from_slice(dead);
+            std::borrow::Cow::Owned(refused)
+        };
         self.dlq
-            .send(dead)
+            .send(&dead)
             .await
             .map_err(|source| PipelineError::Kafka {
                 connector: self.name.clone(),
                 source,
             })?;
-        stats.written += records.len() as u64;
+        stats.written += written as u64;
         stats.dead_lettered += dead.len() as u64;
         let now = record::now_ms();
         let end_to_end =
@@ -437,8 +464,8 @@ impl Pipeline {
         }
         let connector = self.name.clone();
         metrics::counter!("weir_records_written_total", "connector" => connector.clone())
-            .increment(records.len() as u64);
-        for e in dead {
+            .increment(written as u64);
+        for e in dead.iter() {
             for code in reason_codes(&e.reason) {
                 *stats.dlq_reasons.entry(code.to_string()).or_default() += 1;
                 metrics::counter!(
@@ -466,7 +493,7 @@ impl Pipeline {
         let watermark = if input_ended {
             i64::MAX
         } else {
-            agg.watermark()
+            agg.clock.watermark()
         };
         let now = record::now_ms();
         agg.next_trigger = tokio::time::Instant::now() + agg.trigger_every;

@@ -38,13 +38,14 @@ pub(super) enum Call {
 }
 
 /// Runs one stage; rejected records (or the whole batch, when the call traps or
-/// its outcome does not fit the input) go to `dead`.
+/// its outcome does not fit the input) go to `dead`. Returns the outputs and how
+/// many inputs the plugin dropped (neither emitted from nor failed).
 pub(super) async fn run_stage(
     stage: &mut Stage,
     records: Batch,
     dead: &mut Vec<DlqEntry>,
     call: Call,
-) -> Batch {
+) -> (Batch, u64) {
     let flat = record::to_flat(&records);
     let result = stage
         .plugin
@@ -69,23 +70,27 @@ pub(super) async fn run_stage(
         plugin_contract: stage.contract.clone(),
     };
     match result {
-        Ok((output, failures)) => {
+        Ok((output, failures, dropped)) => {
             for (i, reason) in failures {
                 dead.push(entry(&records[i as usize], reason));
             }
-            output
+            (output, dropped)
         }
         Err(reason) => {
             tracing::warn!(plugin = stage.plugin.name(), records = records.len(), %reason, "Batch sent to the DLQ.");
             dead.extend(records.iter().map(|r| entry(r, reason.clone())));
-            Vec::new()
+            (Vec::new(), 0)
         }
     }
 }
 
-/// The outputs of an outcome (each inheriting its input's origin) and its
-/// failures, after checking that every index names an input record.
-fn split_outcome(records: &Batch, outcome: Outcome) -> Result<(Batch, Vec<(u32, String)>), String> {
+/// The outputs of an outcome (each inheriting its input's origin), its failures
+/// and the number of dropped inputs, after checking that every index names an
+/// input record.
+fn split_outcome(
+    records: &Batch,
+    outcome: Outcome,
+) -> Result<(Batch, Vec<(u32, String)>, u64), String> {
     let in_range = |i: &u32| (*i as usize) < records.len();
     if !outcome.origins.iter().all(in_range)
         || !outcome.failures.iter().all(|(i, _)| in_range(i))
@@ -97,7 +102,16 @@ fn split_outcome(records: &Batch, outcome: Outcome) -> Result<(Batch, Vec<(u32, 
         records[outcome.origins[i] as usize].origin.clone()
     })
     .map_err(|e| e.to_string())?;
-    Ok((output, outcome.failures))
+    let mut answered = vec![false; records.len()];
+    for i in outcome
+        .origins
+        .iter()
+        .chain(outcome.failures.iter().map(|(i, _)| i))
+    {
+        answered[*i as usize] = true;
+    }
+    let dropped = answered.iter().filter(|a| !**a).count() as u64;
+    Ok((output, outcome.failures, dropped))
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub struct RunStats {
     pub written: u64,
     /// Records sent to the DLQ.
     pub dead_lettered: u64,
+    /// Records a plugin dropped on purpose (filtered, deduplicated, a policy).
+    pub dropped: u64,
     /// DLQ records per reason code (see [`reason_codes`]).
     pub dlq_reasons: BTreeMap<String, u64>,
     /// Aggregator triggers.

@@ -4,6 +4,7 @@
 pub mod console;
 pub mod dlq;
 pub mod kafka;
+pub mod parquet;
 
 use crate::kafka::KafkaIoError;
 use crate::record::Batch;
@@ -11,6 +12,7 @@ use crate::record::Batch;
 pub use console::ConsoleSink;
 pub use dlq::{Dlq, DlqEntry};
 pub use kafka::KafkaSink;
+pub use parquet::ParquetSink;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -18,20 +20,53 @@ pub enum SinkError {
     Kafka(#[from] KafkaIoError),
     #[error("console: {0}")]
     Console(#[from] std::io::Error),
+    #[error(transparent)]
+    Parquet(#[from] parquet::ParquetError),
 }
 
-/// The sinks a connector can name: `[sink.kafka]`, `[sink.console]`.
+/// The sinks a connector can name: `[sink.kafka]`, `[sink.console]`, `[sink.parquet]`.
 pub enum Sink {
     Kafka(KafkaSink),
     Console(ConsoleSink),
+    Parquet(Box<ParquetSink>),
 }
 
+/// Records a sink refused (index in the batch, reason); they go to the DLQ.
+pub type Rejected = Vec<(usize, String)>;
+
 impl Sink {
-    /// Writes a batch and returns once it is durable (Kafka: acknowledged).
-    pub async fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
+    /// `kafka`, `console`, `parquet`: names the sink in DLQ entries.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Sink::Kafka(s) => s.write(batch).await.map_err(Into::into),
-            Sink::Console(s) => s.write(batch).map_err(Into::into),
+            Sink::Kafka(_) => "kafka",
+            Sink::Console(_) => "console",
+            Sink::Parquet(_) => "parquet",
         }
+    }
+
+    /// Writes a batch and returns once it is durable (Kafka: acknowledged), or
+    /// held for the next checkpoint (Parquet, see [`Sink::flush`]).
+    pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, SinkError> {
+        match self {
+            Sink::Kafka(s) => s.write(batch).await.map(|_| Vec::new()).map_err(Into::into),
+            Sink::Console(s) => s.write(batch).map(|_| Vec::new()).map_err(Into::into),
+            Sink::Parquet(s) => Ok(s.write(batch)),
+        }
+    }
+
+    /// Makes everything held durable, under checkpoint `sequence`'s name.
+    pub fn flush(&mut self, sequence: u64) -> Result<(), SinkError> {
+        if let Sink::Parquet(s) = self {
+            let files = s.flush(sequence)?;
+            if !files.is_empty() {
+                tracing::debug!(files = files.len(), sequence, "Parquet files written.");
+            }
+        }
+        Ok(())
+    }
+
+    /// The sink holds enough to want a checkpoint now.
+    pub fn wants_flush(&self) -> bool {
+        matches!(self, Sink::Parquet(s) if s.wants_flush())
     }
 }
