@@ -188,3 +188,35 @@ pub fn kill(mut child: std::process::Child) {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 }
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").to_string()
+}
+
+/// `weir broker` as its own process on `addr`, so a test can stop or kill it;
+/// returns once it accepts connections.
+pub async fn broker_process(addr: &str) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["broker", "--listen", addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("weir broker starts");
+    assert!(
+        eventually(|| std::net::TcpStream::connect(addr).is_ok()).await,
+        "the broker listens on {addr}"
+    );
+    child
+}
+
+/// Sends a signal (`STOP`, `CONT`, `TERM`) to a process.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill -{name} {}", child.id());
+}

@@ -263,11 +263,6 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
     assert_eq!(total, truth.total_cents);
 }
 
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").to_string()
-}
-
 /// A plain HTTP/1.0 GET, enough for a Prometheus scrape.
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
