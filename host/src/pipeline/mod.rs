@@ -493,7 +493,8 @@ impl Pipeline {
         let watermark = if input_ended {
             i64::MAX
         } else {
-            agg.clock.watermark()
+            agg.clock
+                .watermark(self.source.live_partitions().as_deref())
         };
         let now = record::now_ms();
         agg.next_trigger = tokio::time::Instant::now() + agg.trigger_every;

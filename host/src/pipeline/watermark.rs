@@ -1,7 +1,9 @@
 //! Event time for the aggregator: the newest event time per input partition,
-//! and a watermark that trails the slowest partition by the allowed lateness.
-//! Taking the slowest partition (as Flink does) means a partition read ahead of
-//! the others never makes their on-time records late.
+//! and a watermark that trails the slowest partition still being read by the
+//! allowed lateness. Taking the slowest partition (as Flink does) means a
+//! partition read ahead of the others never makes their on-time records late; a
+//! partition not read yet holds the watermark back, one that is caught up does
+//! not.
 
 use std::collections::BTreeMap;
 
@@ -34,12 +36,18 @@ impl EventClock {
     }
 
     /// Below this event time no more records are expected; `i64::MIN` before
-    /// any record.
-    pub(super) fn watermark(&self) -> i64 {
-        self.newest
-            .values()
-            .min()
-            .map_or(i64::MIN, |m| m.saturating_sub(self.allowed_lateness_ms))
+    /// any record. `live` are the partitions that still have records to hand on
+    /// (`None` for a source without partitions).
+    pub(super) fn watermark(&self, live: Option<&[(String, i32)]>) -> i64 {
+        let bound = match live {
+            Some(live) if !live.is_empty() => live
+                .iter()
+                .map(|k| self.newest.get(k).copied().unwrap_or(i64::MIN))
+                .min(),
+            // Nothing left to read anywhere: everything seen is complete.
+            _ => self.newest.values().copied().max(),
+        };
+        bound.map_or(i64::MIN, |m| m.saturating_sub(self.allowed_lateness_ms))
     }
 
     /// Saved with checkpoints, so a restart does not start from nothing.
@@ -79,17 +87,28 @@ mod tests {
         }
     }
 
+    fn live(parts: &[i32]) -> Vec<(String, i32)> {
+        parts.iter().map(|p| ("views".to_string(), *p)).collect()
+    }
+
     #[test]
-    fn watermark_trails_the_slowest_partition() {
+    fn watermark_trails_the_slowest_live_partition() {
         let mut c = EventClock::new(30);
-        assert_eq!(c.watermark(), i64::MIN);
-        c.observe(&vec![rec(0, 1_000), rec(0, 900), rec(1, 500)]);
-        assert_eq!(c.watermark(), 470);
+        assert_eq!(c.watermark(None), i64::MIN);
+        c.observe(&vec![rec(0, 1_000), rec(0, 900)]);
+        // Partition 1 has not been read yet: it holds the watermark back.
+        assert_eq!(c.watermark(Some(&live(&[0, 1]))), i64::MIN);
+        c.observe(&vec![rec(1, 500)]);
+        assert_eq!(c.watermark(Some(&live(&[0, 1]))), 470);
+        // Partition 1 caught up: only partition 0 counts.
+        assert_eq!(c.watermark(Some(&live(&[0]))), 970);
+        // Everything caught up: all that was seen is complete.
+        assert_eq!(c.watermark(Some(&[])), 970);
         c.observe(&vec![rec(1, 2_000)]);
-        assert_eq!(c.watermark(), 970);
+        assert_eq!(c.watermark(Some(&live(&[0, 1]))), 970);
         let mut restored = EventClock::new(30);
         restored.restore(&c.snapshot()).unwrap();
-        assert_eq!(restored.watermark(), 970);
+        assert_eq!(restored.watermark(Some(&live(&[0, 1]))), 970);
         assert!(restored.restore(b"{").is_err());
     }
 }

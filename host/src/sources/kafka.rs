@@ -87,32 +87,47 @@ impl KafkaSource {
     /// Whether every assigned partition has been handled up to its end.
     pub fn at_end(&self) -> bool {
         tokio::task::block_in_place(|| {
-            let Ok(assigned) = self.consumer.assignment() else {
-                return false;
-            };
-            let parts: Vec<i32> = assigned.elements().iter().map(|e| e.partition()).collect();
-            if parts.is_empty() {
-                return false;
-            }
-            parts.iter().all(|&p| {
-                let Ok((_, high)) =
-                    self.consumer
-                        .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
-                else {
-                    return false;
-                };
-                let done = [
-                    self.pending.get(&p).copied(),
-                    self.floor.get(&p).copied(),
-                    committed(&self.consumer, &self.topic, p),
-                ]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(0);
-                done >= high
-            })
+            let parts = self.assigned();
+            !parts.is_empty() && parts.iter().all(|&p| self.caught_up(p))
         })
+    }
+
+    /// Assigned partitions that still have records to hand on: the ones that
+    /// hold an event-time watermark back (a caught-up partition does not).
+    pub fn live_partitions(&self) -> Vec<i32> {
+        tokio::task::block_in_place(|| {
+            self.assigned()
+                .into_iter()
+                .filter(|&p| !self.caught_up(p))
+                .collect()
+        })
+    }
+
+    fn assigned(&self) -> Vec<i32> {
+        self.consumer
+            .assignment()
+            .map(|a| a.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Everything below the partition's high watermark has been handled.
+    fn caught_up(&self, p: i32) -> bool {
+        let Ok((_, high)) = self
+            .consumer
+            .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+        else {
+            return false;
+        };
+        let done = [
+            self.pending.get(&p).copied(),
+            self.floor.get(&p).copied(),
+            committed(&self.consumer, &self.topic, p),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        done >= high
     }
 
     /// Waits for a first record, then gathers more until `max` or the batch timeout.

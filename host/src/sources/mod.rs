@@ -104,6 +104,20 @@ impl Source {
         }
     }
 
+    /// Input partitions (topic, partition) that still have records to hand on,
+    /// for the event-time watermark; `None` when the source has no partitions.
+    pub fn live_partitions(&self) -> Option<Vec<(String, i32)>> {
+        match self {
+            Source::Generator(_) | Source::Http(_) => None,
+            Source::Kafka(s) => Some(
+                s.live_partitions()
+                    .into_iter()
+                    .map(|p| (s.topic().to_string(), p))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The source plugin, whose state goes into checkpoints.
     pub fn plugin(&mut self) -> Option<&mut AsyncInstance> {
         match self {
