@@ -29,6 +29,17 @@ pub struct Loaded {
     pub dlq_topic: String,
     /// The `[lookup.NAME]` tables, loaded.
     pub lookups: BTreeMap<String, LookupTable>,
+    /// The Kafka sink's Avro writer schema, parsed, when `format = "avro"`.
+    pub value_schema: Option<AvroSchema>,
+}
+
+/// An Avro schema file as written, and parsed.
+#[derive(Debug, Clone)]
+pub struct AvroSchema {
+    pub path: PathBuf,
+    /// The schema text, compacted: what is registered.
+    pub text: String,
+    pub schema: apache_avro::Schema,
 }
 
 impl Loaded {
@@ -213,8 +224,30 @@ fn resolve(
             "no sink configured; add `[sink.kafka]`, `[sink.console]` or `[sink.parquet]`".into(),
         ));
     }
+    let mut value_schema = None;
     if let Some(k) = &connector.sink.kafka {
         check_topic_name(&k.topic).map_err(|m| invalid("sink.kafka.topic", m))?;
+        match (k.format, &k.value_schema) {
+            (ValueFormat::Avro, None) => {
+                return Err(invalid(
+                    "sink.kafka.format",
+                    "`format = \"avro\"` needs `value_schema = \"path/to/schema.avsc\"`".into(),
+                ));
+            }
+            (ValueFormat::Avro, Some(file)) => {
+                value_schema = Some(
+                    load_avro(&base.join(file))
+                        .map_err(|m| invalid("sink.kafka.value_schema", m))?,
+                );
+            }
+            (ValueFormat::Json, Some(_)) => {
+                return Err(invalid(
+                    "sink.kafka.value_schema",
+                    "a value schema is only used with `format = \"avro\"`".into(),
+                ));
+            }
+            (ValueFormat::Json, None) => {}
+        }
         if k.partitions < 1 {
             return Err(invalid(
                 "sink.kafka.partitions",
@@ -281,6 +314,22 @@ fn resolve(
         aggregate_plugin,
         dlq_topic,
         lookups,
+        value_schema,
+    })
+}
+
+/// Reads and parses an Avro schema file.
+fn load_avro(path: &Path) -> Result<AvroSchema, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown}:{}:{}: {e}", e.line(), e.column()))?;
+    let schema = apache_avro::Schema::parse(&json)
+        .map_err(|e| format!("{shown}: not a valid Avro schema: {e}"))?;
+    Ok(AvroSchema {
+        path: path.to_path_buf(),
+        text: json.to_string(),
+        schema,
     })
 }
 

@@ -33,6 +33,9 @@ pub struct Connector {
     /// `[checkpoint]`: where plugin state and source positions are saved together.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// `[schema_registry]`: where Avro schemas are registered.
+    #[serde(default)]
+    pub schema_registry: RegistryConfig,
     /// `[lookup.NAME]`: CSV tables the host loads and hands to the stages that
     /// name them in `lookups = ["NAME"]`.
     #[serde(default)]
@@ -280,6 +283,33 @@ pub struct KafkaSink {
     /// `[sink.kafka.topic_config]`: topic settings at creation, e.g. `"cleanup.policy" = "compact"`.
     #[serde(default)]
     pub topic_config: BTreeMap<String, String>,
+    /// `format = "json"` (values as the plugin made them) or `"avro"` (encoded
+    /// with `value_schema`, registered in the schema registry, Confluent framing).
+    #[serde(default)]
+    pub format: ValueFormat,
+    /// `value_schema = "../schemas/user_event.v1.avsc"`: the Avro writer schema,
+    /// relative to the connector file.
+    pub value_schema: Option<String>,
+    /// `subject = "customer_events-value"`: the registry subject; defaults to
+    /// `<topic>-value` (Confluent's TopicNameStrategy).
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueFormat {
+    #[default]
+    Json,
+    Avro,
+}
+
+/// The schema registry Avro sinks register their schemas with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// `url = "${SCHEMA_REGISTRY_URL:-}"`: empty or absent uses the embedded
+    /// registry (unless `--schema-registry-url` or `WEIR_SCHEMA_REGISTRY_URL` is set).
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

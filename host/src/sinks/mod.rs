@@ -1,6 +1,7 @@
 //! Where records leave a pipeline. Every kind of sink is listed once, here; the
 //! DLQ is the one path for rejected records.
 
+pub mod avro;
 pub mod console;
 pub mod dlq;
 pub mod kafka;
