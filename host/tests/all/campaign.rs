@@ -1,0 +1,248 @@
+//! The campaign pipeline: generated view logs → topic → per-minute aggregation
+//! joined with campaigns.csv → Hive-partitioned Parquet. A run SIGKILLed in the
+//! middle and restarted must leave exactly the dataset of an uninterrupted run:
+//! no lost or repeated rows, no temporary files in sight. (The comparison with
+//! an independent aggregation read through pyarrow is
+//! `host/tests/interop/campaign_parquet.py`.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow_array::{Array, Float64Array, Int64Array};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::common::*;
+
+const VIEWS: u64 = 60_000;
+
+fn campaigns_csv() -> String {
+    repo_root()
+        .join("connectors/data/campaigns.csv")
+        .display()
+        .to_string()
+}
+
+/// Generates `VIEWS` view logs spread over ~10 minutes of event time.
+async fn produce(bootstrap: &str) {
+    let (_dir, loaded) = connector(&format!(
+        r#"
+name = "views"
+[source.generator]
+plugin = "campaign-views"
+rate_per_sec = 0
+batch_size = 1000
+lookups = ["campaigns"]
+[source.generator.config]
+simulated_views_per_sec = 100
+late_ratio = 0.01
+late_min_ms = 600000
+late_max_ms = 900000
+unknown_campaign_ratio = 0.01
+[lookup.campaigns]
+path = "{}"
+key = "campaign_id"
+[sink.kafka]
+topic = "views"
+partitions = 3
+"#,
+        campaigns_csv()
+    ));
+    let stats = run_connector(&loaded, bootstrap, VIEWS, None).await;
+    assert_eq!(stats.written, VIEWS);
+}
+
+fn minute_toml(group: &str, out: &Path) -> String {
+    format!(
+        r#"
+name = "{group}"
+[source.kafka]
+topic = "views"
+group_id = "{group}"
+batch_size = 2000
+batch_timeout_ms = 300
+[aggregate]
+plugin = "campaign-minute"
+trigger_interval_ms = 100
+allowed_lateness_ms = 30000
+lookups = ["campaigns"]
+[aggregate.config]
+unknown_campaign = "dlq"
+[lookup.campaigns]
+path = "{csv}"
+key = "campaign_id"
+[sink.parquet]
+path = "{out}"
+partition_by = ["network_id", "minute_timestamp"]
+columns = [
+    {{ name = "campaign_id", type = "int64", nullable = false }},
+    {{ name = "network_id", type = "int64" }},
+    {{ name = "minute_timestamp", type = "string", nullable = false }},
+    {{ name = "view_count", type = "int64", nullable = false }},
+    {{ name = "avg_duration_s", type = "float64", nullable = false }},
+    {{ name = "total_duration_ms", type = "int64", nullable = false }},
+]
+[checkpoint]
+interval_ms = 200
+[kafka.options]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+"#,
+        csv = campaigns_csv(),
+        out = out.display()
+    )
+}
+
+/// Every file under `root`.
+fn files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// One output row: partition folder, campaign, count, average (bits), total.
+type Row = (String, i64, i64, u64, i64);
+
+/// The dataset's rows, sorted; panics on a hidden (temporary) file.
+fn dataset(root: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for path in files(root) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        assert!(
+            !name.starts_with('.') && name.ends_with(".parquet"),
+            "stray file {}",
+            path.display()
+        );
+        let folder = path
+            .parent()
+            .and_then(|p| p.strip_prefix(root).ok())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let file = std::fs::File::open(&path).expect("open");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let col = |name: &str| batch.column_by_name(name).expect(name).clone();
+            let ids = col("campaign_id");
+            let ids = ids.as_any().downcast_ref::<Int64Array>().expect("int64");
+            let counts = col("view_count");
+            let counts = counts.as_any().downcast_ref::<Int64Array>().expect("int64");
+            let avgs = col("avg_duration_s");
+            let avgs = avgs.as_any().downcast_ref::<Float64Array>().expect("f64");
+            let totals = col("total_duration_ms");
+            let totals = totals.as_any().downcast_ref::<Int64Array>().expect("int64");
+            for i in 0..batch.num_rows() {
+                assert!(!ids.is_null(i));
+                rows.push((
+                    folder.clone(),
+                    ids.value(i),
+                    counts.value(i),
+                    avgs.value(i).to_bits(),
+                    totals.value(i),
+                ));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// View ids in the DLQ by reason code.
+async fn dead_letters(bootstrap: &str, topic: &str) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
+    let mut out: BTreeMap<String, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    for s in consume(bootstrap, topic, usize::MAX, Duration::from_secs(3)).await {
+        let reason = s.header("weir.dlq.reason").expect("reason").to_string();
+        for code in weir::pipeline::reason_codes(&reason) {
+            out.entry(code.to_string())
+                .or_default()
+                .insert(s.key.clone().expect("view_id key"));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
+    plugin("campaign-views");
+    plugin("campaign-minute");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    produce(&bootstrap).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Reference: one uninterrupted run.
+    let clean_out = dir.path().join("clean");
+    let clean_toml = dir.path().join("clean.toml");
+    std::fs::write(&clean_toml, minute_toml("clean", &clean_out)).expect("write");
+    let log = finish(weir_run(
+        &clean_toml,
+        &bootstrap,
+        &dir.path().join("state"),
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await;
+    assert!(log.contains("Reached the end of the source"), "{log}");
+    let clean = dataset(&clean_out);
+
+    // Killed once a checkpoint covers part of the input and files exist.
+    let out = dir.path().join("killed");
+    let toml = dir.path().join("killed.toml");
+    std::fs::write(&toml, minute_toml("killed", &out)).expect("write");
+    let state = dir.path().join("state");
+    let mut first = weir_run(&toml, &bootstrap, &state, &[]);
+    let store = weir::state::CheckpointStore::new(&state, "killed");
+    let covered = || {
+        store.load().ok().flatten().map_or(0, |c| {
+            c.positions.values().flat_map(|p| p.values()).sum::<i64>()
+        })
+    };
+    eventually(|| covered() >= VIEWS as i64 / 3 && !files(&out).is_empty()).await;
+    assert!(
+        first.try_wait().expect("wait").is_none(),
+        "the first run finished before it could be killed; make the input larger"
+    );
+    kill(first);
+    let at_kill = covered();
+    assert!(
+        (VIEWS as i64 / 3..VIEWS as i64).contains(&at_kill),
+        "killed with {at_kill} records checkpointed"
+    );
+    let log = finish(weir_run(
+        &toml,
+        &bootstrap,
+        &state,
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await;
+    assert!(log.contains("Restored state and positions"), "{log}");
+    let restarted = dataset(&out);
+
+    assert!(clean.len() > 100, "{} rows", clean.len());
+    let keys: BTreeSet<(&str, i64)> = clean.iter().map(|r| (r.0.as_str(), r.1)).collect();
+    assert_eq!(keys.len(), clean.len(), "every (campaign, minute) once");
+    assert_eq!(restarted, clean, "the killed run's dataset equals the clean one");
+
+    // Every view is in exactly one place: counted in a row, or in the DLQ.
+    let counted: i64 = clean.iter().map(|r| r.2).sum();
+    let dead = dead_letters(&bootstrap, "clean.dlq").await;
+    let dead_total: usize = dead.values().map(BTreeSet::len).sum();
+    assert!(dead.get("late").is_some_and(|s| !s.is_empty()), "{dead:?}");
+    assert!(dead.get("unknown_campaign").is_some_and(|s| !s.is_empty()));
+    assert_eq!(counted as u64 + dead_total as u64, VIEWS);
+    // The killed run may send a record to the DLQ twice (at least once), never
+    // another record.
+    let dead_killed = dead_letters(&bootstrap, "killed.dlq").await;
+    assert_eq!(dead_killed, dead);
+}

@@ -1,0 +1,154 @@
+"""Interop: the campaign pipeline as an operator runs it, checked by independent
+tools. `weir broker` in one process; `weir run connectors/campaign-views.toml`
+generates view logs (simulated event time, late and unknown-campaign views
+injected); `weir run connectors/campaign-minute.toml --exit-at-end` aggregates
+them to Hive-partitioned Parquet. Then Python confluent-kafka reads the raw
+topic and the DLQ, computes the per-minute aggregation itself, and pyarrow
+(`pyarrow.dataset`, hive partitioning) reads weir's output: every (campaign,
+minute) once, equal counts, averages within 1e-9, network ids from the CSV,
+late and unknown-campaign views in the DLQ with their reasons, no temporary
+files."""
+
+import csv
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+
+import pyarrow.dataset as ds
+from confluent_kafka import Consumer
+
+WEIR = sys.argv[1]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+VIEWS = 40_000
+RATE = 100  # simulated views per second of event time: ~7 minutes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_topic(bootstrap: str, topic: str, idle: float = 3.0):
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"interop-{uuid.uuid4()}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
+    c.subscribe([topic])
+    out, last = [], time.time()
+    while time.time() - last < idle:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            raise RuntimeError(m.error())
+        out.append(m)
+        last = time.time()
+    c.close()
+    return out
+
+
+def run(args, env):
+    p = subprocess.run([WEIR, "run", *args], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        sys.exit(f"weir run {args} failed:\n{p.stderr}")
+    return p.stderr
+
+
+def main() -> None:
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    broker = subprocess.Popen([WEIR, "broker", "--listen", bootstrap],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, WEIR_LOG="info", OUTPUT_DIR=f"{tmp}/out",
+                       TRIGGER_MS="200", SIMULATED_VIEWS_PER_SEC=str(RATE),
+                       LATE_MIN_MS="600000", LATE_MAX_MS="900000")
+            common = ["--bootstrap-servers", bootstrap, "--state-dir", f"{tmp}/state"]
+            run(["connectors/campaign-views.toml", "--max-records", str(VIEWS), *common], env)
+            log = run(["connectors/campaign-minute.toml", "--exit-at-end",
+                       "--duration", "240", *common], env)
+            check(bootstrap, pathlib.Path(tmp) / "out", log)
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+
+
+def check(bootstrap: str, out: pathlib.Path, log: str) -> None:
+    networks = {}
+    with open(ROOT / "connectors/data/campaigns.csv") as f:
+        for row in csv.DictReader(f):
+            networks[int(row["campaign_id"])] = int(row["network_id"])
+
+    raw = read_topic(bootstrap, "campaign_views")
+    assert len(raw) == VIEWS, f"{len(raw)} views in the topic"
+    dead = defaultdict(set)
+    for m in read_topic(bootstrap, "campaign-minute.dlq"):
+        headers = {k: v.decode() for k, v in (m.headers() or [])}
+        code = headers["weir.dlq.reason"].split(":", 1)[0]
+        dead[code].add(m.key().decode())
+
+    injected = defaultdict(set)
+    expected = defaultdict(lambda: [0, 0])  # (campaign, minute) -> [count, total ms]
+    for m in raw:
+        v = json.loads(m.value())
+        view_id = m.key().decode()
+        assert view_id == v["view_id"]
+        label = {k: val.decode() for k, val in (m.headers() or [])}.get("weir.injected")
+        if label:
+            injected[label].add(view_id)
+        if any(view_id in ids for ids in dead.values()):
+            continue
+        minute = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(v["start_timestamp"] // 60000 * 60))
+        e = expected[(v["campaign_id"], minute)]
+        e[0] += 1
+        e[1] += v["end_timestamp"] - v["start_timestamp"]
+
+    # Late and unknown views land where the connector says: the DLQ, by reason.
+    assert dead["unknown_campaign"] == injected["unknown_campaign"], (
+        len(dead["unknown_campaign"]), len(injected["unknown_campaign"]))
+    assert dead["late"] == injected["late"], (len(dead["late"]), len(injected["late"]))
+    assert len(dead["late"]) > 50 and len(dead["unknown_campaign"]) > 50, dict(dead)
+    assert set(dead) == {"late", "unknown_campaign"}, set(dead)
+
+    hidden = [p for p in out.rglob("*") if p.is_file() and p.name.startswith((".", "_"))]
+    assert not hidden, hidden
+    table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
+    got = {}
+    for r in table.to_pylist():
+        key = (r["campaign_id"], str(r["minute_timestamp"]))
+        assert key not in got, f"{key} twice"
+        got[key] = r
+        assert r["network_id"] == networks[r["campaign_id"]], r
+    assert set(got) == set(expected), (
+        sorted(set(expected) - set(got))[:5], sorted(set(got) - set(expected))[:5])
+    for key, (count, total) in expected.items():
+        r = got[key]
+        assert r["view_count"] == count, (key, r, count)
+        assert r["total_duration_ms"] == total, (key, r, total)
+        assert abs(r["avg_duration_s"] - total / count / 1000.0) <= 1e-9, (key, r)
+    minutes = {k[1] for k in got}
+    print(f"campaign interop ok: {VIEWS} views, {len(got)} (campaign, minute) rows over "
+          f"{len(minutes)} minutes, {len(dead['late'])} late and "
+          f"{len(dead['unknown_campaign'])} unknown-campaign views in the DLQ")
+
+
+if __name__ == "__main__":
+    main()
