@@ -16,6 +16,9 @@ pub mod wire;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::client::Cluster;
@@ -30,13 +33,12 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::ne
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(
-        "cannot listen on {addr} for the schema registry: {source}; pass --registry-listen 127.0.0.1:0 \
+        "cannot listen on {addr} for the schema registry: {error}; pass --registry-listen 127.0.0.1:0 \
          or point --schema-registry-url at a running registry"
     )]
     Listen {
         addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "the schema registry cannot use its Kafka topic `{topic}` on {bootstrap}: {reason}; check that \
@@ -47,10 +49,12 @@ pub enum RegistryError {
 }
 
 /// A running registry serving the Confluent REST API; dropping it stops the
-/// server (requests in flight finish).
+/// server (requests in flight finish), [`EmbeddedRegistry::stop`] also waits
+/// for that.
 pub struct EmbeddedRegistry {
     pub addr: SocketAddr,
     stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
 }
 
 impl EmbeddedRegistry {
@@ -60,9 +64,9 @@ impl EmbeddedRegistry {
         listen: SocketAddr,
         cluster: &Cluster,
     ) -> Result<EmbeddedRegistry, RegistryError> {
-        let listen_error = |source| RegistryError::Listen {
+        let listen_error = |error| RegistryError::Listen {
             addr: listen,
-            source,
+            error,
         };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -72,7 +76,7 @@ impl EmbeddedRegistry {
         let app = api::router(Arc::new(api::Registry::new(store, log)));
         let stop = CancellationToken::new();
         let stopped = stop.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stopped.cancelled_owned())
                 .await;
@@ -80,12 +84,32 @@ impl EmbeddedRegistry {
                 tracing::error!(%addr, error = %e, "Schema registry stopped.");
             }
         });
-        Ok(EmbeddedRegistry { addr, stop })
+        Ok(EmbeddedRegistry {
+            addr,
+            stop,
+            task: Some(task),
+        })
     }
 
     /// `http://host:port`, for clients and `--schema-registry-url`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and waits (up to 5 s for requests in flight) until the
+    /// registry has let go of its Kafka producer, so the broker can stop after
+    /// it without the producer logging a lost connection.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
     }
 }
 
