@@ -1,5 +1,10 @@
 //! The Confluent Schema Registry REST API (the endpoints Confluent's clients
 //! use) over the [`Store`], with every change written to the [`Log`] first.
+//!
+//! Simplifications, compared with Confluent's registry: Avro only, no schema
+//! references, no modes (READONLY, IMPORT), contexts, metadata or rule sets;
+//! `offset`/`limit`/`deletedOnly` are ignored (whole lists are answered), and
+//! `normalize` is implied (schemas always compare in normalised form).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -83,10 +88,15 @@ pub fn router(registry: Arc<Registry>) -> Router {
             "/subjects/{subject}/versions/{version}/schema",
             get(version_schema),
         )
+        .route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            get(referenced_by),
+        )
         .route("/schemas/types", get(schema_types))
         .route("/schemas/ids/{id}", get(schema_by_id))
         .route("/schemas/ids/{id}/schema", get(raw_schema_by_id))
         .route("/schemas/ids/{id}/versions", get(id_versions))
+        .route("/schemas/ids/{id}/subjects", get(id_subjects))
         .route(
             "/compatibility/subjects/{subject}/versions",
             post(check_all),
@@ -200,8 +210,12 @@ async fn root() -> Answer {
     ok(json!({}))
 }
 
+/// `subjectPrefix` is the documented name; Confluent's Python client sends `subject`.
 async fn subjects(State(r): Shared, Query(q): Params) -> Answer {
-    let prefix = q.get("subjectPrefix").map_or("", String::as_str);
+    let prefix = q
+        .get("subjectPrefix")
+        .or_else(|| q.get("subject"))
+        .map_or("", String::as_str);
     ok(json!(r.read().subjects(flag(&q, "deleted"), prefix)))
 }
 
@@ -312,6 +326,28 @@ async fn id_versions(State(r): Shared, Path(id): Path<String>, Query(q): Params)
         .map(|(subject, version)| json!({"subject": subject, "version": version}))
         .collect();
     ok(json!(list))
+}
+
+async fn id_subjects(State(r): Shared, Path(id): Path<String>, Query(q): Params) -> Answer {
+    let id = schema_id(&id)?;
+    let mut subjects: Vec<String> = r
+        .read()
+        .id_versions(id, flag(&q, "deleted"))?
+        .into_iter()
+        .map(|(subject, _)| subject)
+        .collect();
+    subjects.dedup();
+    ok(json!(subjects))
+}
+
+/// No schema references are stored, so no version is referenced by another.
+async fn referenced_by(
+    State(r): Shared,
+    Path((subject, version)): Path<(String, String)>,
+) -> Answer {
+    let spec = VersionSpec::parse(&version)?;
+    r.read().version(&subject, spec, false)?;
+    ok(json!([]))
 }
 
 fn compatibility(reasons: Vec<String>, q: &HashMap<String, String>) -> Answer {

@@ -268,6 +268,10 @@ async fn api_and_restart() {
             json!([{"subject": "other-value", "version": 1}, {"subject": "users-value", "version": 1}])
         )
     );
+    assert_eq!(
+        api.get("/schemas/ids/1/subjects").await,
+        (200, json!(["other-value", "users-value"]))
+    );
     error(api.get("/schemas/ids/99").await, 404, 40403);
 
     // Deletes: soft first, then permanent.
