@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod kafka;
 pub mod pipeline;
 pub mod record;
+pub mod registry;
 pub mod runtime;
 pub mod scaffold;
 pub mod sinks;

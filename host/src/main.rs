@@ -9,9 +9,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use weir::config::{self, Loaded, SourceConfig};
+use weir::config::{self, KafkaConfig, Loaded, SourceConfig};
+use weir::kafka::client::Cluster;
 use weir::kafka::embedded::EmbeddedBroker;
 use weir::pipeline::{Pipeline, StopAfter, start_plugin};
+use weir::registry::{EmbeddedRegistry, RegistryError};
 use weir::runtime::{Limits, Role, Runtime};
 
 #[derive(Parser)]
@@ -65,6 +67,11 @@ enum Command {
         /// Serve Prometheus metrics on this address (`/metrics`), e.g. 127.0.0.1:9464.
         #[arg(long, env = "WEIR_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
+        /// Schema registry (Confluent REST API) URL; without it, a run on the
+        /// embedded broker starts an embedded registry (127.0.0.1:8081, or a
+        /// free port when that one is taken).
+        #[arg(long, env = "WEIR_SCHEMA_REGISTRY_URL")]
+        schema_registry_url: Option<String>,
     },
     /// Check connector files and their plugins without running anything.
     Validate {
@@ -109,10 +116,14 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
-    /// Run only the embedded Kafka-protocol broker, for several weir processes to share.
+    /// Run only the embedded Kafka-protocol broker and schema registry, for
+    /// several weir processes to share.
     Broker {
         #[arg(long, default_value = "127.0.0.1:9092")]
         listen: SocketAddr,
+        /// Where the schema registry (Confluent REST API) listens.
+        #[arg(long, default_value_t = weir::registry::DEFAULT_LISTEN)]
+        registry_listen: SocketAddr,
     },
 }
 
@@ -197,6 +208,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             plugin_dir,
             state_dir,
             metrics_listen,
+            schema_registry_url,
         } => {
             if let Some(addr) = metrics_listen {
                 metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -213,6 +225,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             run(
                 &files,
                 bootstrap_servers,
+                schema_registry_url,
                 stop,
                 plugin_dir.as_deref(),
                 state_dir.as_deref(),
@@ -220,7 +233,10 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             .await
         }
         Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
-        Command::Broker { listen } => broker(listen).await,
+        Command::Broker {
+            listen,
+            registry_listen,
+        } => broker(listen, registry_listen).await,
         Command::Record {
             topic,
             out,
@@ -381,6 +397,7 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
 async fn run(
     files: &[PathBuf],
     bootstrap_flag: Option<String>,
+    registry_flag: Option<String>,
     stop: StopAfter,
     plugin_dir: Option<&str>,
     state_dir: Option<&Path>,
@@ -409,6 +426,13 @@ async fn run(
             .context("starting the embedded Kafka broker")?;
         tracing::info!(bootstrap = %b.bootstrap(), "Embedded Kafka broker listening (memory storage; set --bootstrap-servers to use a real cluster).");
         embedded = Some(b);
+    }
+    // Kept alive for the run; the Avro sink will take its URL.
+    let mut registry = None;
+    if let Some(b) = &embedded
+        && registry_flag.as_deref().is_none_or(|u| u.trim().is_empty())
+    {
+        registry = Some(start_run_registry(&b.bootstrap()).await?);
     }
 
     let mut pipelines = Vec::new();
@@ -449,6 +473,9 @@ async fn run(
                 shutdown.cancel();
             }
         }
+    }
+    if let Some(r) = registry {
+        r.stop().await;
     }
     drop(embedded);
     Ok(if failed {
@@ -549,13 +576,44 @@ async fn watch_signals(token: CancellationToken) {
     token.cancel();
 }
 
-async fn broker(listen: SocketAddr) -> Result<ExitCode> {
+async fn broker(listen: SocketAddr, registry_listen: SocketAddr) -> Result<ExitCode> {
     let b = EmbeddedBroker::start(listen)
         .await
         .with_context(|| format!("starting the broker on {listen}"))?;
-    tracing::info!(bootstrap = %b.bootstrap(), "Embedded Kafka broker listening (memory storage). Ctrl-C stops it.");
+    let registry = EmbeddedRegistry::start(registry_listen, &embedded_cluster(&b.bootstrap()))
+        .await
+        .context("starting the schema registry")?;
+    tracing::info!(
+        bootstrap = %b.bootstrap(),
+        schema_registry = %registry.url(),
+        "Embedded Kafka broker (memory storage) and schema registry listening. Ctrl-C stops them."
+    );
     let token = CancellationToken::new();
     watch_signals(token.clone()).await;
+    registry.stop().await;
     drop(b);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Client settings for weir's own use of the embedded broker.
+fn embedded_cluster(bootstrap: &str) -> Cluster {
+    Cluster {
+        bootstrap: bootstrap.to_string(),
+        settings: KafkaConfig::default(),
+    }
+}
+
+/// The registry of a run on the embedded broker: on Confluent's port when it
+/// is free, else on any free port (the URL is logged).
+async fn start_run_registry(bootstrap: &str) -> Result<EmbeddedRegistry> {
+    let cluster = embedded_cluster(bootstrap);
+    let registry = match EmbeddedRegistry::start(weir::registry::DEFAULT_LISTEN, &cluster).await {
+        Err(RegistryError::Listen { .. }) => {
+            EmbeddedRegistry::start(SocketAddr::from(([127, 0, 0, 1], 0)), &cluster).await
+        }
+        started => started,
+    }
+    .context("starting the embedded schema registry")?;
+    tracing::info!(url = %registry.url(), "Embedded schema registry listening (state in the broker's `_schemas` topic; set --schema-registry-url to use another).");
+    Ok(registry)
 }

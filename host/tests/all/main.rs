@@ -9,6 +9,7 @@ mod http;
 mod measure;
 mod pipeline;
 mod purchases;
+mod registry;
 mod restart;
 mod sandbox;
 mod version;
