@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "purchases-gen purchases-validate purchases-daily cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import"
+plugins := "customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.
@@ -104,4 +104,4 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --exclude test-future-version --exclude test-bad-import --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p cdc-gen -p cdc-shape -p cdc-table -p gtfs-rt -p test-misbehave -- -D warnings
+    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p cdc-gen -p cdc-shape -p cdc-table -p gtfs-rt -p customer-events -p campaign-views -p campaign-minute -p test-misbehave -- -D warnings

@@ -427,22 +427,39 @@ async fn run(
         tracing::info!(bootstrap = %b.bootstrap(), "Embedded Kafka broker listening (memory storage; set --bootstrap-servers to use a real cluster).");
         embedded = Some(b);
     }
-    // Kept alive for the run; the Avro sink will take its URL.
-    let mut registry = None;
-    if let Some(b) = &embedded
-        && registry_flag.as_deref().is_none_or(|u| u.trim().is_empty())
-    {
-        registry = Some(start_run_registry(&b.bootstrap()).await?);
-    }
-
+    // The registry an Avro sink uses: the flag (or WEIR_SCHEMA_REGISTRY_URL),
+    // else the connector's `[schema_registry] url`, else an embedded one on the
+    // connector's cluster (started once, kept alive for the run).
+    let flag = registry_flag.filter(|u| !u.trim().is_empty());
+    let mut registry: Option<EmbeddedRegistry> = None;
     let mut pipelines = Vec::new();
     for l in &loaded {
         let bootstrap = configured(l)
             .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
             .unwrap_or_default();
-        let p = Pipeline::build(l, &runtime, &bootstrap, &l.state_dir(state_dir))
-            .await
-            .with_context(|| format!("starting {}", l.path.display()))?;
+        let mut url = flag.clone().or_else(|| {
+            l.connector
+                .schema_registry
+                .url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+        });
+        let wants_registry = l.value_schema.is_some() || embedded.is_some();
+        if url.is_none() && wants_registry {
+            if registry.is_none() {
+                registry = Some(start_run_registry(&bootstrap).await?);
+            }
+            url = registry.as_ref().map(EmbeddedRegistry::url);
+        }
+        let p = Pipeline::build(
+            l,
+            &runtime,
+            &bootstrap,
+            url.as_deref(),
+            &l.state_dir(state_dir),
+        )
+        .await
+        .with_context(|| format!("starting {}", l.path.display()))?;
         pipelines.push(p);
     }
 

@@ -17,6 +17,7 @@ use crate::record::{self, Batch, Origin};
 use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
+use crate::sinks::avro::AvroEncoder;
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, ParquetSink, Sink, SinkError};
 use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
 use crate::state::{CheckpointStore, StateError};
@@ -53,6 +54,16 @@ pub enum PipelineError {
     Sink {
         connector: String,
         source: SinkError,
+    },
+    #[error(
+        "connector {connector} writes Avro to `{topic}` but no schema registry is configured; pass --schema-registry-url, set WEIR_SCHEMA_REGISTRY_URL or `[schema_registry] url`, or run on the embedded broker (which starts one)"
+    )]
+    NoRegistry { connector: String, topic: String },
+    #[error("connector {connector}: schema {schema}: {source}")]
+    Registry {
+        connector: String,
+        schema: String,
+        source: crate::registry::client::ClientError,
     },
     #[error("connector {connector}: {source}")]
     State {
@@ -107,6 +118,21 @@ pub struct Pipeline {
     sink_topic: Option<String>,
 }
 
+/// Checks `schema` against what `subject` holds (the registry's own
+/// compatibility level), then registers it: an incompatible schema stops the
+/// connector before anything is produced.
+async fn register_schema(
+    url: &str,
+    subject: &str,
+    schema: &str,
+) -> Result<u32, crate::registry::client::ClientError> {
+    let client = crate::registry::client::RegistryClient::new(url)?;
+    client.check_compatible(subject, schema).await?;
+    let id = client.register(subject, schema).await?;
+    tracing::debug!(registry = client.url(), subject, id, "Registered.");
+    Ok(id)
+}
+
 /// Loads a plugin, checks its contract and role, and calls `init` with its
 /// connector config: what `run` does first and `validate` does only.
 pub fn start_plugin(
@@ -135,10 +161,12 @@ pub fn start_plugin(
 impl Pipeline {
     /// Loads plugins, creates topics and clients, restores the last checkpoint
     /// from `state_dir`: everything that can fail before data moves.
+    /// `registry` is the schema registry URL an Avro sink registers with.
     pub async fn build(
         loaded: &Loaded,
         runtime: &Runtime,
         bootstrap: &str,
+        registry: Option<&str>,
         state_dir: &Path,
     ) -> Result<Pipeline, PipelineError> {
         let name = loaded.name.clone();
@@ -236,10 +264,27 @@ impl Pipeline {
 
         let mut sinks = Vec::new();
         if let Some(k) = &c.sink.kafka {
-            sinks.push(Sink::Kafka(KafkaSink::new(
-                producer.clone(),
-                k.topic.clone(),
-            )));
+            let mut sink = KafkaSink::new(producer.clone(), k.topic.clone());
+            if let Some(schema) = &loaded.value_schema {
+                let url = registry.ok_or_else(|| PipelineError::NoRegistry {
+                    connector: name.clone(),
+                    topic: k.topic.clone(),
+                })?;
+                let subject = k
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-value", k.topic));
+                let id = register_schema(url, &subject, &schema.text)
+                    .await
+                    .map_err(|source| PipelineError::Registry {
+                        connector: name.clone(),
+                        schema: schema.path.display().to_string(),
+                        source,
+                    })?;
+                tracing::info!(connector = %name, subject, id, "Value schema registered.");
+                sink = sink.with_avro(AvroEncoder::new(schema.schema.clone()), id);
+            }
+            sinks.push(Sink::Kafka(sink));
         }
         if let Some(con) = &c.sink.console {
             sinks.push(Sink::Console(ConsoleSink::new(

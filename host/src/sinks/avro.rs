@@ -137,12 +137,19 @@ impl AvroEncoder {
         let obj = json
             .as_object()
             .ok_or_else(|| format!("{here}: expected a record ({}), got {json}", r.name))?;
-        if let Some(extra) = obj.keys().find(|k| !r.lookup.contains_key(*k)) {
-            return Err(format!(
-                "{}: not a field of {}",
-                join(path, extra),
-                r.name.name
-            ));
+        let extra: Vec<String> = obj
+            .keys()
+            .filter(|k| !r.lookup.contains_key(*k))
+            .map(|k| join(path, k))
+            .collect();
+        match extra.len() {
+            0 => {}
+            1 => return Err(format!("{}: not a field of {}", extra[0], r.name.name)),
+            n => {
+                let shown = extra.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+                let more = if n > 3 { format!(" and {} more", n - 3) } else { String::new() };
+                return Err(format!("{shown}{more}: not fields of {}", r.name.name));
+            }
         }
         let mut fields = Vec::with_capacity(r.fields.len());
         for f in &r.fields {

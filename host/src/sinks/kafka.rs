@@ -1,4 +1,6 @@
-//! `[sink.kafka]`: produce a batch and wait for every delivery report.
+//! `[sink.kafka]`: produce a batch and wait for every delivery report; with
+//! `format = "avro"`, values are encoded with the registered writer schema in
+//! Confluent's framing first, and a value that does not fit is refused.
 
 use std::time::Duration;
 
@@ -8,21 +10,61 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
+use super::Rejected;
+use super::avro::AvroEncoder;
 use crate::kafka::KafkaIoError;
 use crate::record::{Batch, Record};
+use crate::registry::wire;
 
 pub struct KafkaSink {
     producer: FutureProducer,
     topic: String,
+    /// The writer schema and its registry id, for `format = "avro"`.
+    avro: Option<(AvroEncoder, u32)>,
 }
 
 impl KafkaSink {
     pub fn new(producer: FutureProducer, topic: String) -> Self {
-        KafkaSink { producer, topic }
+        KafkaSink {
+            producer,
+            topic,
+            avro: None,
+        }
     }
 
-    pub async fn write(&mut self, batch: &Batch) -> Result<(), KafkaIoError> {
-        produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await
+    /// Values are Avro, written with `encoder`'s schema, registered as `id`.
+    pub fn with_avro(mut self, encoder: AvroEncoder, id: u32) -> Self {
+        self.avro = Some((encoder, id));
+        self
+    }
+
+    pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, KafkaIoError> {
+        let Some((encoder, id)) = &self.avro else {
+            produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
+            return Ok(Vec::new());
+        };
+        let mut rejected = Vec::new();
+        let mut encoded = Vec::with_capacity(batch.len());
+        for (i, r) in batch.iter().enumerate() {
+            // A tombstone stays a tombstone.
+            let value = match r.value.as_deref().map(|v| encoder.encode(v)) {
+                None => None,
+                Some(Ok(body)) => Some(wire::encode(*id, &body)),
+                Some(Err(reason)) => {
+                    rejected.push((i, format!("schema_mismatch: {reason}")));
+                    continue;
+                }
+            };
+            encoded.push(Record {
+                value,
+                key: r.key.clone(),
+                headers: r.headers.clone(),
+                timestamp_ms: r.timestamp_ms,
+                origin: None,
+            });
+        }
+        produce_all(&self.producer, &self.topic, encoded.iter().map(|r| (r, None))).await?;
+        Ok(rejected)
     }
 }
 

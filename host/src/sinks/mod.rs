@@ -49,7 +49,7 @@ impl Sink {
     /// held for the next checkpoint (Parquet, see [`Sink::flush`]).
     pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, SinkError> {
         match self {
-            Sink::Kafka(s) => s.write(batch).await.map(|_| Vec::new()).map_err(Into::into),
+            Sink::Kafka(s) => s.write(batch).await.map_err(Into::into),
             Sink::Console(s) => s.write(batch).map(|_| Vec::new()).map_err(Into::into),
             Sink::Parquet(s) => Ok(s.write(batch)),
         }

@@ -38,6 +38,7 @@ simulated_views_per_sec = 100
 late_ratio = 0.01
 late_min_ms = 600000
 late_max_ms = 900000
+late_warmup_ms = 150000
 unknown_campaign_ratio = 0.01
 [lookup.campaigns]
 path = "{}"

@@ -121,7 +121,7 @@ pub async fn run_connector(
         duration: timeout,
         at_end: false,
     };
-    weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap, &state_dir(loaded))
+    weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap, None, &state_dir(loaded))
         .await
         .expect("pipeline builds")
         .run(stop, tokio_util::sync::CancellationToken::new())
@@ -199,7 +199,7 @@ pub fn free_addr() -> String {
 /// returns once it accepts connections.
 pub async fn broker_process(addr: &str) -> std::process::Child {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["broker", "--listen", addr])
+        .args(["broker", "--listen", addr, "--registry-listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -1,6 +1,8 @@
 //! Integration tests: one binary (link time), each module against the embedded
 //! broker with real rdkafka clients. Plugins must be built first (`just plugin`).
 
+mod avro;
+mod campaign;
 mod cdc;
 mod common;
 mod config_ui;

@@ -164,7 +164,7 @@ async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
         ..Default::default()
     };
     let stats =
-        weir::pipeline::Pipeline::build(&loaded, &runtime(), &bootstrap, &state_dir(&loaded))
+        weir::pipeline::Pipeline::build(&loaded, &runtime(), &bootstrap, None, &state_dir(&loaded))
             .await
             .expect("builds")
             .run(stop, tokio_util::sync::CancellationToken::new())

@@ -68,7 +68,8 @@ def run(args, env):
 def main() -> None:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
-    broker = subprocess.Popen([WEIR, "broker", "--listen", bootstrap],
+    broker = subprocess.Popen([WEIR, "broker", "--listen", bootstrap,
+                               "--registry-listen", "127.0.0.1:0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -80,7 +81,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             env = dict(os.environ, WEIR_LOG="info", OUTPUT_DIR=f"{tmp}/out",
                        TRIGGER_MS="200", SIMULATED_VIEWS_PER_SEC=str(RATE),
-                       LATE_MIN_MS="600000", LATE_MAX_MS="900000")
+                       LATE_MIN_MS="600000", LATE_MAX_MS="900000",
+                       LATE_WARMUP_MS="150000")
             common = ["--bootstrap-servers", bootstrap, "--state-dir", f"{tmp}/state"]
             run(["connectors/campaign-views.toml", "--max-records", str(VIEWS), *common], env)
             log = run(["connectors/campaign-minute.toml", "--exit-at-end",

@@ -31,7 +31,7 @@ def free_port() -> int:
 
 def main() -> None:
     addr = f"127.0.0.1:{free_port()}"
-    broker = subprocess.Popen([WEIR, "broker", "--listen", addr])
+    broker = subprocess.Popen([WEIR, "broker", "--listen", addr, "--registry-listen", "127.0.0.1:0"])
     try:
         deadline = time.time() + 20
         while True:
