@@ -171,6 +171,12 @@ pub struct AggregateConfig {
     /// `allowed_lateness_ms = 5000`: the watermark trails the newest event time by this much.
     #[serde(default = "defaults::allowed_lateness_ms")]
     pub allowed_lateness_ms: i64,
+    /// `tick_every_batch = false`: also tick after every input batch (windowed
+    /// aggregations: windows close and late records are told apart as soon as
+    /// the watermark moves, whatever the processing speed). Reports that should
+    /// come once per interval leave it off.
+    #[serde(default)]
+    pub tick_every_batch: bool,
     /// `config = { ... }`: handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,

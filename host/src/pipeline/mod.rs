@@ -91,6 +91,9 @@ pub enum PipelineError {
 struct Aggregate {
     stage: Stage,
     trigger_every: Duration,
+    /// Also tick after every batch, so the watermark a record is judged late
+    /// against never trails the input by more than a batch.
+    every_batch: bool,
     clock: EventClock,
     next_trigger: tokio::time::Instant,
 }
@@ -208,6 +211,7 @@ impl Pipeline {
                 Some(Aggregate {
                     stage: stage("aggregate".into(), inst),
                     trigger_every: every,
+                    every_batch: a.tick_every_batch,
                     clock: EventClock::new(a.allowed_lateness_ms),
                     next_trigger: tokio::time::Instant::now() + every,
                 })
@@ -350,6 +354,7 @@ impl Pipeline {
         }
         let batch_cap = 10_000usize;
         let mut input_ended = false;
+        let mut at_end_since = None;
         tracing::info!(
             connector = %self.name,
             dlq = self.dlq.topic(),
@@ -376,6 +381,9 @@ impl Pipeline {
             let idle = input.is_empty();
             if !idle {
                 self.handle(input, &mut stats).await?;
+                if self.aggregate.as_ref().is_some_and(|a| a.every_batch) {
+                    self.tick(false, &mut stats).await?;
+                }
             }
             let now = tokio::time::Instant::now();
             if self
@@ -388,9 +396,18 @@ impl Pipeline {
             } else if now >= self.checkpoints.next || self.sinks.iter().any(Sink::wants_flush) {
                 self.checkpoint(&mut stats).await?;
             }
+            // A bounded run: the end of the topic is the end of the input, once
+            // it has held for a second of polling that brought nothing (a
+            // broker's end offsets can lag what a fetch still brings).
             if stop.at_end && idle && self.source.at_end() {
-                tracing::info!(connector = %self.name, "Reached the end of the source.");
-                break;
+                let since = *at_end_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= Duration::from_secs(1) {
+                    tracing::info!(connector = %self.name, "Reached the end of the source.");
+                    input_ended = true;
+                    break;
+                }
+            } else {
+                at_end_since = None;
             }
         }
         // A source that ended has nothing more to say: every window may close.
@@ -525,13 +542,21 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Ticks the aggregator with the current watermark (or, when the input has
-    /// ended, one past every event) and delivers what it emits.
+    /// The processing-time trigger: a tick, and the next one an interval away.
     async fn trigger(
         &mut self,
         input_ended: bool,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
+        if let Some(agg) = &mut self.aggregate {
+            agg.next_trigger = tokio::time::Instant::now() + agg.trigger_every;
+        }
+        self.tick(input_ended, stats).await
+    }
+
+    /// Ticks the aggregator with the current watermark (or, when the input has
+    /// ended, one past every event) and delivers what it emits.
+    async fn tick(&mut self, input_ended: bool, stats: &mut RunStats) -> Result<(), PipelineError> {
         let Some(agg) = &mut self.aggregate else {
             return Ok(());
         };
@@ -542,7 +567,7 @@ impl Pipeline {
                 .watermark(self.source.live_partitions().as_deref())
         };
         let now = record::now_ms();
-        agg.next_trigger = tokio::time::Instant::now() + agg.trigger_every;
+        tracing::debug!(connector = %self.name, watermark, "Aggregator tick.");
         let emitted = agg.stage.plugin.call(move |p| p.tick(watermark, now)).await;
         let output = match emitted {
             Ok(flat) => record::from_flat(&flat, |_| None)

@@ -147,7 +147,11 @@ impl AvroEncoder {
             1 => return Err(format!("{}: not a field of {}", extra[0], r.name.name)),
             n => {
                 let shown = extra.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-                let more = if n > 3 { format!(" and {} more", n - 3) } else { String::new() };
+                let more = if n > 3 {
+                    format!(" and {} more", n - 3)
+                } else {
+                    String::new()
+                };
                 return Err(format!("{shown}{more}: not fields of {}", r.name.name));
             }
         }

@@ -63,7 +63,12 @@ impl KafkaSink {
                 origin: None,
             });
         }
-        produce_all(&self.producer, &self.topic, encoded.iter().map(|r| (r, None))).await?;
+        produce_all(
+            &self.producer,
+            &self.topic,
+            encoded.iter().map(|r| (r, None)),
+        )
+        .await?;
         Ok(rejected)
     }
 }

@@ -24,10 +24,12 @@ pub struct KafkaSource {
     pending: BTreeMap<i32, i64>,
     /// Per partition seen in this session: records below this offset were
     /// already handled and are skipped (see [`check_resume`]).
-    resume_from: HashMap<i32, i64>,
+    resume_from: HashMap<i32, (i64, bool)>,
     /// Positions of the checkpoint restored at start: records below them are
     /// already in the restored state, even if the group's commit lags behind.
     floor: HashMap<i32, i64>,
+    /// The topic's partitions, from metadata (empty until first asked).
+    partitions: Vec<i32>,
 }
 
 /// How far before a committed offset to rewind when the broker skipped past it:
@@ -55,6 +57,7 @@ impl KafkaSource {
             pending: BTreeMap::new(),
             resume_from: HashMap::new(),
             floor: HashMap::new(),
+            partitions: Vec::new(),
         })
     }
 
@@ -84,23 +87,50 @@ impl KafkaSource {
         })
     }
 
-    /// Whether every assigned partition has been handled up to its end.
-    pub fn at_end(&self) -> bool {
+    /// Whether every partition of the topic has been handled up to its end
+    /// (not only the assigned ones: after a restart the group may not have
+    /// handed this consumer all of them yet).
+    pub fn at_end(&mut self) -> bool {
         tokio::task::block_in_place(|| {
-            let parts = self.assigned();
+            let parts = self.topic_partitions();
             !parts.is_empty() && parts.iter().all(|&p| self.caught_up(p))
         })
     }
 
-    /// Assigned partitions that still have records to hand on: the ones that
-    /// hold an event-time watermark back (a caught-up partition does not).
-    pub fn live_partitions(&self) -> Vec<i32> {
+    /// The topic's partitions that still have records to hand on: the ones
+    /// that hold an event-time watermark back (a caught-up one does not). All of
+    /// the topic's partitions count, assigned or not: right after a restart the
+    /// group may hand this consumer some partitions seconds before the others,
+    /// and the first ones must not run the watermark ahead of the rest.
+    pub fn live_partitions(&mut self) -> Vec<i32> {
         tokio::task::block_in_place(|| {
-            self.assigned()
+            self.topic_partitions()
                 .into_iter()
                 .filter(|&p| !self.caught_up(p))
                 .collect()
         })
+    }
+
+    /// The topic's partitions from metadata (fetched once), else the assigned ones.
+    fn topic_partitions(&mut self) -> Vec<i32> {
+        if self.partitions.is_empty() {
+            self.partitions = self
+                .consumer
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
+                .ok()
+                .and_then(|m| {
+                    m.topics()
+                        .iter()
+                        .find(|t| t.name() == &*self.topic)
+                        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+                })
+                .unwrap_or_default();
+        }
+        if self.partitions.is_empty() {
+            self.assigned()
+        } else {
+            self.partitions.clone()
+        }
     }
 
     fn assigned(&self) -> Vec<i32> {
@@ -163,6 +193,14 @@ impl KafkaSource {
                 msg.partition(),
                 msg.offset(),
             ) {
+                continue;
+            }
+            // Already handled: a rewind or the broker's batch boundaries brought it again.
+            if self
+                .pending
+                .get(&msg.partition())
+                .is_some_and(|&next| msg.offset() < next)
+            {
                 continue;
             }
             let headers = msg
@@ -244,16 +282,24 @@ impl KafkaSource {
 fn check_resume(
     consumer: &StreamConsumer,
     topic: &str,
-    resume_from: &mut HashMap<i32, i64>,
+    resume_from: &mut HashMap<i32, (i64, bool)>,
     floor: Option<i64>,
     partition: i32,
     offset: i64,
 ) -> bool {
-    if let Some(&from) = resume_from.get(&partition) {
-        return offset >= from;
+    // `(from, rewinding)`: while a rewind is under way, records fetched before
+    // it (past `from`) are dropped until the rewound fetch brings one below.
+    if let Some((from, rewinding)) = resume_from.get_mut(&partition) {
+        if *rewinding {
+            if offset < *from {
+                *rewinding = false;
+            }
+            return false;
+        }
+        return offset >= *from;
     }
     let committed = committed(consumer, topic, partition).max(floor);
-    resume_from.insert(partition, committed.unwrap_or(0));
+    let from = committed.unwrap_or(0);
     match committed {
         Some(c) if offset > c => {
             let rewind = (c - REWIND).max(0);
@@ -265,11 +311,16 @@ fn check_resume(
                 Duration::from_secs(10),
             ) {
                 tracing::error!(topic = %topic, partition, error = %e, "Cannot rewind to the committed offset; records may be skipped.");
+                resume_from.insert(partition, (from, false));
                 return true;
             }
+            resume_from.insert(partition, (from, true));
             false
         }
-        _ => offset >= committed.unwrap_or(0),
+        _ => {
+            resume_from.insert(partition, (from, false));
+            offset >= from
+        }
     }
 }
 

@@ -97,7 +97,7 @@ impl Source {
 
     /// Whether a bounded read is complete: a Kafka source has handled everything
     /// up to the end of its partitions. Generators end by returning `None`.
-    pub fn at_end(&self) -> bool {
+    pub fn at_end(&mut self) -> bool {
         match self {
             Source::Generator(_) | Source::Http(_) => false,
             Source::Kafka(s) => s.at_end(),
@@ -106,15 +106,14 @@ impl Source {
 
     /// Input partitions (topic, partition) that still have records to hand on,
     /// for the event-time watermark; `None` when the source has no partitions.
-    pub fn live_partitions(&self) -> Option<Vec<(String, i32)>> {
+    pub fn live_partitions(&mut self) -> Option<Vec<(String, i32)>> {
         match self {
             Source::Generator(_) | Source::Http(_) => None,
-            Source::Kafka(s) => Some(
-                s.live_partitions()
-                    .into_iter()
-                    .map(|p| (s.topic().to_string(), p))
-                    .collect(),
-            ),
+            Source::Kafka(s) => {
+                let topic = s.topic().to_string();
+                let live = s.live_partitions();
+                Some(live.into_iter().map(|p| (topic.clone(), p)).collect())
+            }
         }
     }
 

@@ -56,7 +56,14 @@ async fn run(
     n: u64,
 ) -> Result<weir::pipeline::RunStats, PipelineError> {
     let (_dir, loaded) = connector(toml);
-    let p = Pipeline::build(&loaded, &runtime(), bootstrap, Some(url), &state_dir(&loaded)).await?;
+    let p = Pipeline::build(
+        &loaded,
+        &runtime(),
+        bootstrap,
+        Some(url),
+        &state_dir(&loaded),
+    )
+    .await?;
     let stop = StopAfter {
         max_records: Some(n),
         ..Default::default()
@@ -72,9 +79,14 @@ async fn events_are_avro_in_confluent_framing_with_the_registered_schema() {
     let broker = broker().await;
     let bootstrap = broker.bootstrap();
     let reg = registry(&bootstrap).await;
-    let stats = run(&events_toml("customer_events", &schema_path()), &bootstrap, &reg.url(), 3_000)
-        .await
-        .expect("builds");
+    let stats = run(
+        &events_toml("customer_events", &schema_path()),
+        &bootstrap,
+        &reg.url(),
+        3_000,
+    )
+    .await
+    .expect("builds");
     assert_eq!((stats.written, stats.dead_lettered), (3_000, 0));
 
     let client = RegistryClient::new(&reg.url()).expect("client");
@@ -103,7 +115,10 @@ async fn events_are_avro_in_confluent_framing_with_the_registered_schema() {
             panic!("user_id is a string")
         };
         assert_eq!(s.key.as_deref(), Some(user.as_bytes()), "keyed by user_id");
-        assert!(matches!(get("event_timestamp"), apache_avro::types::Value::TimestampMillis(_)));
+        assert!(matches!(
+            get("event_timestamp"),
+            apache_avro::types::Value::TimestampMillis(_)
+        ));
     }
     assert_eq!(
         kinds.keys().collect::<Vec<_>>(),
@@ -112,10 +127,18 @@ async fn events_are_avro_in_confluent_framing_with_the_registered_schema() {
     assert!(kinds["content_play"] > kinds["search"], "{kinds:?}");
     // Running again registers nothing new: the same id.
     let versions = client_versions(&reg.url(), "customer_events-value").await;
-    run(&events_toml("customer_events", &schema_path()), &bootstrap, &reg.url(), 10)
-        .await
-        .expect("second run");
-    assert_eq!(client_versions(&reg.url(), "customer_events-value").await, versions);
+    run(
+        &events_toml("customer_events", &schema_path()),
+        &bootstrap,
+        &reg.url(),
+        10,
+    )
+    .await
+    .expect("second run");
+    assert_eq!(
+        client_versions(&reg.url(), "customer_events-value").await,
+        versions
+    );
 }
 
 async fn client_versions(url: &str, subject: &str) -> String {
@@ -144,13 +167,21 @@ async fn an_incompatible_schema_stops_the_connector_before_it_produces() {
         .register("clash-value", &theirs.to_string())
         .await
         .expect("theirs registers");
-    let err = run(&events_toml("clash", &schema_path()), &bootstrap, &reg.url(), 100)
-        .await
-        .expect_err("refused");
+    let err = run(
+        &events_toml("clash", &schema_path()),
+        &bootstrap,
+        &reg.url(),
+        100,
+    )
+    .await
+    .expect_err("refused");
     let text = err.to_string();
     assert!(text.contains("not compatible"), "{text}");
     assert!(text.contains("event_id"), "the registry's reason: {text}");
-    assert!(text.contains("user_event.v1.avsc"), "names the schema file: {text}");
+    assert!(
+        text.contains("user_event.v1.avsc"),
+        "names the schema file: {text}"
+    );
     let seen = consume(&bootstrap, "clash", usize::MAX, Duration::from_secs(2)).await;
     assert!(seen.is_empty(), "nothing produced");
 }
@@ -183,9 +214,7 @@ async fn a_record_that_does_not_fit_goes_to_the_dlq_with_the_failing_field() {
     for d in &dead {
         assert_eq!(
             d.header("weir.dlq.reason"),
-            Some(
-                "schema_mismatch: actions, content, details and 8 more: not fields of Narrow"
-            )
+            Some("schema_mismatch: actions, content, details and 8 more: not fields of Narrow")
         );
         assert_eq!(d.header("weir.dlq.stage"), Some("sink.kafka"));
         // The record as the plugin made it: JSON, not Avro.

@@ -138,7 +138,8 @@ pub fn state_dir(loaded: &weir::config::Loaded) -> PathBuf {
 }
 
 /// `weir run TOML` as its own process against `bootstrap`, with its checkpoints
-/// in `state`; stderr is captured (see [`finish`]).
+/// in `state`; stderr is captured (see [`finish`]), at `TEST_WEIR_LOG` (default
+/// `info`) when set.
 pub fn weir_run(
     toml: &std::path::Path,
     bootstrap: &str,
@@ -154,7 +155,10 @@ pub fn weir_run(
         .arg("--plugin-dir")
         .arg(plugin_dir())
         .args(extra)
-        .env("WEIR_LOG", "info")
+        .env(
+            "WEIR_LOG",
+            std::env::var("TEST_WEIR_LOG").unwrap_or("info".into()),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -199,7 +203,13 @@ pub fn free_addr() -> String {
 /// returns once it accepts connections.
 pub async fn broker_process(addr: &str) -> std::process::Child {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["broker", "--listen", addr, "--registry-listen", "127.0.0.1:0"])
+        .args([
+            "broker",
+            "--listen",
+            addr,
+            "--registry-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
