@@ -20,6 +20,9 @@ pub struct CampaignMinute {
     unknown_campaign: UnknownCampaign,
     campaigns: Campaigns,
     windows: Windows,
+    /// Views dropped under `unknown_campaign = "drop"` since the last tick,
+    /// reported in the host's log so they are counted somewhere.
+    dropped: u64,
 }
 
 /// One output row, the record value (fields in this order).
@@ -103,14 +106,17 @@ impl Aggregator for CampaignMinute {
             unknown_campaign: config.unknown_campaign,
             campaigns,
             windows: Windows::new(config.window_ms),
+            dropped: 0,
         })
     }
 
     /// Folds views into their windows and emits nothing; rejects the others.
     fn update(&mut self, input: &[RecordRef<'_>], out: &mut Outcome) -> Result<(), String> {
         for (i, r) in input.iter().enumerate() {
-            if let Err(reason) = self.fold(r.value) {
-                out.fail(i, reason);
+            match self.fold(r.value) {
+                Ok(true) => {}
+                Ok(false) => self.dropped += 1,
+                Err(reason) => out.fail(i, reason),
             }
         }
         Ok(())
@@ -119,6 +125,16 @@ impl Aggregator for CampaignMinute {
     /// Writes every window the watermark has closed, once, in (window start,
     /// campaign id) order; `i64::MAX` (the input ended) closes all of them.
     fn tick(&mut self, watermark_ms: i64, _now_ms: i64, out: &mut FlatBatch) -> Result<(), String> {
+        if self.dropped > 0 {
+            weir_sdk::log(
+                weir_sdk::Level::Info,
+                &format!(
+                    "dropped {} views of campaigns not in the campaigns table (unknown_campaign = \"drop\")",
+                    self.dropped
+                ),
+            );
+            self.dropped = 0;
+        }
         for c in self.windows.close(watermark_ms) {
             let row = self.row(&c);
             let key = format!("{}@{}", row.campaign_id, row.minute_timestamp);
