@@ -70,7 +70,11 @@ pub(super) async fn run_stage(
         plugin_contract: stage.contract.clone(),
     };
     match result {
-        Ok((output, failures, dropped)) => {
+        Ok(Split {
+            output,
+            failures,
+            dropped,
+        }) => {
             for (i, reason) in failures {
                 dead.push(entry(&records[i as usize], reason));
             }
@@ -84,13 +88,16 @@ pub(super) async fn run_stage(
     }
 }
 
-/// The outputs of an outcome (each inheriting its input's origin), its failures
-/// and the number of dropped inputs, after checking that every index names an
-/// input record.
-fn split_outcome(
-    records: &Batch,
-    outcome: Outcome,
-) -> Result<(Batch, Vec<(u32, String)>, u64), String> {
+/// An outcome checked against its input: outputs (each inheriting its input's
+/// origin), failures by input index, and how many inputs were dropped.
+struct Split {
+    output: Batch,
+    failures: Vec<(u32, String)>,
+    dropped: u64,
+}
+
+/// Splits an outcome after checking that every index names an input record.
+fn split_outcome(records: &Batch, outcome: Outcome) -> Result<Split, String> {
     let in_range = |i: &u32| (*i as usize) < records.len();
     if !outcome.origins.iter().all(in_range)
         || !outcome.failures.iter().all(|(i, _)| in_range(i))
@@ -111,7 +118,11 @@ fn split_outcome(
         answered[*i as usize] = true;
     }
     let dropped = answered.iter().filter(|a| !**a).count() as u64;
-    Ok((output, outcome.failures, dropped))
+    Ok(Split {
+        output,
+        failures: outcome.failures,
+        dropped,
+    })
 }
 
 #[cfg(test)]

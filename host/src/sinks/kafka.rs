@@ -20,7 +20,7 @@ pub struct KafkaSink {
     producer: FutureProducer,
     topic: String,
     /// The writer schema and its registry id, for `format = "avro"`.
-    avro: Option<(AvroEncoder, u32)>,
+    avro: Option<Box<(AvroEncoder, u32)>>,
 }
 
 impl KafkaSink {
@@ -34,12 +34,12 @@ impl KafkaSink {
 
     /// Values are Avro, written with `encoder`'s schema, registered as `id`.
     pub fn with_avro(mut self, encoder: AvroEncoder, id: u32) -> Self {
-        self.avro = Some((encoder, id));
+        self.avro = Some(Box::new((encoder, id)));
         self
     }
 
     pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, KafkaIoError> {
-        let Some((encoder, id)) = &self.avro else {
+        let Some((encoder, id)) = self.avro.as_deref() else {
             produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
             return Ok(Vec::new());
         };

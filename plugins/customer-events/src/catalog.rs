@@ -2,7 +2,16 @@
 //! places, plans. Small on purpose; the combinations make the variety.
 
 /// `(content_id, title, type, genres, seasons (0 = not a series), minutes)`.
-pub const CATALOG: &[(&str, &str, &str, &[&str], u8, u16)] = &[
+pub type Title = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    u8,
+    u16,
+);
+
+pub const CATALOG: &[Title] = &[
     ("m-1001", "The Quiet Harbor", "movie", &["drama"], 0, 118),
     (
         "m-1002",
@@ -92,7 +101,13 @@ pub const CATALOG: &[(&str, &str, &str, &[&str], u8, u16)] = &[
 ];
 
 /// `(device_type, os choices, models)`.
-pub const DEVICES: &[(&str, &[&str], &[&str])] = &[
+pub type Device = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+pub const DEVICES: &[Device] = &[
     (
         "smart_tv",
         &["Tizen 8.0", "webOS 24", "Android TV 12"],
