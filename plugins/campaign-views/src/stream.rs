@@ -152,7 +152,7 @@ impl Stream {
         let start = now_ms.saturating_sub(before);
         Emitted {
             view: View {
-                view_id: uuid_v4(&mut self.ids),
+                view_id: weir_sdk::ids::uuid_v4(self.ids.random()),
                 start_timestamp: start,
                 end_timestamp: start.saturating_add(duration),
                 banner_id: banner_id(campaign_id, k).unwrap_or_default(),
@@ -172,21 +172,6 @@ fn duration_ms(r: &mut SmallRng, median_ms: i64, max_ms: i64) -> i64 {
     let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
     let ms = (median_ms as f64 * (DURATION_SIGMA * z).exp()).round();
     (ms as i64).clamp(MIN_DURATION_MS, max_ms)
-}
-
-/// A random UUID, version 4 and variant 1 bits set, like Python's `uuid4()`.
-fn uuid_v4(r: &mut SmallRng) -> String {
-    let a: u128 = r.random();
-    let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let h = format!("{a:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ impl Generator {
         let user_id = format!("user-{user:06}");
         let profile = Profile::of(self.seed, user, now_ms);
         let r = &mut self.rng;
-        let event_id = uuid(r);
+        let event_id = weir_sdk::ids::uuid_v4(r.random());
         let session_id = format!(
             "sess-{user:06}-{:04x}",
             (now_ms / 1_800_000) as u16 ^ user as u16
@@ -290,22 +290,6 @@ fn recommendations(r: &mut SmallRng, count: std::ops::Range<usize>) -> Value {
     Value::Array(list)
 }
 
-/// A version-4 UUID from the stream's randomness.
-fn uuid(r: &mut SmallRng) -> String {
-    let mut b: [u8; 16] = r.random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,14 +322,5 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 3);
-    }
-
-    #[test]
-    fn uuids_are_version_4() {
-        let mut r = SmallRng::seed_from_u64(1);
-        let u = uuid(&mut r);
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
     }
 }

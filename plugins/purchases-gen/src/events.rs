@@ -185,7 +185,7 @@ impl Generator {
             i64::from(discount_percentage),
         );
         let (country, city, currency) = profile.place;
-        let event_id = uuid_like(r);
+        let event_id = weir_sdk::ids::uuid_v4(r.random());
         Purchase {
             event_id,
             timestamp: iso8601(now_ms),
@@ -252,21 +252,6 @@ fn splitmix64(x: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-fn uuid_like(r: &mut SmallRng) -> String {
-    let a: u128 = r.random();
-    // Version 4, variant 1, like Python's uuid4().
-    let a = (a & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let h = format!("{a:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 
 pub mod codes;
 pub mod flat;
+pub mod ids;
 
 pub use flat::{FlatBatch, Outcome, RecordRef};
 
