@@ -42,14 +42,9 @@ pub fn parse(value: Option<&[u8]>) -> Result<View, String> {
     let field = |name: &str| view.get(name).filter(|v| !v.is_null());
     let missing: Vec<&str> = FIELDS.into_iter().filter(|n| field(n).is_none()).collect();
     if !missing.is_empty() {
-        let (s, verb) = if missing.len() == 1 {
-            ("", "is")
-        } else {
-            ("s", "are")
-        };
         return Err(format!(
-            "{MISSING_FIELD}: required field{s} {} {verb} missing",
-            missing.join(", ")
+            "{MISSING_FIELD}: {}",
+            weir_sdk::codes::missing_fields(&missing)
         ));
     }
     let mut wrong = Vec::new();

@@ -41,15 +41,7 @@ impl Problems {
     pub fn reason(&self) -> Option<String> {
         let mut parts: BTreeMap<&str, Vec<String>> = self.other.clone();
         if !self.missing.is_empty() {
-            let (s, verb) = if self.missing.len() == 1 {
-                ("", "is")
-            } else {
-                ("s", "are")
-            };
-            let sentence = format!(
-                "required field{s} {} {verb} missing",
-                self.missing.join(", ")
-            );
+            let sentence = weir_sdk::codes::missing_fields(&self.missing);
             parts.insert(MISSING_FIELD, vec![sentence]);
         }
         if parts.is_empty() {

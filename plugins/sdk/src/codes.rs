@@ -10,6 +10,18 @@ pub const MISSING_FIELD: &str = "missing_field";
 /// A field has the wrong JSON type, or a value of the right type that cannot be read.
 pub const WRONG_TYPE: &str = "wrong_type";
 
+/// The message for absent fields, `required field(s) a, b is/are missing`, worded
+/// the same in every plugin.
+pub fn missing_fields<S: AsRef<str>>(names: &[S]) -> String {
+    let (s, verb) = if names.len() == 1 {
+        ("", "is")
+    } else {
+        ("s", "are")
+    };
+    let list: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    format!("required field{s} {} {verb} missing", list.join(", "))
+}
+
 /// Checks a plugin's list of codes: each is lower-case letters and `_` (never the
 /// `,` or `:` a reason separates codes with) and none appears twice.
 pub fn check(codes: &[&str]) -> Result<(), String> {
@@ -31,6 +43,15 @@ pub fn check(codes: &[&str]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_fields_reads_as_a_sentence() {
+        assert_eq!(missing_fields(&["a"]), "required field a is missing");
+        assert_eq!(
+            missing_fields(&["a", "b"]),
+            "required fields a, b are missing"
+        );
+    }
 
     #[test]
     fn generic_codes_pass_and_bad_lists_are_named() {
