@@ -72,6 +72,16 @@ demo SECS="25": plugin build
 demo-cdc SECS="20": plugin build
     EVENTS_PER_SEC=${EVENTS_PER_SEC:-20} {{target}}/debug/weir run connectors/cdc-source.toml connectors/cdc-view.toml --duration {{SECS}}
 
+# Campaign views: 20 minutes of view logs (simulated clock, as fast as the
+# machine goes) → per-minute, per-campaign counts and average durations joined
+# with campaigns.csv → Hive-partitioned Parquet in OUT, read back with pyarrow.
+demo-campaign OUT="out/campaign-minute": setup plugin build
+    rm -rf {{OUT}} .weir/demo-campaign
+    MAX_VIEWS=240000 SIMULATED_VIEWS_PER_SEC=200 VIEWS_PER_SEC=0 OUTPUT_DIR={{OUT}} \
+        {{target}}/debug/weir run connectors/campaign-views.toml connectors/campaign-minute.toml \
+        --exit-at-end --state-dir .weir/demo-campaign
+    {{venv}}/bin/python -c "import pyarrow.dataset as ds; t = ds.dataset('{{OUT}}', format='parquet', partitioning='hive').to_table(); print(t.num_rows, 'rows in {{OUT}}'); print(t.slice(0, 10).to_pylist())"
+
 # GTFS-realtime without internet: the recorded fixture feeds are served on
 # loopback and polled every 5 s → gtfs-rt plugin → `dev_topic` (plus a console
 # view of the topic).
