@@ -103,6 +103,7 @@ test: setup plugin build
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
     {{venv}}/bin/python host/tests/interop/registry_client.py {{target}}/debug/weir
     {{venv}}/bin/python host/tests/interop/customer_events_avro.py {{target}}/debug/weir
+    {{venv}}/bin/python host/tests/interop/avro_producer_tail.py {{target}}/debug/weir
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/check_proto.py
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/compare_json.py
     {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir

@@ -111,6 +111,28 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         idle: f64,
     },
+    /// Print a topic's records as JSON lines, decoding Confluent-framed Avro
+    /// through the schema registry (like kafka-avro-console-consumer).
+    Tail {
+        topic: String,
+        #[arg(long, env = "WEIR_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        /// Needed when records carry Avro (magic byte 0 + schema id).
+        #[arg(long, env = "WEIR_SCHEMA_REGISTRY_URL")]
+        schema_registry_url: Option<String>,
+        /// Start at the oldest record (default: only new ones).
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<u64>,
+        /// Stop when no record came for this many seconds.
+        #[arg(long)]
+        idle: Option<f64>,
+        /// Include each record's headers.
+        #[arg(long)]
+        headers: bool,
+    },
     /// Plugin authoring: scaffold a crate, inspect a component.
     Plugin {
         #[command(subcommand)]
@@ -237,6 +259,37 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             listen,
             registry_listen,
         } => broker(listen, registry_listen).await,
+        Command::Tail {
+            topic,
+            bootstrap_servers,
+            schema_registry_url,
+            from_beginning,
+            max,
+            idle,
+            headers,
+        } => {
+            let opts = weir::kafka::print::TailOptions {
+                from_beginning,
+                max,
+                idle: idle.map(Duration::from_secs_f64),
+                headers,
+            };
+            let cluster = weir::kafka::client::Cluster {
+                bootstrap: bootstrap_servers,
+                settings: config::KafkaConfig::default(),
+            };
+            let registry = schema_registry_url.filter(|u| !u.trim().is_empty());
+            weir::kafka::print::tail(
+                &cluster,
+                &topic,
+                registry.as_deref(),
+                &opts,
+                &mut std::io::stdout().lock(),
+            )
+            .await
+            .with_context(|| format!("tailing {topic}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Record {
             topic,
             out,

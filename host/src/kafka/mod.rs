@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod client;
 pub mod embedded;
+pub mod print;
 pub mod tail;
 
 /// Kafka failures, each naming the topic or broker involved.
