@@ -21,7 +21,19 @@ pub struct KafkaSink {
     topic: String,
     /// The writer schema and its registry id, for `format = "avro"`.
     avro: Option<Box<(AvroEncoder, u32)>>,
+    /// Delivery reports since the last summary in the log.
+    report: DeliveryReport,
 }
+
+/// Acknowledged records and bytes, logged about every [`REPORT_EVERY`]. A
+/// failed delivery is not counted here: it stops the connector with its reason.
+struct DeliveryReport {
+    records: u64,
+    bytes: u64,
+    since: std::time::Instant,
+}
+
+const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 impl KafkaSink {
     pub fn new(producer: FutureProducer, topic: String) -> Self {
@@ -29,6 +41,11 @@ impl KafkaSink {
             producer,
             topic,
             avro: None,
+            report: DeliveryReport {
+                records: 0,
+                bytes: 0,
+                since: std::time::Instant::now(),
+            },
         }
     }
 
@@ -41,6 +58,7 @@ impl KafkaSink {
     pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, KafkaIoError> {
         let Some((encoder, id)) = self.avro.as_deref() else {
             produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
+            self.delivered(batch);
             return Ok(Vec::new());
         };
         let mut rejected = Vec::new();
@@ -69,7 +87,34 @@ impl KafkaSink {
             encoded.iter().map(|r| (r, None)),
         )
         .await?;
+        self.delivered(&encoded);
         Ok(rejected)
+    }
+
+    /// Counts acknowledged records and logs a summary every [`REPORT_EVERY`].
+    fn delivered(&mut self, records: &[Record]) {
+        let r = &mut self.report;
+        r.records += records.len() as u64;
+        r.bytes += records
+            .iter()
+            .map(|x| x.value.as_ref().map_or(0, Vec::len) + x.key.as_ref().map_or(0, Vec::len))
+            .sum::<usize>() as u64;
+        let elapsed = r.since.elapsed();
+        if elapsed >= REPORT_EVERY {
+            let secs = elapsed.as_secs_f64();
+            tracing::info!(
+                topic = %self.topic,
+                delivered = r.records,
+                bytes = r.bytes,
+                per_sec = (r.records as f64 / secs).round(),
+                "Delivery reports: every record acknowledged, none failed, in the last {secs:.0} s."
+            );
+            *r = DeliveryReport {
+                records: 0,
+                bytes: 0,
+                since: std::time::Instant::now(),
+            };
+        }
     }
 }
 

@@ -116,7 +116,7 @@ impl Profile {
                 "os": oses[r.random_range(0..oses.len())],
                 "model": model,
                 "app_version": format!("{}.{}.{}", r.random_range(5..8), r.random_range(0..20), r.random_range(0..10)),
-                "ip_address": format!("203.0.{}.{}", r.random_range(0..255), r.random_range(1..255)),
+                "ip_address": fake::Fake::fake_with_rng::<String, _>(&fake::faker::internet::en::IPv4(), r),
             }),
             location: json!({
                 "country": country,
