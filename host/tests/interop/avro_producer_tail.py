@@ -5,10 +5,8 @@ decodes them through the registry and must print the same values."""
 
 import json
 import pathlib
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -17,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from weir_broker import weir_broker
 
 WEIR = sys.argv[1]
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -24,22 +23,8 @@ TOPIC = "customer_events_py"
 N = 50
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for(port: int) -> None:
-    deadline = time.time() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise SystemExit(f"nothing listens on {port}")
-            time.sleep(0.1)
 
 
 def event(i: int) -> dict:
@@ -80,14 +65,7 @@ def event(i: int) -> dict:
 
 
 def main() -> None:
-    kafka, registry = free_port(), free_port()
-    bootstrap, url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry}"
-    broker = subprocess.Popen([WEIR, "broker", "--listen", bootstrap,
-                               "--registry-listen", f"127.0.0.1:{registry}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(kafka)
-        wait_for(registry)
+    with weir_broker(WEIR) as (bootstrap, url):
         admin = AdminClient({"bootstrap.servers": bootstrap})
         admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result()
         schema = (ROOT / "schemas/user_event.v1.avsc").read_text()
@@ -110,9 +88,6 @@ def main() -> None:
             assert got["key"] == want["user_id"], (got["key"], want["user_id"])
             assert got["value"] == want, (got["value"], want)
         print(f"avro producer -> weir tail interop ok: {N} UserEvents decoded equal")
-    finally:
-        broker.terminate()
-        broker.wait(timeout=10)
 
 
 if __name__ == "__main__":

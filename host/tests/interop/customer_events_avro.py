@@ -5,7 +5,6 @@ the writer schema from the registry by the id in each record's Confluent
 framing: every event decodes, keyed by user_id, with the UserEvent shape."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,38 +14,18 @@ from confluent_kafka import Consumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from weir_broker import weir_broker
 
 WEIR = sys.argv[1]
 N = 5_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for(port: int) -> None:
-    deadline = time.time() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise SystemExit(f"nothing listens on {port}")
-            time.sleep(0.1)
 
 
 def main() -> None:
-    kafka, registry = free_port(), free_port()
-    bootstrap, url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry}"
-    broker = subprocess.Popen([WEIR, "broker", "--listen", bootstrap,
-                               "--registry-listen", f"127.0.0.1:{registry}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(kafka)
-        wait_for(registry)
+    with weir_broker(WEIR) as (bootstrap, url):
         state = f"/tmp/weir-interop-{uuid.uuid4()}"
         run = subprocess.run(
             [WEIR, "run", "connectors/customer-events.toml", "--bootstrap-servers", bootstrap,
@@ -55,9 +34,6 @@ def main() -> None:
         if run.returncode != 0:
             sys.exit(f"weir run failed:\n{run.stderr}")
         check(bootstrap, url)
-    finally:
-        broker.terminate()
-        broker.wait(timeout=10)
 
 
 def check(bootstrap: str, url: str) -> None:

@@ -8,16 +8,14 @@ trip in Confluent's wire format.
 """
 
 import json
-import socket
-import subprocess
 import sys
-import time
 import uuid
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
+from weir_broker import weir_broker
 
 
 def user(*extra):
@@ -89,22 +87,8 @@ def check(url: str) -> None:
           f"(ids {id1}, {id2}, {id3}; 409 with reason; soft and hard delete)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for(port: int, what: str) -> None:
-    deadline = time.time() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise SystemExit(f"{what} did not start on port {port}")
-            time.sleep(0.1)
 
 
 def main() -> None:
@@ -112,15 +96,8 @@ def main() -> None:
     if target.startswith(("http://", "https://")):
         check(target)
         return
-    kafka, registry = free_port(), free_port()
-    broker = subprocess.Popen([target, "broker", "--listen", f"127.0.0.1:{kafka}",
-                               "--registry-listen", f"127.0.0.1:{registry}"])
-    try:
-        wait_for(registry, "weir broker's schema registry")
-        check(f"http://127.0.0.1:{registry}")
-    finally:
-        broker.terminate()
-        broker.wait(timeout=10)
+    with weir_broker(target) as (_, url):
+        check(url)
 
 
 if __name__ == "__main__":
