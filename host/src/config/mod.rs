@@ -5,6 +5,7 @@ pub mod error;
 pub mod interpolate;
 pub mod lookup;
 pub mod model;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -353,9 +353,12 @@ pub struct KafkaConfig {
     /// `idempotent = true`
     #[serde(default = "defaults::yes")]
     pub idempotent: bool,
-    /// `[kafka.options]`: librdkafka settings passed through, e.g. `"linger.ms" = "5"`.
-    #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    /// `[kafka.properties]`: any librdkafka property passed through, e.g.
+    /// `"security.protocol" = "SASL_SSL"`, `"sasl.password" = "${KAFKA_PASSWORD}"`.
+    /// Set after weir's own settings, so an operator can override them.
+    /// Values of secret-looking keys never reach logs or `weir plan`.
+    #[serde(default, alias = "options")]
+    pub properties: BTreeMap<String, String>,
 }
 
 impl Default for KafkaConfig {
@@ -365,7 +368,7 @@ impl Default for KafkaConfig {
             compression: Compression::default(),
             acks: Acks::default(),
             idempotent: defaults::yes(),
-            options: BTreeMap::new(),
+            properties: BTreeMap::new(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The one place Kafka clients are configured: connector settings first, then the
-//! operator's `[kafka.options]` passed through to librdkafka.
+//! operator's `[kafka.properties]` passed through to librdkafka.
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
@@ -26,7 +26,7 @@ impl Cluster {
     }
 
     fn finish(&self, mut c: ClientConfig) -> ClientConfig {
-        for (k, v) in &self.settings.options {
+        for (k, v) in &self.settings.properties {
             c.set(k, v);
         }
         c
@@ -92,7 +92,7 @@ impl Cluster {
 mod tests {
     use super::*;
 
-    /// TLS and SASL settings pass through `[kafka.options]`; librdkafka refuses
+    /// TLS and SASL settings pass through `[kafka.properties]`; librdkafka refuses
     /// them at client creation when it was built without OpenSSL.
     #[tokio::test]
     async fn tls_and_sasl_settings_are_accepted() {
@@ -104,7 +104,7 @@ mod tests {
             ("sasl.password", "from-the-environment"),
             ("ssl.endpoint.identification.algorithm", "https"),
         ] {
-            settings.options.insert(k.into(), v.into());
+            settings.properties.insert(k.into(), v.into());
         }
         let cluster = Cluster {
             bootstrap: "127.0.0.1:1".into(),
