@@ -28,6 +28,8 @@ pub struct Loaded {
     /// The `[aggregate]` stage's component.
     pub aggregate_plugin: Option<PathBuf>,
     pub dlq_topic: String,
+    /// The compacted topic of a partitioned aggregator's state.
+    pub state_topic: Option<String>,
     /// The `[lookup.NAME]` tables, loaded.
     pub lookups: BTreeMap<String, LookupTable>,
     /// The Kafka sink's Avro writer schema, parsed, when `format = "avro"`.
@@ -207,9 +209,39 @@ fn resolve(
                     "must be 0 or more".into(),
                 ));
             }
+            if a.partitioned && !matches!(connector.source, SourceConfig::Kafka(_)) {
+                return Err(invalid(
+                    "aggregate.partitioned",
+                    "a partitioned aggregator needs `[source.kafka]`: its state follows the topic's partitions".into(),
+                ));
+            }
+            if a.partitioned && !connector.transform.is_empty() {
+                return Err(invalid(
+                    "aggregate.partitioned",
+                    "a partitioned aggregator cannot follow `[[transform]]` stages yet (their state is kept per host, not per partition); aggregate in a connector of its own".into(),
+                ));
+            }
             Some(find_plugin(path, base, &a.plugin, plugin_dirs)?)
         }
         None => None,
+    };
+    let state_topic = match &connector.aggregate {
+        Some(a) if a.partitioned => {
+            let t = a
+                .state_topic
+                .clone()
+                .unwrap_or_else(|| format!("{name}.state"));
+            check_topic_name(&t).map_err(|m| invalid("aggregate.state_topic", m))?;
+            Some(t)
+        }
+        Some(a) if a.state_topic.is_some() => {
+            return Err(invalid(
+                "aggregate.state_topic",
+                "only a partitioned aggregator (`partitioned = true`) keeps its state in a topic"
+                    .into(),
+            ));
+        }
+        _ => None,
     };
     if connector.checkpoint.interval_ms < 100 {
         return Err(invalid(
@@ -314,6 +346,7 @@ fn resolve(
         transform_plugins,
         aggregate_plugin,
         dlq_topic,
+        state_topic,
         lookups,
         value_schema,
     })

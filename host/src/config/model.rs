@@ -177,6 +177,16 @@ pub struct AggregateConfig {
     /// come once per interval leave it off.
     #[serde(default)]
     pub tick_every_batch: bool,
+    /// `partitioned = false`: one aggregator per input partition, each
+    /// checkpointed with its partition's position to a compacted Kafka topic
+    /// (`state_topic`) instead of the local checkpoint file. Several hosts in the
+    /// consumer group then share the topic: a partition's state moves with it.
+    /// Needs a Kafka source and input keyed so that a window's records share a
+    /// partition (each partition is aggregated on its own).
+    #[serde(default)]
+    pub partitioned: bool,
+    /// `state_topic = "NAME.state"`: where partitioned state is kept.
+    pub state_topic: Option<String>,
     /// `config = { ... }`: handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod client;
 pub mod embedded;
 pub mod print;
+pub mod state_topic;
 pub mod tail;
 
 /// Kafka failures, each naming the topic or broker involved.
@@ -39,6 +40,8 @@ pub enum KafkaIoError {
         topic: String,
         source: rdkafka::error::KafkaError,
     },
+    #[error("cannot read state topic `{topic}` to its end: {reason}; check that the broker is up")]
+    StateRead { topic: String, reason: String },
     #[error("embedded broker: {0}")]
     Embedded(String),
 }

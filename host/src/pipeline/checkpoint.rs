@@ -156,6 +156,19 @@ impl Pipeline {
     /// those positions to the source.
     pub(super) async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
         let name = self.name.clone();
+        if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
+            // Partitioned state lives in the state topic, lane by lane.
+            lanes.checkpoint(k.positions()).await?;
+            k.commit().map_err(|source| PipelineError::Source {
+                connector: name,
+                source: source.into(),
+            })?;
+            stats.checkpoints += 1;
+            metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone())
+                .increment(1);
+            self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
+            return Ok(());
+        }
         let mut stages = Vec::new();
         for (label, plugin) in self.stateful() {
             let snapshot =

@@ -13,6 +13,7 @@ use crate::config::{Loaded, SourceConfig};
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
+use crate::kafka::state_topic::StateTopic;
 use crate::record::{self, Batch, Origin};
 use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
@@ -23,6 +24,7 @@ use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceErr
 use crate::state::{CheckpointStore, StateError};
 
 mod checkpoint;
+mod partitioned;
 mod stage;
 mod stats;
 mod watermark;
@@ -30,6 +32,7 @@ mod watermark;
 pub use stage::reason_codes;
 pub use stats::{Latency, RunStats, StopAfter};
 
+use partitioned::{LaneSpec, Lanes};
 use stage::{Call, Stage, run_stage};
 use watermark::EventClock;
 
@@ -90,12 +93,16 @@ pub enum PipelineError {
 /// The aggregator stage and the event-time clock that drives it.
 struct Aggregate {
     stage: Stage,
-    trigger_every: Duration,
+    clock: EventClock,
+}
+
+/// When the aggregator (or every lane of a partitioned one) is ticked.
+struct Trigger {
+    every: Duration,
     /// Also tick after every batch, so the watermark a record is judged late
     /// against never trails the input by more than a batch.
     every_batch: bool,
-    clock: EventClock,
-    next_trigger: tokio::time::Instant,
+    next: tokio::time::Instant,
 }
 
 /// Where and how often state is saved, and the last sequence number.
@@ -113,6 +120,10 @@ pub struct Pipeline {
     source: Source,
     stages: Vec<Stage>,
     aggregate: Option<Aggregate>,
+    trigger: Option<Trigger>,
+    /// A partitioned aggregator's lanes, one per partition this host holds
+    /// (instead of `aggregate`).
+    lanes: Option<Lanes>,
     sinks: Vec<Sink>,
     dlq: Dlq,
     checkpoints: Checkpoints,
@@ -205,19 +216,23 @@ impl Pipeline {
             stages.push(stage(format!("transform[{index}]"), inst));
         }
         let aggregate = match (&c.aggregate, &loaded.aggregate_plugin) {
-            (Some(a), Some(path)) => {
+            (Some(a), Some(path)) if !a.partitioned => {
                 let inst = start(path, Role::Aggregator, &a.config, &a.lookups)?;
-                let every = Duration::from_millis(a.trigger_interval_ms);
                 Some(Aggregate {
                     stage: stage("aggregate".into(), inst),
-                    trigger_every: every,
-                    every_batch: a.tick_every_batch,
                     clock: EventClock::new(a.allowed_lateness_ms),
-                    next_trigger: tokio::time::Instant::now() + every,
                 })
             }
             _ => None,
         };
+        let trigger = c.aggregate.as_ref().map(|a| {
+            let every = Duration::from_millis(a.trigger_interval_ms);
+            Trigger {
+                every,
+                every_batch: a.tick_every_batch,
+                next: tokio::time::Instant::now() + every,
+            }
+        });
 
         let mut topics = vec![TopicSpec {
             name: loaded.dlq_topic.clone(),
@@ -225,6 +240,14 @@ impl Pipeline {
             replication_factor: c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor),
             config: Default::default(),
         }];
+        if let Some(t) = &loaded.state_topic {
+            topics.push(TopicSpec {
+                name: t.clone(),
+                partitions: 1,
+                replication_factor: c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor),
+                config: [("cleanup.policy".to_string(), "compact".to_string())].into(),
+            });
+        }
         if let Some(k) = &c.sink.kafka {
             topics.push(TopicSpec {
                 name: k.topic.clone(),
@@ -297,17 +320,58 @@ impl Pipeline {
                 con.max_rows,
             )));
         }
-        if let Some(p) = &c.sink.parquet {
+        let source_cluster = source.cluster_id();
+        let lanes = match (
+            &c.aggregate,
+            &loaded.aggregate_plugin,
+            &loaded.state_topic,
+            &source,
+        ) {
+            (Some(a), Some(path), Some(state_topic), Source::Kafka(k)) => {
+                let plugin = Plugin::load(runtime, path, Role::Aggregator).map_err(|source| {
+                    PipelineError::Runtime {
+                        connector: name.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
+                // Fail on a bad config now, not when the first partition arrives.
+                let config_json = loaded.init_config(&a.config, &a.lookups);
+                start_plugin(
+                    runtime,
+                    &name,
+                    path,
+                    Role::Aggregator,
+                    config_json.clone(),
+                    limits,
+                )?;
+                Some(Lanes::new(
+                    &name,
+                    k.topic(),
+                    StateTopic::new(cluster.clone(), producer.clone(), state_topic.clone()),
+                    LaneSpec {
+                        plugin: Arc::new(plugin),
+                        config_json,
+                        limits,
+                        allowed_lateness_ms: a.allowed_lateness_ms,
+                        parquet: c.sink.parquet.clone(),
+                    },
+                    source_cluster.clone(),
+                ))
+            }
+            _ => None,
+        };
+        if let (Some(p), None) = (&c.sink.parquet, &lanes) {
             sinks.push(Sink::Parquet(Box::new(ParquetSink::new(p, &name))));
         }
         let dlq = Dlq::new(producer, loaded.dlq_topic.clone(), name.clone());
         let every = Duration::from_millis(c.checkpoint.interval_ms);
-        let source_cluster = source.cluster_id();
         let mut pipeline = Pipeline {
             name,
             source,
             stages,
             aggregate,
+            trigger,
+            lanes,
             sinks,
             dlq,
             checkpoints: Checkpoints {
@@ -320,7 +384,8 @@ impl Pipeline {
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             cluster,
         };
-        let restored = pipeline.restore().await?;
+        // Lanes restore themselves from the state topic as partitions arrive.
+        let restored = pipeline.lanes.is_some() || pipeline.restore().await?;
         if !restored && pipeline.sinks.iter().any(|s| matches!(s, Sink::Parquet(_))) {
             // Files are named for the checkpoint that covers them: the first
             // checkpoint fixes the run they belong to before any is written.
@@ -368,7 +433,7 @@ impl Pipeline {
             }
             let max = remaining.map_or(batch_cap, |r| r.min(batch_cap as u64) as usize);
             let next = self.source.next_batch(max, &stop_token).await;
-            let input = match next.map_err(|source| PipelineError::Source {
+            let mut input = match next.map_err(|source| PipelineError::Source {
                 connector: self.name.clone(),
                 source,
             })? {
@@ -378,28 +443,39 @@ impl Pipeline {
                 }
                 Some(b) => b,
             };
+            if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
+                lanes.sync(k).await?;
+                // Fetched before its partition moved away (the new holder reads
+                // it), or below where the partition's restored lane resumes.
+                let next = k.positions();
+                input.retain(|r| {
+                    lanes.holds(r)
+                        && r.origin.as_ref().is_some_and(|o| {
+                            o.offset >= next.get(&o.partition).copied().unwrap_or(0)
+                        })
+                });
+            }
             let idle = input.is_empty();
             if !idle {
                 self.handle(input, &mut stats).await?;
-                if self.aggregate.as_ref().is_some_and(|a| a.every_batch) {
+                if self.trigger.as_ref().is_some_and(|t| t.every_batch) {
                     self.tick(false, &mut stats).await?;
                 }
             }
             let now = tokio::time::Instant::now();
-            if self
-                .aggregate
-                .as_ref()
-                .is_some_and(|a| now >= a.next_trigger)
-            {
+            if self.trigger.as_ref().is_some_and(|t| now >= t.next) {
                 self.trigger(false, &mut stats).await?;
                 self.checkpoint(&mut stats).await?;
-            } else if now >= self.checkpoints.next || self.sinks.iter().any(Sink::wants_flush) {
+            } else if now >= self.checkpoints.next
+                || self.sinks.iter().any(Sink::wants_flush)
+                || self.lanes.as_ref().is_some_and(Lanes::wants_flush)
+            {
                 self.checkpoint(&mut stats).await?;
             }
             // A bounded run: the end of the topic is the end of the input, once
             // it has held for a second of polling that brought nothing (a
             // broker's end offsets can lag what a fetch still brings).
-            if stop.at_end && idle && self.source.at_end() {
+            if stop.at_end && idle && self.source.at_end() && self.holds_every_partition() {
                 let since = *at_end_since.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() >= Duration::from_secs(1) {
                     tracing::info!(connector = %self.name, "Reached the end of the source.");
@@ -464,27 +540,54 @@ impl Pipeline {
             // An aggregator absorbs its inputs into state: none of them is "dropped".
             (records, _) = run_stage(&mut agg.stage, records, &mut dead, Call::Update).await;
         }
+        let mut lane_outputs = Vec::new();
+        if let Some(lanes) = &mut self.lanes {
+            let mut by_partition: std::collections::BTreeMap<i32, Batch> = Default::default();
+            for r in std::mem::take(&mut records) {
+                let p = r.origin.as_ref().map_or(0, |o| o.partition);
+                by_partition.entry(p).or_default().push(r);
+            }
+            for (p, part) in by_partition {
+                let Some(lane) = lanes.lanes.get_mut(&p) else {
+                    continue;
+                };
+                lane.clock.observe(&part);
+                let (out, _) = run_stage(&mut lane.stage, part, &mut dead, Call::Update).await;
+                if !out.is_empty() {
+                    lane_outputs.push((p, out));
+                }
+            }
+        }
         for (stage, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
             stats.dropped += n;
             metrics::counter!("weir_records_dropped_total", "connector" => self.name.clone(), "stage" => stage)
                 .increment(n);
         }
-        self.deliver(&records, &dead, stats).await?;
+        for (p, out) in lane_outputs {
+            self.deliver(&out, &[], Some(p), stats).await?;
+        }
+        self.deliver(&records, &dead, None, stats).await?;
         self.source.mark_handled(&origins);
         metrics::histogram!("weir_batch_seconds", "connector" => self.name.clone())
             .record(started.elapsed().as_secs_f64());
         Ok(())
     }
 
-    /// Writes outputs to every sink and rejected records to the DLQ, durably.
+    /// Writes outputs to every sink (and to partition `lane`'s own Parquet
+    /// sink) and rejected records to the DLQ, durably.
     async fn deliver(
         &mut self,
         records: &Batch,
         dead: &[DlqEntry],
+        lane: Option<i32>,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         let mut refused = Vec::new();
-        for sink in &mut self.sinks {
+        let lane_sink = match (&mut self.lanes, lane) {
+            (Some(l), Some(p)) => l.lanes.get_mut(&p).and_then(|l| l.parquet.as_mut()),
+            _ => None,
+        };
+        for sink in self.sinks.iter_mut().chain(lane_sink) {
             let rejected = sink
                 .write(records)
                 .await
@@ -548,8 +651,8 @@ impl Pipeline {
         input_ended: bool,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
-        if let Some(agg) = &mut self.aggregate {
-            agg.next_trigger = tokio::time::Instant::now() + agg.trigger_every;
+        if let Some(t) = &mut self.trigger {
+            t.next = tokio::time::Instant::now() + t.every;
         }
         self.tick(input_ended, stats).await
     }
@@ -557,6 +660,26 @@ impl Pipeline {
     /// Ticks the aggregator with the current watermark (or, when the input has
     /// ended, one past every event) and delivers what it emits.
     async fn tick(&mut self, input_ended: bool, stats: &mut RunStats) -> Result<(), PipelineError> {
+        if let Some(lanes) = &mut self.lanes {
+            // Each lane's clock sees one partition: its own watermark.
+            let mut outputs = Vec::new();
+            for (&p, lane) in &mut lanes.lanes {
+                let watermark = if input_ended {
+                    i64::MAX
+                } else {
+                    lane.clock.watermark(None)
+                };
+                if let Some(out) = tick_stage(&self.name, &mut lane.stage, watermark).await {
+                    outputs.push((p, out));
+                }
+            }
+            stats.triggers += 1;
+            metrics::counter!("weir_triggers_total", "connector" => self.name.clone()).increment(1);
+            for (p, out) in outputs {
+                self.deliver(&out, &[], Some(p), stats).await?;
+            }
+            return Ok(());
+        }
         let Some(agg) = &mut self.aggregate else {
             return Ok(());
         };
@@ -566,24 +689,46 @@ impl Pipeline {
             agg.clock
                 .watermark(self.source.live_partitions().as_deref())
         };
-        let now = record::now_ms();
-        tracing::debug!(connector = %self.name, watermark, "Aggregator tick.");
-        let emitted = agg.stage.plugin.call(move |p| p.tick(watermark, now)).await;
-        let output = match emitted {
-            Ok(flat) => record::from_flat(&flat, |_| None)
-                .map_err(|e| format!("plugin returned a malformed batch: {e}")),
-            Err(e) => Err(e.to_string()),
-        };
+        let output = tick_stage(&self.name, &mut agg.stage, watermark).await;
         stats.triggers += 1;
         metrics::counter!("weir_triggers_total", "connector" => self.name.clone()).increment(1);
         metrics::gauge!("weir_watermark_ms", "connector" => self.name.clone())
             .set(watermark.max(0) as f64);
         match output {
-            Ok(records) => self.deliver(&records, &[], stats).await,
-            Err(reason) => {
-                tracing::error!(connector = %self.name, plugin = agg.stage.plugin.name(), %reason, "Aggregator tick failed; its output for this trigger is lost, its state continues.");
-                Ok(())
-            }
+            Some(records) => self.deliver(&records, &[], None, stats).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this host holds every partition it must close windows for
+    /// before a bounded run ends: with partitioned state, the last host
+    /// standing holds them all (another member would close its own otherwise).
+    fn holds_every_partition(&mut self) -> bool {
+        let (Some(lanes), Source::Kafka(k)) = (&self.lanes, &mut self.source) else {
+            return true;
+        };
+        k.topic_partitions()
+            .iter()
+            .all(|p| lanes.lanes.contains_key(p))
+    }
+}
+
+/// Ticks an aggregator with `watermark`; its output, or `None` (logged) when
+/// the tick failed: that trigger's output is lost, the state continues.
+async fn tick_stage(connector: &str, stage: &mut Stage, watermark: i64) -> Option<Batch> {
+    let now = record::now_ms();
+    tracing::debug!(connector, watermark, "Aggregator tick.");
+    let emitted = stage.plugin.call(move |p| p.tick(watermark, now)).await;
+    let output = match emitted {
+        Ok(flat) => record::from_flat(&flat, |_| None)
+            .map_err(|e| format!("plugin returned a malformed batch: {e}")),
+        Err(e) => Err(e.to_string()),
+    };
+    match output {
+        Ok(records) => Some(records),
+        Err(reason) => {
+            tracing::error!(connector, plugin = stage.plugin.name(), %reason, "Aggregator tick failed; its output for this trigger is lost, its state continues.");
+            None
         }
     }
 }

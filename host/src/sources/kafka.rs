@@ -73,6 +73,22 @@ impl KafkaSource {
         }
     }
 
+    /// Continues one partition after its own checkpoint (a partitioned
+    /// aggregator's lane): records below `next` are skipped.
+    pub fn resume_partition(&mut self, partition: i32, next: i64) {
+        self.floor.insert(partition, next);
+        let p = self.pending.entry(partition).or_insert(next);
+        *p = (*p).max(next);
+    }
+
+    /// Forgets a partition the group moved to another host: nothing of it is
+    /// committed from here any more, and if it comes back it is resumed afresh.
+    pub fn forget(&mut self, partition: i32) {
+        self.pending.remove(&partition);
+        self.floor.remove(&partition);
+        self.resume_from.remove(&partition);
+    }
+
     /// Next offset to read per partition, for everything handled so far.
     pub fn positions(&self) -> &BTreeMap<i32, i64> {
         &self.pending
@@ -112,7 +128,7 @@ impl KafkaSource {
     }
 
     /// The topic's partitions from metadata (fetched once), else the assigned ones.
-    fn topic_partitions(&mut self) -> Vec<i32> {
+    pub fn topic_partitions(&mut self) -> Vec<i32> {
         if self.partitions.is_empty() {
             self.partitions = self
                 .consumer
@@ -133,7 +149,9 @@ impl KafkaSource {
         }
     }
 
-    fn assigned(&self) -> Vec<i32> {
+    /// The partitions the group gave this consumer. The group moves them only
+    /// inside [`KafkaSource::next_batch`] (librdkafka runs rebalances in the poll).
+    pub fn assigned(&self) -> Vec<i32> {
         self.consumer
             .assignment()
             .map(|a| a.elements().iter().map(|e| e.partition()).collect())

@@ -96,6 +96,18 @@ impl CheckpointStore {
     }
 }
 
+impl Checkpoint {
+    /// The checkpoint's bytes, as a file or a state-topic value holds them.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Reads [`Checkpoint::to_bytes`] back, checking its digest.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, String> {
+        decode(bytes)
+    }
+}
+
 fn encode(c: &Checkpoint) -> Vec<u8> {
     let header = Header {
         sequence: c.sequence,

@@ -1,7 +1,10 @@
 //! The campaign pipeline: generated view logs → topic → per-minute aggregation
 //! joined with campaigns.csv → Hive-partitioned Parquet. A run SIGKILLed in the
 //! middle and restarted must leave exactly the dataset of an uninterrupted run:
-//! no lost or repeated rows, no temporary files in sight. (The comparison with
+//! no lost or repeated rows, no temporary files in sight. The same holds for two
+//! hosts sharing the topic's partitions with partitioned state when one of them
+//! is SIGKILLed: its partitions and their windows move to the other through the
+//! consumer group and the state topic. (The comparison with
 //! an independent aggregation read through pyarrow is
 //! `host/tests/interop/campaign_parquet.py`.)
 
@@ -23,14 +26,15 @@ fn campaigns_csv() -> String {
         .to_string()
 }
 
-/// Generates `VIEWS` view logs spread over ~10 minutes of event time.
-async fn produce(bootstrap: &str) {
+/// Generates `VIEWS` view logs spread over ~10 minutes of event time to
+/// `topic`, keyed by `key` (`view_id` or `campaign_id`), `rate` a second (0: at once).
+async fn produce(bootstrap: String, topic: &str, key: &str, rate: u32) {
     let (_dir, loaded) = connector(&format!(
         r#"
-name = "views"
+name = "views-{topic}"
 [source.generator]
 plugin = "campaign-views"
-rate_per_sec = 0
+rate_per_sec = {rate}
 batch_size = 1000
 lookups = ["campaigns"]
 [source.generator.config]
@@ -40,25 +44,27 @@ late_min_ms = 600000
 late_max_ms = 900000
 late_warmup_ms = 150000
 unknown_campaign_ratio = 0.01
+key = "{key}"
 [lookup.campaigns]
-path = "{}"
+path = "{csv}"
 key = "campaign_id"
 [sink.kafka]
-topic = "views"
+topic = "{topic}"
 partitions = 3
 "#,
-        campaigns_csv()
+        csv = campaigns_csv()
     ));
-    let stats = run_connector(&loaded, bootstrap, VIEWS, None).await;
+    let stats = run_connector(&loaded, &bootstrap, VIEWS, None).await;
     assert_eq!(stats.written, VIEWS);
 }
 
-fn minute_toml(group: &str, out: &Path) -> String {
+/// The aggregation connector; `partitioned` keeps state per partition in a topic.
+fn minute_toml(group: &str, topic: &str, out: &Path, partitioned: bool) -> String {
     format!(
         r#"
 name = "{group}"
 [source.kafka]
-topic = "views"
+topic = "{topic}"
 group_id = "{group}"
 batch_size = 2000
 batch_timeout_ms = 300
@@ -67,6 +73,7 @@ plugin = "campaign-minute"
 trigger_interval_ms = 100
 allowed_lateness_ms = 30000
 tick_every_batch = true
+partitioned = {partitioned}
 lookups = ["campaigns"]
 [aggregate.config]
 unknown_campaign = "dlq"
@@ -86,7 +93,7 @@ columns = [
 ]
 [checkpoint]
 interval_ms = 200
-[kafka.options]
+[kafka.properties]
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
 "#,
@@ -164,7 +171,7 @@ fn dataset(root: &Path) -> Vec<Row> {
     rows
 }
 
-/// View ids in the DLQ by reason code.
+/// Views (their JSON) in the DLQ by reason code.
 async fn dead_letters(bootstrap: &str, topic: &str) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     let mut out: BTreeMap<String, BTreeSet<Vec<u8>>> = BTreeMap::new();
     for s in consume(bootstrap, topic, usize::MAX, Duration::from_secs(3)).await {
@@ -172,7 +179,7 @@ async fn dead_letters(bootstrap: &str, topic: &str) -> BTreeMap<String, BTreeSet
         for code in weir::pipeline::reason_codes(&reason) {
             out.entry(code.to_string())
                 .or_default()
-                .insert(s.key.clone().expect("view_id key"));
+                .insert(s.value.clone().expect("the view"));
         }
     }
     out
@@ -184,13 +191,17 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     plugin("campaign-minute");
     let broker = broker().await;
     let bootstrap = broker.bootstrap();
-    produce(&bootstrap).await;
+    produce(bootstrap.clone(), "views", "view_id", 0).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     // Reference: one uninterrupted run.
     let clean_out = dir.path().join("clean");
     let clean_toml = dir.path().join("clean.toml");
-    std::fs::write(&clean_toml, minute_toml("clean", &clean_out)).expect("write");
+    std::fs::write(
+        &clean_toml,
+        minute_toml("clean", "views", &clean_out, false),
+    )
+    .expect("write");
     let log = finish(weir_run(
         &clean_toml,
         &bootstrap,
@@ -204,7 +215,7 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     // Killed once a checkpoint covers part of the input and files exist.
     let out = dir.path().join("killed");
     let toml = dir.path().join("killed.toml");
-    std::fs::write(&toml, minute_toml("killed", &out)).expect("write");
+    std::fs::write(&toml, minute_toml("killed", "views", &out, false)).expect("write");
     let state = dir.path().join("state");
     let mut first = weir_run(&toml, &bootstrap, &state, &[]);
     let store = weir::state::CheckpointStore::new(&state, "killed");
@@ -259,4 +270,85 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     // another record.
     let dead_killed = dead_letters(&bootstrap, "killed.dlq").await;
     assert_eq!(dead_killed, dead);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dataset() {
+    plugin("campaign-views");
+    plugin("campaign-minute");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Views keyed by campaign arrive for ~12 s while the hosts come and go.
+    let producing = tokio::spawn(produce(bootstrap.clone(), "keyed", "campaign_id", 5_000));
+
+    let out = dir.path().join("shared");
+    let toml = dir.path().join("shared.toml");
+    std::fs::write(&toml, minute_toml("shared", "keyed", &out, true)).expect("write");
+    let a = Running::new(weir_run(&toml, &bootstrap, &dir.path().join("a"), &[]));
+    assert!(
+        eventually(|| a.log().contains("Partition assigned") && !files(&out).is_empty()).await,
+        "host A never wrote a file:\n{}",
+        a.log()
+    );
+    let b = Running::new(weir_run(
+        &toml,
+        &bootstrap,
+        &dir.path().join("b"),
+        &["--exit-at-end", "--duration", "120"],
+    ));
+    assert!(
+        eventually(|| b.log().contains("Partition assigned")).await,
+        "host B never got a partition:\n{}",
+        b.log()
+    );
+    // Let B work beside A for a moment, then kill A in the middle of the input.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let a_log = a.log();
+    a.kill();
+    producing.await.expect("producer");
+    let b_log = b.finish().await;
+    assert!(
+        b_log
+            .lines()
+            .any(|l| l.contains("Partition assigned") && l.contains("restored_sequence")),
+        "B never restored a partition's state from the state topic:\n{b_log}"
+    );
+    let shared = dataset(&out);
+
+    // Reference: one host alone over the same input.
+    let single_out = dir.path().join("single");
+    let single_toml = dir.path().join("single.toml");
+    std::fs::write(
+        &single_toml,
+        minute_toml("single", "keyed", &single_out, true),
+    )
+    .expect("write");
+    finish(weir_run(
+        &single_toml,
+        &bootstrap,
+        &dir.path().join("single-state"),
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await;
+    let single = dataset(&single_out);
+
+    assert!(single.len() > 100, "{} rows", single.len());
+    let keys: BTreeSet<(&str, i64)> = single.iter().map(|r| (r.0.as_str(), r.1)).collect();
+    assert_eq!(keys.len(), single.len(), "every (campaign, minute) once");
+    let only_single: Vec<&Row> = single.iter().filter(|r| !shared.contains(r)).collect();
+    let only_shared: Vec<&Row> = shared.iter().filter(|r| !single.contains(r)).collect();
+    assert!(
+        only_single.is_empty() && only_shared.is_empty(),
+        "two hosts with one killed differ from one host ({} and {} rows): only single {:?}, only shared {:?}\nA:\n{a_log}\nB:\n{b_log}",
+        single.len(),
+        shared.len(),
+        &only_single[..only_single.len().min(8)],
+        &only_shared[..only_shared.len().min(8)]
+    );
+    let counted: i64 = single.iter().map(|r| r.2).sum();
+    let dead = dead_letters(&bootstrap, "single.dlq").await;
+    let dead_total: usize = dead.values().map(BTreeSet::len).sum();
+    assert_eq!(counted as u64 + dead_total as u64, VIEWS);
+    assert_eq!(dead_letters(&bootstrap, "shared.dlq").await, dead);
 }

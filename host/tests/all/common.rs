@@ -187,6 +187,55 @@ pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// A `weir` process whose log can be read while it runs.
+pub struct Running {
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn new(mut child: std::process::Child) -> Self {
+        use std::io::BufRead;
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let sink = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut l = sink.lock().expect("log");
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Running { child, log, reader }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    pub fn kill(self) {
+        kill(self.child);
+        let _ = self.reader.join();
+    }
+
+    /// Waits for the exit; the log, after checking it succeeded.
+    pub async fn finish(mut self) -> String {
+        let status = tokio::task::spawn_blocking(move || self.child.wait().map(|s| (s, self)))
+            .await
+            .expect("join")
+            .expect("weir exits");
+        let (status, this) = status;
+        let _ = this.reader.join();
+        let log = this.log.lock().expect("log").clone();
+        assert!(status.success(), "weir failed:\n{log}");
+        log
+    }
+}
+
 /// SIGKILL, and reap.
 pub fn kill(mut child: std::process::Child) {
     child.kill().expect("SIGKILL");

@@ -426,7 +426,7 @@ async fn an_unacknowledged_write_is_a_storage_error() {
     let mut cluster = cluster(broker.bootstrap());
     cluster
         .settings
-        .options
+        .properties
         .insert("message.timeout.ms".into(), "2000".into());
     let registry = start(&cluster).await;
     let api = Api::new(&registry);

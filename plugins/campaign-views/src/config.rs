@@ -41,6 +41,10 @@ pub struct Config {
     /// 0 (handy as a `${VAR:-0}` default): every view starts at the wall clock of
     /// its batch.
     pub simulated_views_per_sec: Option<f64>,
+    /// `key = "view_id"`: what the record key is, `view_id` or `campaign_id`.
+    /// Keyed by campaign, every view of a campaign lands in one partition, so a
+    /// partitioned aggregation (one per partition) sees whole windows.
+    pub key: Key,
     /// Added by the host: the `campaigns` table (`lookups = ["campaigns"]`).
     pub lookups: Option<Lookups>,
 }
@@ -60,9 +64,18 @@ impl Default for Config {
             late_warmup_ms: 60_000,
             unknown_campaign_ratio: 0.01,
             simulated_views_per_sec: None,
+            key: Key::ViewId,
             lookups: None,
         }
     }
+}
+
+/// The field a view is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Key {
+    ViewId,
+    CampaignId,
 }
 
 /// The shortest view the generator makes.

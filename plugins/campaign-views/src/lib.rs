@@ -1,5 +1,5 @@
 //! `campaign-views`: a source plugin making advertising view logs for the
-//! campaigns of the `campaigns` lookup table, as JSON keyed by `view_id` with
+//! campaigns of the `campaigns` lookup table, as JSON keyed by `view_id` (or `campaign_id`) with
 //! `start_timestamp` as event time; a share of views start out of order, late,
 //! or name an unknown campaign, each labelled in the `weir.injected` header (see
 //! [`stream`]).
@@ -8,7 +8,7 @@ pub mod config;
 pub mod stream;
 
 use campaign_model::codes::INJECTED_HEADER;
-use config::Config;
+use config::{Config, Key};
 use serde::{Deserialize, Serialize};
 use stream::Stream;
 use weir_sdk::{FlatBatch, Source};
@@ -19,6 +19,7 @@ const PLUGIN: &str = "campaign-views";
 pub struct CampaignViews {
     stream: Stream,
     simulated_views_per_sec: Option<f64>,
+    key: Key,
     /// The clock at the first batch: where simulated time starts and what the
     /// late-view warm-up counts from.
     origin_ms: Option<i64>,
@@ -65,12 +66,15 @@ impl CampaignViews {
                 }
                 None => &[],
             };
-            out.push(
-                Some(e.view.view_id.as_bytes()),
-                Some(&value),
-                headers,
-                e.view.start_timestamp,
-            );
+            let campaign;
+            let key = match self.key {
+                Key::ViewId => e.view.view_id.as_bytes(),
+                Key::CampaignId => {
+                    campaign = e.view.campaign_id.to_string();
+                    campaign.as_bytes()
+                }
+            };
+            out.push(Some(key), Some(&value), headers, e.view.start_timestamp);
         }
         Ok(())
     }
@@ -83,6 +87,7 @@ impl Source for CampaignViews {
         Ok(CampaignViews {
             stream: Stream::new(&config, campaigns, seed, host_random()),
             simulated_views_per_sec: config.simulated_views_per_sec.filter(|r| *r > 0.0),
+            key: config.key,
             origin_ms: None,
         })
     }
@@ -140,6 +145,31 @@ mod tests {
                 (r.timestamp_ms, label)
             })
             .collect()
+    }
+
+    #[test]
+    fn views_are_keyed_by_campaign_when_asked() {
+        let keys = |fields: &str| {
+            let mut p = plugin(fields);
+            let mut out = FlatBatch::default();
+            p.fill(1_000_000, 50, &mut out).expect("fill");
+            out.records()
+                .expect("layout")
+                .iter()
+                .map(|r| {
+                    let v: serde_json::Value =
+                        serde_json::from_slice(r.value.expect("value")).expect("json");
+                    (String::from_utf8_lossy(r.key.expect("key")).into_owned(), v)
+                })
+                .collect::<Vec<_>>()
+        };
+        for (key, v) in keys(r#""seed":3,"key":"campaign_id""#) {
+            assert_eq!(key, v["campaign_id"].to_string());
+        }
+        for (key, v) in keys(r#""seed":3"#) {
+            assert_eq!(key, v["view_id"].as_str().expect("view_id"));
+        }
+        assert!(CampaignViews::init(&format!("{{\"key\":\"banner\",{TABLE}}}")).is_err());
     }
 
     #[test]
