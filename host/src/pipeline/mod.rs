@@ -542,21 +542,9 @@ impl Pipeline {
         }
         let mut lane_outputs = Vec::new();
         if let Some(lanes) = &mut self.lanes {
-            let mut by_partition: std::collections::BTreeMap<i32, Batch> = Default::default();
-            for r in std::mem::take(&mut records) {
-                let p = r.origin.as_ref().map_or(0, |o| o.partition);
-                by_partition.entry(p).or_default().push(r);
-            }
-            for (p, part) in by_partition {
-                let Some(lane) = lanes.lanes.get_mut(&p) else {
-                    continue;
-                };
-                lane.clock.observe(&part);
-                let (out, _) = run_stage(&mut lane.stage, part, &mut dead, Call::Update).await;
-                if !out.is_empty() {
-                    lane_outputs.push((p, out));
-                }
-            }
+            let every_batch = self.trigger.as_ref().is_some_and(|t| t.every_batch);
+            let input = std::mem::take(&mut records);
+            lane_outputs = lanes.update(input, &mut dead, every_batch).await;
         }
         for (stage, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
             stats.dropped += n;

@@ -12,16 +12,39 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::PipelineError;
-use super::stage::Stage;
+use super::stage::{Call, Stage, run_stage};
 use super::watermark::EventClock;
+use super::{PipelineError, tick_stage};
 use crate::config::ParquetSink as ParquetConfig;
 use crate::kafka::state_topic::StateTopic;
-use crate::record::{self, Record};
+use crate::record::{self, Batch, Record};
 use crate::runtime::{AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance};
-use crate::sinks::{ParquetSink, Sink};
+use crate::sinks::{DlqEntry, ParquetSink, Sink};
 use crate::sources::KafkaSource;
 use crate::state::{Checkpoint, StageState};
+
+/// The least event-time progress between two ticks inside a batch.
+const MIN_TICK_STEP_MS: i64 = 1_000;
+
+/// Cuts `records` after each one that moves the newest event time more than
+/// `step` past the newest at the previous cut (`newest` before the first).
+fn split_by_event_time(records: Batch, mut newest: i64, step: i64) -> Vec<Batch> {
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    let mut basis = newest;
+    for r in records {
+        newest = newest.max(r.timestamp_ms);
+        chunk.push(r);
+        if newest.saturating_sub(basis) > step {
+            chunks.push(std::mem::take(&mut chunk));
+            basis = newest;
+        }
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
+}
 
 /// Labels of a lane's saved parts, as in the local checkpoint file.
 const AGGREGATE: &str = "aggregate";
@@ -247,6 +270,54 @@ impl Lanes {
         })
     }
 
+    /// Each partition's records into its lane. With `tick_as_time_moves`
+    /// (windowed aggregations), a lane's records are cut wherever their event
+    /// time has moved on by the allowed lateness since the last tick, and the
+    /// lane is ticked there: which windows are closed when a record arrives
+    /// then depends on the partition's own records, not on how the broker cut
+    /// them into fetches (a whole partition can come in one batch). Returns
+    /// what the lanes emitted, by partition.
+    pub(super) async fn update(
+        &mut self,
+        records: Batch,
+        dead: &mut Vec<DlqEntry>,
+        tick_as_time_moves: bool,
+    ) -> Vec<(i32, Batch)> {
+        let mut by_partition: BTreeMap<i32, Batch> = BTreeMap::new();
+        for r in records {
+            let p = r.origin.as_ref().map_or(0, |o| o.partition);
+            by_partition.entry(p).or_default().push(r);
+        }
+        let step = self.spec.allowed_lateness_ms.max(MIN_TICK_STEP_MS);
+        let mut outputs = Vec::new();
+        for (p, part) in by_partition {
+            let Some(lane) = self.lanes.get_mut(&p) else {
+                continue;
+            };
+            let chunks = if tick_as_time_moves {
+                split_by_event_time(part, lane.clock.latest(), step)
+            } else {
+                vec![part]
+            };
+            for chunk in chunks {
+                lane.clock.observe(&chunk);
+                let (out, _) = run_stage(&mut lane.stage, chunk, dead, Call::Update).await;
+                if !out.is_empty() {
+                    outputs.push((p, out));
+                }
+                if tick_as_time_moves {
+                    let watermark = lane.clock.watermark(None);
+                    if let Some(out) = tick_stage(&self.connector, &mut lane.stage, watermark).await
+                        && !out.is_empty()
+                    {
+                        outputs.push((p, out));
+                    }
+                }
+            }
+        }
+        outputs
+    }
+
     /// Whether a record belongs to a lane this host holds.
     pub(super) fn holds(&self, r: &Record) -> bool {
         r.origin
@@ -336,6 +407,7 @@ impl Lanes {
             }];
             let lane = &self.lanes[&p];
             let c = self.lane_checkpoint(p, lane, positions.get(&p).copied(), stages);
+            tracing::debug!(connector = %self.connector, partition = p, sequence = c.sequence, position = ?positions.get(&p), "Lane checkpoint.");
             entries.push((self.key(p), c.to_bytes()));
         }
         self.save(&entries).await
@@ -349,5 +421,46 @@ impl Lanes {
                 connector: self.connector.clone(),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: i64) -> Record {
+        Record {
+            key: None,
+            value: None,
+            headers: vec![],
+            timestamp_ms: t,
+            origin: None,
+        }
+    }
+
+    fn times(chunks: &[Batch]) -> Vec<Vec<i64>> {
+        chunks
+            .iter()
+            .map(|c| c.iter().map(|r| r.timestamp_ms).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_cut_where_event_time_moved_a_step() {
+        let records: Batch = [0, 500, 400, 1_001, 1_500, 900, 2_100, 2_000]
+            .map(at)
+            .into();
+        let chunks = split_by_event_time(records, 0, 1_000);
+        assert_eq!(
+            times(&chunks),
+            vec![
+                vec![0, 500, 400, 1_001],
+                vec![1_500, 900, 2_100],
+                vec![2_000]
+            ]
+        );
+        // Before any record the first one always starts a chunk of its own.
+        let chunks = split_by_event_time(vec![at(5), at(6)], i64::MIN, 1_000);
+        assert_eq!(times(&chunks), vec![vec![5], vec![6]]);
     }
 }

@@ -35,6 +35,11 @@ impl EventClock {
         }
     }
 
+    /// The newest event time seen on any partition; `i64::MIN` before any.
+    pub(super) fn latest(&self) -> i64 {
+        self.newest.values().copied().max().unwrap_or(i64::MIN)
+    }
+
     /// Below this event time no more records are expected; `i64::MIN` before
     /// any record. `live` are the partitions that still have records to hand on
     /// (`None` for a source without partitions).

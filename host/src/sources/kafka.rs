@@ -186,6 +186,8 @@ impl KafkaSource {
     ) -> Result<Batch, KafkaIoError> {
         let max = max.min(self.batch_size);
         let mut batch = Vec::new();
+        // Next offset per partition after the records taken into this batch.
+        let mut taken: HashMap<i32, i64> = HashMap::new();
         let deadline = Instant::now() + self.batch_timeout;
         while batch.len() < max {
             let received = tokio::select! {
@@ -213,14 +215,16 @@ impl KafkaSource {
             ) {
                 continue;
             }
-            // Already handled: a rewind or the broker's batch boundaries brought it again.
-            if self
-                .pending
+            // Already handled, or already in this batch: a rewind or the
+            // broker's batch boundaries brought it again.
+            let next = taken
                 .get(&msg.partition())
-                .is_some_and(|&next| msg.offset() < next)
-            {
+                .or(self.pending.get(&msg.partition()));
+            if next.is_some_and(|&next| msg.offset() < next) {
+                tracing::debug!(topic = %self.topic, partition = msg.partition(), offset = msg.offset(), next = ?next, "Skipped a record fetched again.");
                 continue;
             }
+            taken.insert(msg.partition(), msg.offset() + 1);
             let headers = msg
                 .headers()
                 .map(|h| {
