@@ -41,7 +41,12 @@ mod tests {
             assert!(is_secret(k), "{k}");
             assert_eq!(shown(k, "hunter2"), "<redacted>");
         }
-        for k in ["security.protocol", "sasl.username", "linger.ms", "ssl.ca.location"] {
+        for k in [
+            "security.protocol",
+            "sasl.username",
+            "linger.ms",
+            "ssl.ca.location",
+        ] {
             assert!(!is_secret(k), "{k}");
             assert_eq!(shown(k, "v"), "v");
         }
