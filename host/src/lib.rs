@@ -5,6 +5,7 @@
 pub mod config;
 pub mod conformance;
 pub mod kafka;
+pub mod observe;
 pub mod pipeline;
 pub mod record;
 pub mod registry;

@@ -1,8 +1,10 @@
 //! The `weir` command line. Errors become `anyhow` here, at the edge, with context.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use weir::config::{self, KafkaConfig, Loaded, SourceConfig};
 use weir::kafka::client::Cluster;
 use weir::kafka::embedded::EmbeddedBroker;
+use weir::observe::{self, Health, Phase};
 use weir::pipeline::{Pipeline, StopAfter, start_plugin};
 use weir::registry::{EmbeddedRegistry, RegistryError};
 use weir::runtime::{Limits, Role, Runtime};
@@ -232,12 +235,10 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             metrics_listen,
             schema_registry_url,
         } => {
+            let health = Arc::new(Health::default());
             if let Some(addr) = metrics_listen {
-                metrics_exporter_prometheus::PrometheusBuilder::new()
-                    .with_http_listener(addr)
-                    .install()
-                    .with_context(|| format!("serving metrics on {addr}"))?;
-                tracing::info!(%addr, "Prometheus metrics at http://{addr}/metrics");
+                let bound = observe::serve(addr, health.clone()).await?;
+                tracing::info!(addr = %bound, "Metrics at http://{bound}/metrics, health at /healthz and /readyz.");
             }
             let stop = StopAfter {
                 max_records,
@@ -251,6 +252,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 stop,
                 plugin_dir.as_deref(),
                 state_dir.as_deref(),
+                &health,
             )
             .await
         }
@@ -454,6 +456,7 @@ async fn run(
     stop: StopAfter,
     plugin_dir: Option<&str>,
     state_dir: Option<&Path>,
+    health: &Arc<Health>,
 ) -> Result<ExitCode> {
     let Some(loaded) = load_all(files, plugin_dir) else {
         return Ok(ExitCode::from(2));
@@ -487,6 +490,9 @@ async fn run(
     let mut registry: Option<EmbeddedRegistry> = None;
     let mut pipelines = Vec::new();
     for l in &loaded {
+        health.set(&l.name, Phase::Starting);
+    }
+    for l in &loaded {
         let bootstrap = configured(l)
             .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
             .unwrap_or_default();
@@ -519,11 +525,25 @@ async fn run(
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     let mut tasks = tokio::task::JoinSet::new();
+    let progress = stop
+        .max_records
+        .filter(|_| std::io::stderr().is_terminal())
+        .map(|max| progress_bars(&pipelines, max));
     for p in pipelines {
         let token = shutdown.clone();
+        let health = health.clone();
         tasks.spawn(async move {
             let name = p.name().to_string();
-            (name, p.run(stop, token).await)
+            health.set(&name, Phase::Running);
+            let result = p.run(stop, token).await;
+            health.set(
+                &name,
+                match &result {
+                    Ok(_) => Phase::Stopped,
+                    Err(e) => Phase::Failed(e.to_string()),
+                },
+            );
+            (name, result)
         });
     }
     let mut failed = false;
@@ -543,6 +563,9 @@ async fn run(
                 shutdown.cancel();
             }
         }
+    }
+    if let Some(p) = progress {
+        p.abort();
     }
     if let Some(r) = registry {
         r.stop().await;
@@ -686,4 +709,31 @@ async fn start_run_registry(bootstrap: &str) -> Result<EmbeddedRegistry> {
     .context("starting the embedded schema registry")?;
     tracing::info!(url = %registry.url(), "Embedded schema registry listening (state in the broker's `_schemas` topic; set --schema-registry-url to use another).");
     Ok(registry)
+}
+
+/// One progress bar per connector on the terminal, for a run bounded by
+/// `--max-records`: records read so far out of `max`.
+fn progress_bars(pipelines: &[Pipeline], max: u64) -> tokio::task::JoinHandle<()> {
+    let bars = indicatif::MultiProgress::new();
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:>20} {bar:30} {pos}/{len} records {per_sec} {elapsed}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let tracked: Vec<_> = pipelines
+        .iter()
+        .map(|p| {
+            let bar = bars.add(indicatif::ProgressBar::new(max));
+            bar.set_style(style.clone());
+            bar.set_prefix(p.name().to_string());
+            (bar, p.records_read())
+        })
+        .collect();
+    tokio::spawn(async move {
+        loop {
+            for (bar, read) in &tracked {
+                bar.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
 }

@@ -130,6 +130,8 @@ pub struct Pipeline {
     cluster: Cluster,
     /// The Kafka sink's topic, where a generator's delivered records are looked up.
     sink_topic: Option<String>,
+    /// Records read so far, for a progress display.
+    read_total: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Checks `schema` against what `subject` holds (the registry's own
@@ -382,6 +384,7 @@ impl Pipeline {
                 source_cluster,
             },
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
+            read_total: Default::default(),
             cluster,
         };
         // Lanes restore themselves from the state topic as partitions arrive.
@@ -396,6 +399,11 @@ impl Pipeline {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Records read so far, updated as the connector runs.
+    pub fn records_read(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.read_total.clone()
     }
 
     /// Runs until the source ends, `stop` says so, or `shutdown` is cancelled;
@@ -517,6 +525,8 @@ impl Pipeline {
     async fn handle(&mut self, input: Batch, stats: &mut RunStats) -> Result<(), PipelineError> {
         stats.batches += 1;
         stats.read += input.len() as u64;
+        self.read_total
+            .fetch_add(input.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let started = std::time::Instant::now();
         metrics::counter!("weir_records_read_total", "connector" => self.name.clone())
             .increment(input.len() as u64);

@@ -69,7 +69,8 @@ pub(super) async fn run_stage(
         plugin: stage.plugin.name().to_string(),
         plugin_contract: stage.contract.clone(),
     };
-    match result {
+    let dead_before = dead.len();
+    let (output, dropped) = match result {
         Ok(Split {
             output,
             failures,
@@ -85,7 +86,16 @@ pub(super) async fn run_stage(
             dead.extend(records.iter().map(|r| entry(r, reason.clone())));
             (Vec::new(), 0)
         }
-    }
+    };
+    let labels = [
+        ("plugin", stage.plugin.name().to_string()),
+        ("stage", stage.label.clone()),
+    ];
+    metrics::counter!("weir_stage_records_in_total", &labels).increment(records.len() as u64);
+    metrics::counter!("weir_stage_records_out_total", &labels).increment(output.len() as u64);
+    metrics::counter!("weir_stage_records_failed_total", &labels)
+        .increment((dead.len() - dead_before) as u64);
+    (output, dropped)
 }
 
 /// An outcome checked against its input: outputs (each inheriting its input's

@@ -34,14 +34,21 @@ impl AsyncInstance {
                 self.label
             )));
         };
+        let started = std::time::Instant::now();
         let joined = tokio::task::spawn_blocking(move || {
             let r = f(&mut inst);
             (inst, r)
         })
         .await;
+        metrics::histogram!("weir_guest_call_seconds", "plugin" => self.label.clone())
+            .record(started.elapsed().as_secs_f64());
         match joined {
             Ok((inst, r)) => {
                 self.inner = Some(inst);
+                if matches!(r, Err(CallError::Trap(_))) {
+                    metrics::counter!("weir_sandbox_traps_total", "plugin" => self.label.clone())
+                        .increment(1);
+                }
                 r
             }
             Err(e) => Err(CallError::Trap(format!(

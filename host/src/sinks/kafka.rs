@@ -168,6 +168,10 @@ pub async fn produce_all<'a>(
 
 async fn settle(topic: &str, pending: Vec<DeliveryFuture>) -> Result<(), KafkaIoError> {
     for r in join_all(pending).await {
+        if !matches!(r, Ok(Ok(_))) {
+            metrics::counter!("weir_producer_delivery_errors_total", "topic" => topic.to_string())
+                .increment(1);
+        }
         match r {
             Ok(Ok(_)) => {}
             Ok(Err((e, _))) => {

@@ -30,6 +30,8 @@ pub struct KafkaSource {
     floor: HashMap<i32, i64>,
     /// The topic's partitions, from metadata (empty until first asked).
     partitions: Vec<i32>,
+    /// When consumer lag was last reported.
+    lag_reported: Option<std::time::Instant>,
 }
 
 /// How far before a committed offset to rewind when the broker skipped past it:
@@ -58,6 +60,7 @@ impl KafkaSource {
             resume_from: HashMap::new(),
             floor: HashMap::new(),
             partitions: Vec::new(),
+            lag_reported: None,
         })
     }
 
@@ -256,9 +259,36 @@ impl KafkaSource {
         }
     }
 
-    /// Commits the handled positions to the group.
+    /// Commits the handled positions to the group, and reports the lag.
     pub fn commit(&mut self) -> Result<(), KafkaIoError> {
-        self.flush(CommitMode::Async)
+        self.flush(CommitMode::Async)?;
+        self.report_lag();
+        Ok(())
+    }
+
+    /// `weir_consumer_lag{topic,partition}`: records in the partition not yet
+    /// handled, for the assigned partitions, at most once a second.
+    fn report_lag(&mut self) {
+        if self
+            .lag_reported
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.lag_reported = Some(std::time::Instant::now());
+        tokio::task::block_in_place(|| {
+            for p in self.assigned() {
+                let Ok((low, high)) =
+                    self.consumer
+                        .fetch_watermarks(&self.topic, p, Duration::from_secs(1))
+                else {
+                    continue;
+                };
+                let done = self.pending.get(&p).copied().unwrap_or(low);
+                metrics::gauge!("weir_consumer_lag", "topic" => self.topic.to_string(), "partition" => p.to_string())
+                    .set((high - done).max(0) as f64);
+            }
+        });
     }
 
     fn flush(&mut self, mode: CommitMode) -> Result<(), KafkaIoError> {

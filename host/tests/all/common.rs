@@ -217,6 +217,10 @@ impl Running {
         self.log.lock().expect("log").clone()
     }
 
+    pub fn signal(&self, name: &str) {
+        signal(&self.child, name);
+    }
+
     pub fn kill(self) {
         kill(self.child);
         let _ = self.reader.join();

@@ -9,6 +9,7 @@ mod config_ui;
 mod conformance;
 mod http;
 mod measure;
+mod observe;
 mod pipeline;
 mod purchases;
 mod registry;
