@@ -187,11 +187,11 @@ pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// A `weir` process whose log can be read while it runs.
+/// A `weir` process whose log can be read while it runs; killed if the test
+/// fails before it is finished.
 pub struct Running {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     log: std::sync::Arc<std::sync::Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
 }
 
 impl Running {
@@ -200,7 +200,7 @@ impl Running {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr is piped");
         let sink = log.clone();
-        let reader = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr)
                 .lines()
                 .map_while(Result::ok)
@@ -210,7 +210,10 @@ impl Running {
                 l.push('\n');
             }
         });
-        Running { child, log, reader }
+        Running {
+            child: Some(child),
+            log,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -218,25 +221,38 @@ impl Running {
     }
 
     pub fn signal(&self, name: &str) {
-        signal(&self.child, name);
+        if let Some(c) = &self.child {
+            signal(c, name);
+        }
     }
 
-    pub fn kill(self) {
-        kill(self.child);
-        let _ = self.reader.join();
+    pub fn kill(mut self) {
+        if let Some(c) = self.child.take() {
+            kill(c);
+        }
     }
 
     /// Waits for the exit; the log, after checking it succeeded.
     pub async fn finish(mut self) -> String {
-        let status = tokio::task::spawn_blocking(move || self.child.wait().map(|s| (s, self)))
+        let mut child = self.child.take().expect("running");
+        let status = tokio::task::spawn_blocking(move || child.wait())
             .await
             .expect("join")
             .expect("weir exits");
-        let (status, this) = status;
-        let _ = this.reader.join();
-        let log = this.log.lock().expect("log").clone();
+        // The reader thread sees the end of stderr right after the exit.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let log = self.log();
         assert!(status.success(), "weir failed:\n{log}");
         log
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

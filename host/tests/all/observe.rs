@@ -100,11 +100,17 @@ interval_ms = 200
 
     let validated = "connector=\"obs-validate\"";
     let mut metrics = String::new();
+    let stage = ["plugin=\"purchases-validate\""];
+    // Settled: every record read has been through the stage and delivered,
+    // and the lag reported after the last checkpoint is zero.
     let done = eventually(|| {
         metrics = get(&addr, "/metrics").1;
+        let out = sample(&metrics, "weir_stage_records_out_total", &stage);
         sample(&metrics, "weir_records_read_total", &[validated]) >= EVENTS as f64
-            && sample(&metrics, "weir_consumer_lag", &["topic=\"obs-purchases\""]) == 0.0
+            && sample(&metrics, "weir_stage_records_in_total", &stage) >= EVENTS as f64
+            && sample(&metrics, "weir_records_written_total", &[validated]) == out
             && metrics.contains("weir_consumer_lag")
+            && sample(&metrics, "weir_consumer_lag", &["topic=\"obs-purchases\""]) == 0.0
     })
     .await;
     assert!(
@@ -124,7 +130,6 @@ interval_ms = 200
         "{metrics}"
     );
     assert_eq!(sample(&metrics, "weir_records_read_total", &[validated]), n);
-    let stage = ["plugin=\"purchases-validate\""];
     let stage_in = sample(&metrics, "weir_stage_records_in_total", &stage);
     let stage_out = sample(&metrics, "weir_stage_records_out_total", &stage);
     let failed = sample(&metrics, "weir_stage_records_failed_total", &stage);
