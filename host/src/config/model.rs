@@ -347,8 +347,9 @@ pub enum ConsoleFormat {
     Json,
 }
 
-/// Kafka cluster and client settings.
-#[derive(Debug, Clone, Deserialize)]
+/// Kafka cluster and client settings. Its `Debug` form hides secret values
+/// (see [`super::secrets`]), so no log line can carry a password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `bootstrap_servers = "${KAFKA_BROKER:-}"`: empty or absent starts the
@@ -369,6 +370,23 @@ pub struct KafkaConfig {
     /// Values of secret-looking keys never reach logs or `weir plan`.
     #[serde(default, alias = "options")]
     pub properties: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), super::secrets::shown(k, v)))
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("compression", &self.compression)
+            .field("acks", &self.acks)
+            .field("idempotent", &self.idempotent)
+            .field("properties", &properties)
+            .finish()
+    }
 }
 
 impl Default for KafkaConfig {

@@ -29,6 +29,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kafka_settings_print_without_their_secrets() {
+        let mut c = crate::config::KafkaConfig::default();
+        c.properties
+            .insert("sasl.password".into(), "hunter2-from-env".into());
+        c.properties.insert("sasl.username".into(), "weir".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("\"sasl.password\": \"<redacted>\""), "{shown}");
+        assert!(shown.contains("\"sasl.username\": \"weir\""), "{shown}");
+    }
+
+    #[test]
     fn librdkafka_secrets_are_hidden() {
         for k in [
             "sasl.password",
