@@ -36,7 +36,10 @@ mod tests {
         c.properties.insert("sasl.username".into(), "weir".into());
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("\"sasl.password\": \"<redacted>\""), "{shown}");
+        assert!(
+            shown.contains("\"sasl.password\": \"<redacted>\""),
+            "{shown}"
+        );
         assert!(shown.contains("\"sasl.username\": \"weir\""), "{shown}");
     }
 

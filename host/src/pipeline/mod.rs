@@ -284,10 +284,10 @@ impl Pipeline {
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());
                 let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;
-                Source::Kafka(
+                Source::Kafka(Box::new(
                     KafkaSource::new(consumer, &k.topic, k.batch_size, k.batch_timeout_ms)
                         .map_err(kafka_err)?,
-                )
+                ))
             }
         };
 

@@ -35,7 +35,7 @@ pub enum SourceError {
 /// The sources a connector can name: `[source.generator]`, `[source.kafka]`, `[source.http]`.
 pub enum Source {
     Generator(Box<GeneratorSource>),
-    Kafka(KafkaSource),
+    Kafka(Box<KafkaSource>),
     Http(Box<HttpSource>),
 }
 

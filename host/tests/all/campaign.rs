@@ -341,7 +341,7 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
     if !(only_single.is_empty() && only_shared.is_empty()) {
         let single_dead = dead_letters(&bootstrap, "single.dlq").await;
         let dead: BTreeSet<&Vec<u8>> = single_dead.values().flatten().collect();
-        let mut truth: BTreeMap<(i64, i64), (i64, Vec<(i32, i64)>)> = BTreeMap::new();
+        let mut truth: BTreeMap<(i64, i64), i64> = BTreeMap::new();
         for s in consume(&bootstrap, "keyed", VIEWS as usize, Duration::from_secs(3)).await {
             let v = s.value.clone().expect("view");
             if dead.contains(&v) {
@@ -349,17 +349,16 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
             }
             let j: serde_json::Value = serde_json::from_slice(&v).expect("json");
             let t = j["start_timestamp"].as_i64().expect("start");
-            let e = truth
+            *truth
                 .entry((j["campaign_id"].as_i64().expect("id"), t / 60_000))
-                .or_default();
-            e.0 += 1;
+                .or_default() += 1;
         }
         for r in only_single.iter().chain(&only_shared) {
             let minute = r.0.rsplit('=').next().unwrap_or_default();
             let found: Vec<_> = truth
                 .iter()
                 .filter(|((c, m), _)| *c == r.1 && minute_text(*m) == minute)
-                .map(|(_, v)| v.0)
+                .map(|(_, n)| *n)
                 .collect();
             eprintln!("row {r:?}: independent count {found:?}");
         }
