@@ -27,8 +27,9 @@ fn campaigns_csv() -> String {
 }
 
 /// Generates `VIEWS` view logs spread over ~10 minutes of event time to
-/// `topic`, keyed by `key` (`view_id` or `campaign_id`), `rate` a second (0: at once).
-async fn produce(bootstrap: String, topic: &str, key: &str, rate: u32) {
+/// `topic`, keyed by `key` (`view_id` or `campaign_id`), `rate` a second (0: at
+/// once), with `late_ratio` of them generated 10–15 minutes late.
+async fn produce(bootstrap: String, topic: &str, key: &str, rate: u32, late_ratio: f64) {
     let (_dir, loaded) = connector(&format!(
         r#"
 name = "views-{topic}"
@@ -39,7 +40,7 @@ batch_size = 1000
 lookups = ["campaigns"]
 [source.generator.config]
 simulated_views_per_sec = 100
-late_ratio = 0.01
+late_ratio = {late_ratio}
 late_min_ms = 600000
 late_max_ms = 900000
 late_warmup_ms = 150000
@@ -191,7 +192,11 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     plugin("campaign-minute");
     let broker = broker().await;
     let bootstrap = broker.bootstrap();
-    produce(bootstrap.clone(), "views", "view_id", 0).await;
+    // No late views here: with one aggregator over three partitions the
+    // watermark waits for partitions the broker has not served yet, so which
+    // late views are recognised depends on how it interleaves them (see the
+    // README's limits); the partitioned test below covers late views.
+    produce(bootstrap.clone(), "views", "view_id", 0, 0.0).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     // Reference: one uninterrupted run.
@@ -263,7 +268,6 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     let counted: i64 = clean.iter().map(|r| r.2).sum();
     let dead = dead_letters(&bootstrap, "clean.dlq").await;
     let dead_total: usize = dead.values().map(BTreeSet::len).sum();
-    assert!(dead.get("late").is_some_and(|s| !s.is_empty()), "{dead:?}");
     assert!(dead.get("unknown_campaign").is_some_and(|s| !s.is_empty()));
     assert_eq!(counted as u64 + dead_total as u64, VIEWS);
     // The killed run may send a record to the DLQ twice (at least once), never
@@ -280,7 +284,13 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
     let bootstrap = broker.bootstrap();
     let dir = tempfile::tempdir().expect("tempdir");
     // Views keyed by campaign arrive for ~12 s while the hosts come and go.
-    let producing = tokio::spawn(produce(bootstrap.clone(), "keyed", "campaign_id", 5_000));
+    let producing = tokio::spawn(produce(
+        bootstrap.clone(),
+        "keyed",
+        "campaign_id",
+        5_000,
+        0.01,
+    ));
 
     let out = dir.path().join("shared");
     let toml = dir.path().join("shared.toml");
@@ -375,6 +385,8 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
     let dead = dead_letters(&bootstrap, "single.dlq").await;
     let dead_total: usize = dead.values().map(BTreeSet::len).sum();
     assert_eq!(counted as u64 + dead_total as u64, VIEWS);
+    assert!(dead.get("late").is_some_and(|s| !s.is_empty()), "{dead:?}");
+    assert!(dead.get("unknown_campaign").is_some_and(|s| !s.is_empty()));
     assert_eq!(dead_letters(&bootstrap, "shared.dlq").await, dead);
 }
 
