@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod kafka;
 pub mod observe;
 pub mod pipeline;
+pub mod plan;
 pub mod record;
 pub mod registry;
 pub mod runtime;

@@ -76,6 +76,22 @@ enum Command {
         #[arg(long, env = "WEIR_SCHEMA_REGISTRY_URL")]
         schema_registry_url: Option<String>,
     },
+    /// Show what `run` would do with these connector files, without producing
+    /// anything: topics to create (and existing ones with other settings),
+    /// schemas and the registry's verdict, plugins with their contract versions
+    /// and limits, sinks, state. Exits 1 when the deploy would fail.
+    Plan {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, env = "WEIR_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: Option<String>,
+        #[arg(long, env = "WEIR_SCHEMA_REGISTRY_URL")]
+        schema_registry_url: Option<String>,
+        #[arg(long, env = "WEIR_PLUGIN_DIR")]
+        plugin_dir: Option<String>,
+        #[arg(long, env = "WEIR_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Check connector files and their plugins without running anything.
     Validate {
         #[arg(required = true)]
@@ -257,6 +273,22 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             .await
         }
         Command::Validate { files, plugin_dir } => validate(&files, plugin_dir.as_deref()),
+        Command::Plan {
+            files,
+            bootstrap_servers,
+            schema_registry_url,
+            plugin_dir,
+            state_dir,
+        } => {
+            plan(
+                &files,
+                bootstrap_servers,
+                schema_registry_url,
+                plugin_dir.as_deref(),
+                state_dir.as_deref(),
+            )
+            .await
+        }
         Command::Broker {
             listen,
             registry_listen,
@@ -381,6 +413,75 @@ fn load_all(files: &[PathBuf], plugin_dir: Option<&str>) -> Option<Vec<Loaded>> 
     (!failed).then_some(ok)
 }
 
+/// The cluster a connector runs against: the flag (or its variable), else the
+/// TOML's `[kafka] bootstrap_servers`; `None` means the embedded broker.
+fn configured_bootstrap(flag: Option<&str>, l: &Loaded) -> Option<String> {
+    flag.map(str::to_string)
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| {
+            l.connector
+                .kafka
+                .bootstrap_servers
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+        })
+}
+
+/// The schema registry a connector uses: the flag (or its variable), else the
+/// TOML's `[schema_registry] url`; `None` means an embedded one.
+fn configured_registry(flag: Option<&str>, l: &Loaded) -> Option<String> {
+    flag.map(str::to_string)
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| {
+            l.connector
+                .schema_registry
+                .url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+        })
+}
+
+async fn plan(
+    files: &[PathBuf],
+    bootstrap_flag: Option<String>,
+    registry_flag: Option<String>,
+    plugin_dir: Option<&str>,
+    state_dir: Option<&Path>,
+) -> Result<ExitCode> {
+    use weir::plan::Level;
+    let Some(loaded) = load_all(files, plugin_dir) else {
+        return Ok(ExitCode::from(2));
+    };
+    let runtime = Runtime::new(Runtime::default_cache_dir())?;
+    let (mut errors, mut warnings) = (0, 0);
+    for l in &loaded {
+        let bootstrap = configured_bootstrap(bootstrap_flag.as_deref(), l);
+        let target = weir::plan::Target {
+            registry: configured_registry(registry_flag.as_deref(), l),
+            bootstrap,
+            state_dir: l.state_dir(state_dir),
+        };
+        let p = weir::plan::plan(l, &runtime, &target).await;
+        errors += p.count(Level::Error);
+        warnings += p.count(Level::Warn);
+        println!("{}", p.render());
+    }
+    println!(
+        "plan: {} connectors, {errors} errors, {warnings} warnings{}",
+        loaded.len(),
+        if errors > 0 {
+            " — `weir run` would fail"
+        } else {
+            ""
+        }
+    );
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
     let Some(loaded) = load_all(files, plugin_dir) else {
         return Ok(ExitCode::from(2));
@@ -462,19 +563,7 @@ async fn run(
         return Ok(ExitCode::from(2));
     };
     let runtime = Runtime::new(Runtime::default_cache_dir())?;
-
-    let configured = |l: &Loaded| {
-        bootstrap_flag
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or_else(|| {
-                l.connector
-                    .kafka
-                    .bootstrap_servers
-                    .clone()
-                    .filter(|s| !s.trim().is_empty())
-            })
-    };
+    let configured = |l: &Loaded| configured_bootstrap(bootstrap_flag.as_deref(), l);
     let mut embedded = None;
     if loaded.iter().any(|l| configured(l).is_none()) {
         let b = EmbeddedBroker::start("127.0.0.1:0".parse()?)
@@ -496,13 +585,7 @@ async fn run(
         let bootstrap = configured(l)
             .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
             .unwrap_or_default();
-        let mut url = flag.clone().or_else(|| {
-            l.connector
-                .schema_registry
-                .url
-                .clone()
-                .filter(|u| !u.trim().is_empty())
-        });
+        let mut url = configured_registry(flag.as_deref(), l);
         let wants_registry = l.value_schema.is_some() || embedded.is_some();
         if url.is_none() && wants_registry {
             if registry.is_none() {

@@ -4,7 +4,7 @@
 use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 
 use super::KafkaIoError;
@@ -79,6 +79,13 @@ impl Cluster {
             .set("fetch.wait.max.ms", "20")
             .set("enable.partition.eof", "false");
         self.finish(c).create().map_err(self.err("consumer"))
+    }
+
+    /// A client that only reads metadata (no group, never consumes).
+    pub fn metadata_client(&self) -> Result<BaseConsumer, KafkaIoError> {
+        self.finish(self.base())
+            .create()
+            .map_err(self.err("metadata client"))
     }
 
     pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>, KafkaIoError> {

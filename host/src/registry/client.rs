@@ -68,6 +68,11 @@ struct IdAnswer {
 }
 
 #[derive(Deserialize)]
+struct VersionAnswer {
+    version: u32,
+}
+
+#[derive(Deserialize)]
 struct SchemaAnswer {
     schema: String,
 }
@@ -142,6 +147,17 @@ impl RegistryClient {
                 reasons: a.messages,
             }),
             Err(e) if e.error_code() == Some(40401) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The newest version number registered under `subject`; `None` when the
+    /// subject has no versions.
+    pub async fn latest_version(&self, subject: &str) -> Result<Option<u32>, ClientError> {
+        let url = self.endpoint(&["subjects", subject, "versions", "latest"])?;
+        match self.send::<VersionAnswer>(self.http.get(url)).await {
+            Ok(a) => Ok(Some(a.version)),
+            Err(e) if matches!(e.error_code(), Some(40401 | 40402)) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -11,6 +11,7 @@ mod http;
 mod measure;
 mod observe;
 mod pipeline;
+mod plan;
 mod purchases;
 mod registry;
 mod restart;

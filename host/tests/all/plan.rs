@@ -1,0 +1,202 @@
+//! `weir plan`: what a deploy would do, without producing anything, and a
+//! non-zero exit when it would fail.
+
+use std::process::Command;
+
+use weir::config::KafkaConfig;
+use weir::kafka::client::Cluster;
+use weir::registry::EmbeddedRegistry;
+use weir::registry::client::RegistryClient;
+
+use crate::common::*;
+
+fn plan(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("plan")
+        .args(args)
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .envs(envs.iter().copied())
+        .env_remove("WEIR_BOOTSTRAP_SERVERS")
+        .env_remove("WEIR_SCHEMA_REGISTRY_URL")
+        .current_dir(repo_root())
+        .output()
+        .expect("weir plan runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn connectors() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("connectors"))
+        .expect("connectors/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_connector_plans_on_the_embedded_broker() {
+    for p in [
+        "customer-events",
+        "purchases-gen",
+        "purchases-validate",
+        "purchases-daily",
+        "campaign-views",
+        "campaign-minute",
+        "cdc-gen",
+        "cdc-shape",
+        "cdc-table",
+        "gtfs-rt",
+    ] {
+        plugin(p);
+    }
+    let files = connectors();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (ok, text) = plan(&args, &[]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("plan: {} connectors, 0 errors", files.len())),
+        "{text}"
+    );
+    for f in &files {
+        let name = std::path::Path::new(f)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        assert!(
+            text.contains(&format!("{name} (")),
+            "{name} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("partitioned state topic `campaign-minute.state` would be created"));
+    assert!(text.contains("weir:plugin@0.2.0"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_against_a_cluster_names_existing_topics_and_fails_on_an_incompatible_schema() {
+    plugin("customer-events");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let cluster = Cluster {
+        bootstrap: bootstrap.clone(),
+        settings: KafkaConfig::default(),
+    };
+    let reg = EmbeddedRegistry::start("127.0.0.1:0".parse().expect("addr"), &cluster)
+        .await
+        .expect("registry starts");
+    let url = reg.url();
+    let file = repo_root().join("connectors/customer-events.toml");
+    let file = file.to_str().expect("utf-8");
+    let args = [
+        file,
+        "--bootstrap-servers",
+        &bootstrap,
+        "--schema-registry-url",
+        &url,
+    ];
+
+    // An empty cluster and registry: everything would be created.
+    let (ok, text) = tokio::task::spawn_blocking({
+        let args = args.map(str::to_string);
+        move || plan(&args.each_ref().map(String::as_str), &[])
+    })
+    .await
+    .expect("join");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("sink topic `customer_events` would be created (partitions 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("new subject, would be registered as version 1"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("cluster: {bootstrap}")), "{text}");
+
+    // The topic exists with 1 partition and the subject holds an incompatible
+    // UserEvent (event_id a long): the plan fails, naming the registry's reason.
+    weir::kafka::admin::ensure_topics(
+        &cluster,
+        &[weir::kafka::admin::TopicSpec {
+            name: "customer_events".into(),
+            partitions: 1,
+            replication_factor: 1,
+            config: Default::default(),
+        }],
+    )
+    .await
+    .expect("topic");
+    let theirs = serde_json::json!({
+        "type": "record", "name": "UserEvent", "namespace": "io.weir.media",
+        "fields": [{"name": "event_id", "type": "long"}]
+    });
+    RegistryClient::new(&url)
+        .expect("client")
+        .register("customer_events-value", &theirs.to_string())
+        .await
+        .expect("theirs registers");
+    let (ok, text) = tokio::task::spawn_blocking({
+        let args = args.map(str::to_string);
+        move || plan(&args.each_ref().map(String::as_str), &[])
+    })
+    .await
+    .expect("join");
+    assert!(!ok, "an incompatible schema must fail the plan:\n{text}");
+    assert!(text.contains("ERROR schema"), "{text}");
+    assert!(
+        text.contains("not compatible") && text.contains("event_id"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "sink topic `customer_events` exists with 1 partitions, the connector asks 3"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("weir run` would fail"), "{text}");
+    let seen = consume(
+        &bootstrap,
+        "customer_events",
+        usize::MAX,
+        std::time::Duration::from_secs(1),
+    )
+    .await;
+    assert!(seen.is_empty(), "plan produced nothing");
+}
+
+#[test]
+fn secrets_from_the_environment_never_appear_in_a_plan() {
+    plugin("purchases-gen");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("secret.toml");
+    std::fs::write(
+        &toml,
+        r#"
+name = "secret"
+[source.generator]
+plugin = "purchases-gen"
+[sink.console]
+[kafka.properties]
+"security.protocol" = "SASL_SSL"
+"sasl.username" = "weir"
+"sasl.password" = "${PLAN_TEST_PASSWORD}"
+"#,
+    )
+    .expect("write");
+    let (ok, text) = plan(
+        &[toml.to_str().expect("utf-8")],
+        &[("PLAN_TEST_PASSWORD", "hunter2-do-not-print")],
+    );
+    assert!(ok, "{text}");
+    assert!(!text.contains("hunter2"), "a secret was printed:\n{text}");
+    assert!(text.contains("sasl.password=<redacted>"), "{text}");
+    assert!(text.contains("sasl.username=weir"), "{text}");
+}
