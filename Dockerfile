@@ -10,8 +10,19 @@ RUN rustup target add wasm32-wasip2 \
 FROM debian:bookworm-slim
 # librdkafka is linked with OpenSSL (TLS/SASL); CA certificates for TLS brokers and feeds.
 RUN apt-get update && apt-get install -y --no-install-recommends libssl3 ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home-dir /var/lib/weir --create-home weir \
+ && mkdir -p /data && chown weir /data
 COPY --from=build /src/target/release/weir /usr/local/bin/weir
 COPY --from=build /src/target/plugins /opt/weir/plugins
-ENV WEIR_PLUGIN_DIR=/opt/weir/plugins
+# Connector files are mounted at /opt/weir/connectors; checkpoints, the
+# compiled-component cache and Parquet output live in volumes.
+ENV WEIR_PLUGIN_DIR=/opt/weir/plugins \
+    WEIR_STATE_DIR=/var/lib/weir/state \
+    WEIR_CACHE_DIR=/var/lib/weir/cache
+USER weir
+WORKDIR /var/lib/weir
+VOLUME ["/var/lib/weir"]
+EXPOSE 9464
 ENTRYPOINT ["weir"]
+CMD ["--help"]

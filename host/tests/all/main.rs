@@ -5,6 +5,7 @@ mod avro;
 mod campaign;
 mod cdc;
 mod common;
+mod compose;
 mod config_ui;
 mod conformance;
 mod http;
