@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import"
+plugins := "bench-echo customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.
@@ -107,13 +107,28 @@ test: setup plugin build
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/check_proto.py
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/compare_json.py
     {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir
+    just bench --quick
 
 # Format the code.
 fmt:
     cargo fmt --all
 
+# Benchmarks: weir and a peer (native build, Python confluent-kafka, Faker,
+# pyarrow, gtfs-realtime-bindings, kcat) doing the same work in one run; prints
+# a table and writes bench/results/latest.{md,json}. `--quick`: small inputs on
+# debug builds, to check that every workload runs (CI).
+bench *ARGS: setup plugin
+    #!/usr/bin/env bash
+    set -euo pipefail
+    profile=release; flag=--release
+    if [[ " {{ARGS}} " == *" --quick "* ]]; then profile=debug; flag=; fi
+    cargo build $flag -p weir -p weir-bench
+    command -v kcat > /dev/null || apt-get install -y --no-install-recommends kcat > /dev/null 2>&1 \
+        || echo "kcat could not be installed; its rows are skipped"
+    {{venv}}/bin/python bench/run.py "{{target}}/$profile/weir" "{{target}}/$profile/weir-bench" {{ARGS}}
+
 # Formatting check and clippy (host and plugins) with warnings as errors.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --exclude test-future-version --exclude test-bad-import --all-targets -- -D warnings
-    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p cdc-gen -p cdc-shape -p cdc-table -p gtfs-rt -p customer-events -p campaign-views -p campaign-minute -p test-misbehave -- -D warnings
+    cargo clippy --target wasm32-wasip2 -p purchases-gen -p purchases-validate -p purchases-daily -p cdc-gen -p cdc-shape -p cdc-table -p gtfs-rt -p customer-events -p campaign-views -p campaign-minute -p test-misbehave -p bench-echo -- -D warnings

@@ -75,6 +75,58 @@ fn key(entity: &FeedEntity) -> Result<String, String> {
     Ok(vehicle_id.unwrap_or(&entity.id).to_owned())
 }
 
+/// A feed shaped like a large agency's vehicle positions, `vehicles` of them,
+/// encoded: the input of throughput tests and `just bench`.
+pub fn sample(vehicles: usize) -> Vec<u8> {
+    use crate::proto::transit_realtime::{
+        FeedEntity, FeedHeader, FeedMessage, Position, TripDescriptor, VehicleDescriptor,
+        VehiclePosition,
+    };
+    use prost::Message as _;
+    let entity = (0..vehicles)
+        .map(|i| FeedEntity {
+            id: format!("e{i}"),
+            vehicle: Some(VehiclePosition {
+                trip: Some(TripDescriptor {
+                    trip_id: Some(format!("trip-{i}")),
+                    route_id: Some(format!("r{}", i % 200)),
+                    direction_id: Some((i % 2) as u32),
+                    start_date: Some("20261123".into()),
+                    ..Default::default()
+                }),
+                vehicle: Some(VehicleDescriptor {
+                    id: Some(format!("bus-{i}")),
+                    label: Some(format!("{i}")),
+                    ..Default::default()
+                }),
+                position: Some(Position {
+                    latitude: 45.0 + i as f32 * 1e-4,
+                    longitude: -73.5 - i as f32 * 1e-4,
+                    bearing: Some((i % 360) as f32),
+                    speed: Some(7.5),
+                    ..Default::default()
+                }),
+                current_stop_sequence: Some(7),
+                stop_id: Some(format!("s{}", i % 900)),
+                current_status: Some(2),
+                timestamp: Some(1_795_460_000 + i as u64),
+                occupancy_status: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    FeedMessage {
+        header: FeedHeader {
+            gtfs_realtime_version: "2.0".into(),
+            timestamp: Some(1_795_460_082),
+            ..Default::default()
+        },
+        entity,
+    }
+    .encode_to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,280 @@
+"""`just bench`: weir and a peer doing the same work, in one run, on this
+machine. A `weir broker` (Kafka protocol + registry) runs pinned to the last
+core; every client (weir or peer) runs pinned to core 0, one at a time, and is
+measured from outside: wall time, CPU seconds (user + system, from wait4) and
+peak RSS. Prints a table and writes bench/results/latest.md and latest.json
+(`--quick`: small inputs, bench/results/quick.*, to check that everything runs).
+
+    python bench/run.py WEIR WEIR_BENCH [--quick]
+"""
+
+import json
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "host/tests/interop"))
+from weir_broker import weir_broker  # noqa: E402
+
+WEIR, BENCH = sys.argv[1], sys.argv[2]
+QUICK = "--quick" in sys.argv
+PY = sys.executable
+CORES = os.cpu_count() or 1
+CLIENT_CORE = "0"
+BROKER_CORE = str(CORES - 1)
+REPS = 1 if QUICK else 3
+
+results = []
+
+
+def pinned(cmd):
+    return ["taskset", "-c", CLIENT_CORE, *cmd] if shutil.which("taskset") else cmd
+
+
+def measure(cmd, env=None, cwd=ROOT, fatal=True):
+    """Runs cmd to the end; (wall s, cpu s, peak RSS MB, stdout)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        p = subprocess.Popen(pinned(cmd), cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if p.returncode != 0:
+            why = f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{err.read().decode()[-3000:]}"
+            if fatal:
+                sys.exit(why)
+            raise RuntimeError(why)
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def best(runs):
+    """The repetition with the least CPU (the least disturbed one)."""
+    return min(runs, key=lambda r: r[1])
+
+
+def add(workload, who, records, wall, cpu, rss, bytes_=None, note=""):
+    results.append({
+        "workload": workload, "who": who, "records": records, "wall_s": wall, "cpu_s": cpu,
+        "rss_mb": rss, "records_per_s": records / wall if wall else None,
+        "cpu_s_per_million": cpu / records * 1e6 if records else None,
+        "records_per_cpu_s": records / cpu if cpu else None,
+        "mb_per_s": bytes_ / wall / 1e6 if bytes_ and wall else None, "note": note,
+    })
+    r = results[-1]
+    print(f"  {workload:28} {who:26} {records:>9} rec {wall:7.2f} s {cpu:7.2f} cpu-s "
+          f"{r['records_per_cpu_s'] or 0:>11,.0f} rec/cpu-s {rss:7.1f} MB", flush=True)
+
+
+def weir_env(bootstrap, registry, state, **extra):
+    env = dict(os.environ, WEIR_BOOTSTRAP_SERVERS=bootstrap, WEIR_SCHEMA_REGISTRY_URL=registry,
+               WEIR_STATE_DIR=state, WEIR_LOG="warn")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def boundary():
+    print("WASM boundary (in-process, no broker)")
+    records = 20_000 if QUICK else 300_000
+    _, _, _, out = measure([BENCH, "boundary", "--records", str(records)])
+    for line in out.splitlines():
+        d = json.loads(line)
+        results.append({"workload": f"boundary {d['workload']} batch {d['batch']}", "who": d["variant"],
+                        "records": d["records"], "wall_s": d["seconds"], "cpu_s": d["seconds"],
+                        "rss_mb": None, "records_per_s": d["records_per_sec"],
+                        "ns_per_record": d["ns_per_record"], "ns_per_call": d["ns_per_call"],
+                        "records_per_cpu_s": d["records_per_sec"], "note": ""})
+        print(f"  {d['workload']:12} batch {d['batch']:>6} {d['variant']:7} {d['ns_per_record']:9.0f} ns/record "
+              f"{d['ns_per_call']:12.0f} ns/call")
+
+
+def gtfs(tmp):
+    print("GTFS-RT decode, 5,000 vehicles → JSON records")
+    rounds = 3 if QUICK else 20
+    _, _, _, out = measure([BENCH, "gtfs", "--rounds", str(rounds)])
+    for line in out.splitlines():
+        d = json.loads(line)
+        add("gtfs decode 5k vehicles", f"weir {d['variant']}", d["records"], d["seconds"], d["seconds"], 0)
+    feed = tmp / "feed.pb"
+    measure([BENCH, "feed", "--out", str(feed)])
+    _, _, rss, out = measure([PY, str(ROOT / "bench/peers/gtfs_decode.py"), str(feed), str(rounds)])
+    d = json.loads(out)
+    add("gtfs decode 5k vehicles", "python gtfs-realtime-bindings", d["records"], d["seconds"], d["seconds"], rss)
+
+
+def raw_produce(bootstrap):
+    print("Raw produce, fixed payloads (idempotent, acks=all, zstd)")
+    count = 20_000 if QUICK else 200_000
+    for size in (100, 500, 1000):
+        w = f"produce {size} B"
+        add(w, "weir (Kafka sink)", count, *best([measure([BENCH, "produce", "--bootstrap", bootstrap, "--topic",
+            f"raw-weir-{size}-{i}", "--size", str(size), "--count", str(count)])[:3] for i in range(REPS)]), count * size)
+        add(w, "python confluent-kafka", count, *best([measure([PY, str(ROOT / "bench/peers/raw_produce.py"),
+            bootstrap, f"raw-py-{size}-{i}", str(size), str(count)])[:3] for i in range(REPS)]), count * size)
+        if shutil.which("kcat") and not KCAT_BROKEN:
+            kcat(w, bootstrap, size, count)
+
+
+KCAT_BROKEN = []
+
+
+def kcat(workload, bootstrap, size, count):
+    """Debian's kcat; a failure is reported, not fatal (it links Debian's own,
+    older librdkafka)."""
+    runs = []
+    for i in range(REPS):
+        topic = f"raw-kcat-{size}-{i}"
+        measure([BENCH, "produce", "--bootstrap", bootstrap, "--topic", topic, "--size", "1", "--count", "1"])
+        with tempfile.NamedTemporaryFile(delete=False) as data:
+            data.write((b"x" * (size - 1) + b"\n") * count)
+        cmd = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-z", "zstd", "-X", "enable.idempotence=true",
+               "-X", "acks=all", "-X", "linger.ms=5", "-l", data.name]
+        try:
+            runs.append(measure(cmd, fatal=False)[:3])
+        except RuntimeError as e:
+            KCAT_BROKEN.append(str(e).strip().splitlines()[-1])
+            print(f"  kcat failed, skipped: {KCAT_BROKEN[-1]}")
+            return
+        finally:
+            os.unlink(data.name)
+    add(workload, "kcat (Debian)", count, *best(runs), count * size, "Debian's kcat links its own librdkafka")
+
+
+def generator(bootstrap, registry, tmp):
+    print("Generator → Kafka, purchase events as JSON")
+    count = 20_000 if QUICK else 300_000
+    peer_count = 5_000 if QUICK else 30_000
+    runs = []
+    for i in range(REPS):
+        env = weir_env(bootstrap, registry, str(tmp / f"gen-{i}"), EVENTS_PER_SEC=0, KAFKA_TOPIC=f"gen-weir-{i}")
+        runs.append(measure([WEIR, "run", "connectors/purchases-gen.toml", "--max-records", str(count)], env)[:3])
+    add("purchases generate+produce", "weir (WASM generator)", count, *best(runs))
+    runs = [measure([PY, str(ROOT / "bench/peers/faker_purchases.py"), bootstrap, f"gen-py-{i}", str(peer_count)])[:3]
+            for i in range(REPS)]
+    add("purchases generate+produce", "python Faker + confluent-kafka", peer_count, *best(runs))
+
+
+def aggregate(bootstrap, registry, tmp):
+    print("Aggregate view logs per campaign and minute → partitioned Parquet")
+    count = 50_000 if QUICK else 1_000_000
+    env = weir_env(bootstrap, registry, str(tmp / "views"), VIEWS_PER_SEC=0, SIMULATED_VIEWS_PER_SEC=1000,
+                   KAFKA_TOPIC="views-bench", MAX_VIEWS=count)
+    measure([WEIR, "run", "connectors/campaign-views.toml", "--max-records", str(count)], env)
+    runs = []
+    for i in range(REPS):
+        env = weir_env(bootstrap, registry, str(tmp / f"agg-{i}"), KAFKA_TOPIC="views-bench",
+                       OUTPUT_DIR=str(tmp / f"agg-out-{i}"))
+        toml = tmp / f"campaign-minute-{i}.toml"
+        toml.write_text((ROOT / "connectors/campaign-minute.toml").read_text()
+                        .replace('group_id = "campaign-minute"', f'group_id = "bench-{i}"')
+                        .replace('name = "campaign-minute"', f'name = "bench-minute-{i}"')
+                        .replace('path = "data/campaigns.csv"', f'path = "{ROOT}/connectors/data/campaigns.csv"'))
+        runs.append(measure([WEIR, "run", str(toml), "--exit-at-end", "--plugin-dir", str(ROOT / "target/plugins")], env)[:3])
+    add("aggregate views → parquet", "weir (WASM aggregator)", count, *best(runs),
+        note="includes ~1 s end-of-input wait and the group join")
+    runs = [measure([PY, str(ROOT / "bench/peers/aggregate_parquet.py"), bootstrap, "views-bench", str(count),
+                     str(ROOT / "connectors/data/campaigns.csv"), str(tmp / f"py-out-{i}")])[:3] for i in range(REPS)]
+    add("aggregate views → parquet", "python confluent-kafka + pyarrow", count, *best(runs),
+        note="no late-data handling, one batch")
+
+
+def footprint(bootstrap, registry, tmp):
+    print("Footprint: an idle host (one Kafka-source connector waiting for records)")
+    env = weir_env(bootstrap, registry, str(tmp / "idle"), KAFKA_TOPIC="idle-topic")
+    p = subprocess.Popen(pinned([WEIR, "run", "connectors/purchases-console.toml"]), cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(5 if QUICK else 10)
+    rss = 0.0
+    for line in open(f"/proc/{p.pid}/status"):
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+    cpu = sum(int(x) for x in open(f"/proc/{p.pid}/stat").read().split()[13:15]) / os.sysconf("SC_CLK_TCK")
+    p.terminate()
+    p.wait(timeout=30)
+    add("idle host", "weir", 0, 5 if QUICK else 10, cpu, rss)
+
+
+def ratio(workload, who, peer, key):
+    a = [r for r in results if r["workload"] == workload and r["who"] == who]
+    b = [r for r in results if r["workload"] == workload and r["who"] == peer]
+    if a and b and a[0].get(key) and b[0].get(key):
+        return a[0][key] / b[0][key]
+    return None
+
+
+def write_results():
+    out = ROOT / "bench/results"
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": QUICK, "cores": CORES,
+            "machine": platform.platform(), "python": platform.python_version()}
+    # A quick run only checks that every workload runs: it never replaces the
+    # full results.
+    stem = "quick" if QUICK else "latest"
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    lines = [f"# `just bench` results ({meta['date']}{', quick' if QUICK else ''})", "",
+             f"{CORES} cores; broker (`weir broker`) pinned to core {BROKER_CORE}, each client to core "
+             f"{CLIENT_CORE}, one at a time; best of {REPS} by CPU. CPU = user + system seconds of the client "
+             "process (wait4). Reproduce: `just bench` (or `just bench --quick`).", "",
+             "| workload | who | records | wall s | CPU s | records / CPU-s | CPU-s per 1M | peak RSS MB | note |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        if r["workload"].startswith("boundary"):
+            continue
+        lines.append(f"| {r['workload']} | {r['who']} | {r['records']:,} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                     f"{(r['records_per_cpu_s'] or 0):,.0f} | {(r['cpu_s_per_million'] or 0):.2f} | "
+                     f"{(r['rss_mb'] or 0):.1f} | {r['note']} |")
+    lines += ["", "## WASM boundary (same plugin crate, native vs component)", "",
+              "| plugin | batch | native ns/record | wasm ns/record | wasm ns/call | wasm ÷ native |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if r["workload"].startswith("boundary") and r["who"] == "wasm":
+            n = next(x for x in results if x["workload"] == r["workload"] and x["who"] == "native")
+            plugin = r["workload"].split()[1]
+            batch = r["workload"].split()[-1]
+            lines.append(f"| {plugin} | {batch} | {n['ns_per_record']:.0f} | {r['ns_per_record']:.0f} | "
+                         f"{r['ns_per_call']:.0f} | {r['ns_per_record'] / n['ns_per_record']:.2f} |")
+    lines += ["", "## Ratios (weir ÷ peer, records per CPU-second; above 1 means weir does more per CPU)", ""]
+    for w, who, peer in [
+        ("produce 500 B", "weir (Kafka sink)", "python confluent-kafka"),
+        ("produce 500 B", "weir (Kafka sink)", "kcat (Debian)"),
+        ("purchases generate+produce", "weir (WASM generator)", "python Faker + confluent-kafka"),
+        ("aggregate views → parquet", "weir (WASM aggregator)", "python confluent-kafka + pyarrow"),
+        ("gtfs decode 5k vehicles", "weir wasm", "python gtfs-realtime-bindings"),
+        ("gtfs decode 5k vehicles", "weir wasm", "weir native"),
+    ]:
+        r = ratio(w, who, peer, "records_per_cpu_s")
+        if r:
+            lines.append(f"- {w}: {who} vs {peer}: **{r:.2f}×**")
+    for note in KCAT_BROKEN[:1]:
+        lines += ["", f"kcat could not be measured: `{note}` (Debian's kcat links librdkafka 2.0.2, "
+                  "whose ApiVersions request the embedded broker, Tansu 0.6, answers in a form it cannot read)."]
+    text = "\n".join(lines) + "\n"
+    (out / f"{stem}.md").write_text(text)
+    print()
+    print(text)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as t, weir_broker(WEIR) as (bootstrap, registry):
+        tmp = pathlib.Path(t)
+        broker = subprocess.run(["pgrep", "-f", f"weir broker --listen {bootstrap}"], capture_output=True, text=True)
+        for pid in broker.stdout.split():
+            subprocess.run(["taskset", "-pc", BROKER_CORE, pid], capture_output=True)
+        boundary()
+        gtfs(tmp)
+        raw_produce(bootstrap)
+        generator(bootstrap, registry, tmp)
+        aggregate(bootstrap, registry, tmp)
+        footprint(bootstrap, registry, tmp)
+    write_results()
+
+
+if __name__ == "__main__":
+    main()

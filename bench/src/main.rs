@@ -1,0 +1,305 @@
+//! The in-process workloads of `just bench`, each printing JSON lines that
+//! `bench/run.py` turns into the results table:
+//!
+//! - `boundary`: a plugin's logic called natively (the crate linked into this
+//!   binary) against the same crate as a WebAssembly component through weir's
+//!   sandbox (`PluginInstance::process`, what a pipeline stage calls), at
+//!   several batch sizes: cost per call and per record, and the ratio;
+//! - `gtfs`: a 5,000-vehicle GTFS-realtime feed decoded to JSON records, native
+//!   and as a component;
+//! - `produce`: fixed-size records through weir's Kafka sink (the one client
+//!   set-up, idempotent, acks=all), for the raw produce comparison.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use weir::config::KafkaConfig;
+use weir::kafka::client::Cluster;
+use weir::record::{self, Record};
+use weir::runtime::{GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime};
+use weir::sinks::KafkaSink;
+use weir_sdk::{FlatBatch, Outcome, Source as _, Transform};
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Native vs component for purchases-validate and bench-echo (emits every record as it came).
+    Boundary {
+        /// Where `just plugin` put the components.
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
+        /// Records pushed through each (plugin, batch size, variant).
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
+    },
+    /// A 5,000-vehicle feed decoded, native vs component.
+    Gtfs {
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
+    /// Writes the 5,000-vehicle feed of `gtfs` to a file (for the Python peer).
+    Feed {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// `count` records of `size` bytes through weir's Kafka sink to `topic`.
+    Produce {
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        size: usize,
+        #[arg(long)]
+        count: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    match Args::parse().command {
+        Command::Boundary { plugins, records } => boundary(&plugins, records),
+        Command::Gtfs { plugins, rounds } => gtfs(&plugins, rounds),
+        Command::Feed { out } => Ok(std::fs::write(&out, gtfs_rt::feed::sample(5_000))
+            .with_context(|| format!("writing {}", out.display()))?),
+        Command::Produce {
+            bootstrap,
+            topic,
+            size,
+            count,
+        } => produce(&bootstrap, &topic, size, count),
+    }
+}
+
+/// One measurement, as a JSON line.
+fn report(
+    workload: &str,
+    variant: &str,
+    batch: usize,
+    records: usize,
+    elapsed: Duration,
+    calls: usize,
+) {
+    let s = elapsed.as_secs_f64();
+    println!(
+        "{}",
+        json!({
+            "workload": workload,
+            "variant": variant,
+            "batch": batch,
+            "records": records,
+            "seconds": s,
+            "records_per_sec": records as f64 / s,
+            "ns_per_record": s * 1e9 / records as f64,
+            "ns_per_call": s * 1e9 / calls as f64,
+        })
+    );
+}
+
+/// `n` purchase events from the generator plugin (native, seeded), as a batch.
+fn purchases(n: usize) -> Result<FlatBatch> {
+    let mut generator = purchases_gen::PurchasesGen::init(r#"{"seed": 11, "invalid_ratio": 0.02}"#)
+        .map_err(anyhow::Error::msg)?;
+    let mut out = FlatBatch::default();
+    while out.len() < n {
+        generator
+            .next_batch((n - out.len()).min(1_000) as u32, &mut out)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(out)
+}
+
+/// The first `n` records of `all`, as their own batch.
+fn prefix(all: &FlatBatch, n: usize) -> Result<FlatBatch> {
+    let mut out = FlatBatch::default();
+    for r in all.records()?.iter().take(n) {
+        let headers: Vec<(&str, &[u8])> = r.headers.iter().map(|(k, v)| (*k, *v)).collect();
+        out.push(r.key, r.value, &headers, r.timestamp_ms);
+    }
+    Ok(out)
+}
+
+fn component(
+    runtime: &Runtime,
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+) -> Result<PluginInstance> {
+    let path = dir.join(format!("{name}.wasm"));
+    let plugin = Plugin::load(runtime, &path, Role::Transform)
+        .with_context(|| format!("loading {}; run `just plugin {name}` first", path.display()))?;
+    let limits = Limits {
+        memory_bytes: 256 << 20,
+        call_timeout_ms: 10_000,
+    };
+    Ok(PluginInstance::start(
+        Arc::new(plugin),
+        "bench",
+        config.to_string(),
+        limits,
+        GuestEnv::Real,
+    )?)
+}
+
+/// Runs `records` records through `call` in batches of `batch`; the time taken.
+fn drive(
+    batch: &FlatBatch,
+    records: usize,
+    mut call: impl FnMut(&FlatBatch) -> Result<usize>,
+) -> Result<(Duration, usize)> {
+    let calls = records.div_ceil(batch.len()).max(1);
+    // Warm up (component compiled, caches hot), not timed.
+    for _ in 0..calls.min(3) {
+        call(batch)?;
+    }
+    let start = Instant::now();
+    let mut seen = 0;
+    for _ in 0..calls {
+        seen += call(batch)?;
+    }
+    let elapsed = start.elapsed();
+    anyhow::ensure!(seen > 0, "the plugin answered nothing");
+    Ok((elapsed, calls))
+}
+
+fn native<T: Transform>(t: &mut T, batch: &FlatBatch) -> Result<usize> {
+    let records = batch.records()?;
+    let mut out = Outcome::default();
+    t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
+    Ok(out.origins.len() + out.failures.len())
+}
+
+fn sandboxed(inst: &mut PluginInstance, batch: &FlatBatch, calls: &mut usize) -> Result<usize> {
+    let out = inst.process(batch.clone())?;
+    *calls += 1;
+    // What a checkpoint does: the replay journal of the instance starts over.
+    if calls.is_multiple_of(1_000) {
+        inst.snapshot()?;
+    }
+    Ok(out.origins.len() + out.failures.len())
+}
+
+fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
+    let runtime = Runtime::new(Runtime::default_cache_dir())?;
+    let all = purchases(10_000)?;
+    for size in [1usize, 100, 1_000, 10_000] {
+        let batch = prefix(&all, size)?;
+        let n = records.max(size);
+        // The same batch goes through again and again: with a duplicate memory
+        // of 0 ms every round is judged afresh, not as repeats.
+        let config = r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_retention_ms": 0}"#;
+        let mut t =
+            purchases_validate::PurchasesValidate::init(config).map_err(anyhow::Error::msg)?;
+        let (e, calls) = drive(&batch, n, |b| native(&mut t, b))?;
+        report("validate", "native", size, calls * size, e, calls);
+        let mut inst = component(&runtime, dir, "purchases-validate", config)?;
+        let mut count = 0;
+        let (e, calls) = drive(&batch, n, |b| sandboxed(&mut inst, b, &mut count))?;
+        report("validate", "wasm", size, calls * size, e, calls);
+
+        let mut t = bench_echo::Echo;
+        let (e, calls) = drive(&batch, n, |b| native(&mut t, b))?;
+        report("echo", "native", size, calls * size, e, calls);
+        let mut inst = component(&runtime, dir, "bench-echo", "{}")?;
+        let mut count = 0;
+        let (e, calls) = drive(&batch, n, |b| sandboxed(&mut inst, b, &mut count))?;
+        report("echo", "wasm", size, calls * size, e, calls);
+    }
+    Ok(())
+}
+
+fn gtfs(dir: &std::path::Path, rounds: usize) -> Result<()> {
+    let runtime = Runtime::new(Runtime::default_cache_dir())?;
+    let feed = gtfs_rt::feed::sample(5_000);
+    let mut batch = FlatBatch::default();
+    batch.push(None, Some(&feed), &[], 0);
+    let mut t = gtfs_rt::GtfsRt::init("{}").map_err(anyhow::Error::msg)?;
+    let mut out_records = 0;
+    let (e, calls) = drive(&batch, rounds, |b| {
+        let records = b.records()?;
+        let mut out = Outcome::default();
+        t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
+        out_records = out.output.len();
+        // A fresh plugin each round: the decoder skips a feed it has seen.
+        t = gtfs_rt::GtfsRt::init("{}").map_err(anyhow::Error::msg)?;
+        Ok(out.output.len())
+    })?;
+    report(
+        "gtfs-decode",
+        "native",
+        5_000,
+        calls * out_records,
+        e,
+        calls,
+    );
+    let mut inst = component(&runtime, dir, "gtfs-rt", "{}")?;
+    let (e, calls) = drive(&batch, rounds, |b| {
+        let out = inst.process(b.clone())?;
+        out_records = out.output.len();
+        inst = component(&runtime, dir, "gtfs-rt", "{}")?;
+        Ok(out.output.len())
+    })?;
+    report("gtfs-decode", "wasm", 5_000, calls * out_records, e, calls);
+    Ok(())
+}
+
+fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let cluster = Cluster {
+            bootstrap: bootstrap.to_string(),
+            settings: KafkaConfig::default(),
+        };
+        weir::kafka::admin::ensure_topics(
+            &cluster,
+            &[weir::kafka::admin::TopicSpec {
+                name: topic.to_string(),
+                partitions: 1,
+                replication_factor: 1,
+                config: Default::default(),
+            }],
+        )
+        .await?;
+        let mut sink = KafkaSink::new(cluster.producer()?, topic.to_string());
+        let payload = vec![b'x'; size];
+        let batch_size = 10_000;
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < count {
+            let n = batch_size.min(count - sent);
+            let batch: Vec<Record> = (0..n)
+                .map(|_| Record {
+                    key: None,
+                    value: Some(payload.clone()),
+                    headers: Vec::new(),
+                    timestamp_ms: record::now_ms(),
+                    origin: None,
+                })
+                .collect();
+            sink.write(&batch).await?;
+            sent += n;
+        }
+        report(
+            "produce",
+            "weir",
+            size,
+            count,
+            start.elapsed(),
+            count.div_ceil(batch_size),
+        );
+        Ok(())
+    })
+}
