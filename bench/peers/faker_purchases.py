@@ -11,9 +11,8 @@ import sys
 import uuid
 from datetime import datetime, timezone
 
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 from faker import Faker
+from producer import PeerProducer
 
 SEGMENTS = ["new", "regular", "vip"]
 CATEGORIES = {"electronics": (49.0, 1999.0), "books": (5.0, 60.0), "clothing": (10.0, 250.0),
@@ -57,25 +56,11 @@ def main() -> None:
     fake = Faker()
     Faker.seed(11)
     random.seed(11)
-    # Like weir, create the topic first (the embedded broker does not on produce).
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics(
-            [NewTopic(topic, 3, 1)]).values():
-        f.result()
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                  "compression.type": "zstd", "linger.ms": 5})
+    p = PeerProducer(bootstrap, topic, 3)
     for _ in range(count):
         e = event(fake)
-        while True:
-            try:
-                p.produce(topic, json.dumps(e).encode(), key=e["customer_id"].encode())
-                break
-            except BufferError:
-                p.poll(0.05)
-        p.poll(0)
-    left = p.flush(60)
-    if left:
-        sys.exit(f"{left} events not delivered")
+        p.send(json.dumps(e).encode(), e["customer_id"].encode())
+    p.finish()
 
 
 if __name__ == "__main__":

@@ -367,7 +367,9 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
             let minute = r.0.rsplit('=').next().unwrap_or_default();
             let found: Vec<_> = truth
                 .iter()
-                .filter(|((c, m), _)| *c == r.1 && minute_text(*m) == minute)
+                .filter(|((c, m), _)| {
+                    *c == r.1 && campaign_model::time::minute(*m * 60_000) == minute
+                })
                 .map(|(_, n)| *n)
                 .collect();
             eprintln!("row {r:?}: independent count {found:?}");
@@ -388,20 +390,4 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
     assert!(dead.get("late").is_some_and(|s| !s.is_empty()), "{dead:?}");
     assert!(dead.get("unknown_campaign").is_some_and(|s| !s.is_empty()));
     assert_eq!(dead_letters(&bootstrap, "shared.dlq").await, dead);
-}
-
-/// `YYYY-MM-DDTHH:MM` of a minute since the epoch (UTC).
-fn minute_text(minute: i64) -> String {
-    let (days, rem) = (minute.div_euclid(1440), minute.rem_euclid(1440));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}", rem / 60, rem % 60)
 }

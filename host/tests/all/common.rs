@@ -299,3 +299,38 @@ pub fn signal(child: &std::process::Child, name: &str) {
         .success();
     assert!(ok, "kill -{name} {}", child.id());
 }
+
+/// Every plugin the shipped connectors use, built if missing.
+pub fn pipeline_plugins() {
+    for p in [
+        "customer-events",
+        "purchases-gen",
+        "purchases-validate",
+        "purchases-daily",
+        "campaign-views",
+        "campaign-minute",
+        "cdc-gen",
+        "cdc-shape",
+        "cdc-table",
+        "gtfs-rt",
+    ] {
+        plugin(p);
+    }
+}
+
+/// A plain HTTP/1.0 GET (enough for a Prometheus scrape or a health check):
+/// the status line and the body; empty when nothing listens.
+pub fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (String::new(), String::new());
+    };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or_default().to_string(),
+        body.to_string(),
+    )
+}

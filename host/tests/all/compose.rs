@@ -252,20 +252,7 @@ fn the_dockerfile_builds_the_host_and_the_plugins() {
 
 #[test]
 fn every_connector_a_service_runs_validates_with_its_environment() {
-    for p in [
-        "customer-events",
-        "purchases-gen",
-        "purchases-validate",
-        "purchases-daily",
-        "campaign-views",
-        "campaign-minute",
-        "cdc-gen",
-        "cdc-shape",
-        "cdc-table",
-        "gtfs-rt",
-    ] {
-        plugin(p);
-    }
+    pipeline_plugins();
     let c = compose();
     for (name, svc) in c["services"].as_mapping().expect("services") {
         if svc.get("build").is_none() {

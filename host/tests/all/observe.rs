@@ -18,22 +18,6 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-/// A plain HTTP/1.0 GET: the status line and the body.
-fn get(addr: &str, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
-        return (String::new(), String::new());
-    };
-    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or_default().to_string(),
-        body.to_string(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_during_a_run_matches_the_records_produced() {
     plugin("purchases-gen");
@@ -104,7 +88,7 @@ interval_ms = 200
     // Settled: every record read has been through the stage and delivered,
     // and the lag reported after the last checkpoint is zero.
     let done = eventually(|| {
-        metrics = get(&addr, "/metrics").1;
+        metrics = http_get(&addr, "/metrics").1;
         let out = sample(&metrics, "weir_stage_records_out_total", &stage);
         sample(&metrics, "weir_records_read_total", &[validated]) >= EVENTS as f64
             && sample(&metrics, "weir_stage_records_in_total", &stage) >= EVENTS as f64
@@ -151,9 +135,9 @@ interval_ms = 200
         0.0
     );
 
-    let (status, body) = get(&addr, "/healthz");
+    let (status, body) = http_get(&addr, "/healthz");
     assert!(status.contains("200"), "{status} {body}");
-    let (status, body) = get(&addr, "/readyz");
+    let (status, body) = http_get(&addr, "/readyz");
     assert!(status.contains("200"), "{status} {body}");
     assert!(body.contains("obs-validate: Running"), "{body}");
     assert!(body.contains("obs-gen: Stopped"), "{body}");

@@ -44,20 +44,7 @@ fn connectors() -> Vec<String> {
 
 #[test]
 fn every_shipped_connector_plans_on_the_embedded_broker() {
-    for p in [
-        "customer-events",
-        "purchases-gen",
-        "purchases-validate",
-        "purchases-daily",
-        "campaign-views",
-        "campaign-minute",
-        "cdc-gen",
-        "cdc-shape",
-        "cdc-table",
-        "gtfs-rt",
-    ] {
-        plugin(p);
-    }
+    pipeline_plugins();
     let files = connectors();
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
     let (ok, text) = plan(&args, &[]);

@@ -229,7 +229,7 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
         "the first run finished before it could be killed; make the input larger"
     );
     // Per-rule DLQ counts are exported while it runs.
-    let metrics = http_get(&metrics_addr, "/metrics");
+    let metrics = http_get(&metrics_addr, "/metrics").1;
     for code in ["duplicate_event_id", "total_mismatch", "missing_field"] {
         let needle = format!("reason=\"{code}\"");
         assert!(
@@ -261,14 +261,4 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
     let (total, count) = final_running_total(&bootstrap, "report-killed").await;
     assert_eq!(count, truth.valid, "no event lost or counted twice");
     assert_eq!(total, truth.total_cents);
-}
-
-/// A plain HTTP/1.0 GET, enough for a Prometheus scrape.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("metrics endpoint");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("response");
-    body
 }
