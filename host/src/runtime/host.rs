@@ -53,7 +53,7 @@ impl HostState {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(3)..].join(" | ")
+        escape_controls(&lines[lines.len().saturating_sub(3)..].join(" | ")).into_owned()
     }
 }
 
@@ -71,6 +71,7 @@ impl types::Host for HostState {}
 impl host::Host for HostState {
     fn log(&mut self, level: types::Level, message: String) {
         let plugin = self.label.as_str();
+        let message = escape_controls(&message);
         match level {
             types::Level::Trace => tracing::trace!(plugin, "{message}"),
             types::Level::Debug => tracing::debug!(plugin, "{message}"),
@@ -78,5 +79,45 @@ impl host::Host for HostState {
             types::Level::Warn => tracing::warn!(plugin, "{message}"),
             types::Level::Error => tracing::error!(plugin, "{message}"),
         }
+    }
+}
+
+/// A guest's text as it may go into a log line: control characters (newlines,
+/// terminal escapes) are written as `\n`, `\u{1b}`, so a plugin can neither
+/// forge log lines nor recolour a terminal.
+pub(super) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn guest_text_cannot_forge_log_lines_or_colours() {
+        assert_eq!(
+            escape_controls("plain text, ünïcode"),
+            "plain text, ünïcode"
+        );
+        assert_eq!(
+            escape_controls("forged\nINFO all is well \x1b[31mred"),
+            "forged\\nINFO all is well \\u{1b}[31mred"
+        );
+        assert!(
+            !escape_controls("a\rb\tc\u{7}")
+                .chars()
+                .any(char::is_control)
+        );
     }
 }

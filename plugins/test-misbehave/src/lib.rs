@@ -1,7 +1,9 @@
 //! A transform that misbehaves on command, to prove the sandbox: a record whose
-//! value contains `LOOP` spins forever, `ALLOC` allocates without bound, `PANIC`
-//! panics, `FAIL` is rejected with a reason, `DROP` is dropped; any other record
-//! passes through unchanged. It counts the records it passed (its snapshot), so
+//! value contains `LOOP` spins forever, `ALLOC` allocates without bound,
+//! `RECURSE` recurses without bound, `PANIC` panics, `FAIL` is rejected with a
+//! reason, `DROP` is dropped, `PROBE` tries to read a file, the environment and
+//! the network and emits what it got, `LOG` logs a line with a newline and a
+//! terminal escape in it; any other record passes through unchanged. It counts the records it passed (its snapshot), so
 //! tests can see that a trap does not lose state.
 
 use weir_sdk::{Level, Outcome, RecordRef, Transform, log};
@@ -31,6 +33,22 @@ impl Transform for Misbehave {
                     hoard.push(vec![1u8; 1 << 20]);
                     std::hint::black_box(&hoard);
                 }
+            } else if has(b"RECURSE") {
+                out.emit(
+                    i,
+                    r.key,
+                    Some(&deeper(0).to_le_bytes()),
+                    &[],
+                    r.timestamp_ms,
+                );
+            } else if has(b"PROBE") {
+                out.emit(i, r.key, Some(probe().as_bytes()), &[], r.timestamp_ms);
+            } else if has(b"LOG") {
+                log(
+                    Level::Warn,
+                    "forged\nINFO weir: all is well \x1b[31mred\x1b[0m",
+                );
+                out.emit(i, r.key, r.value, &r.headers, r.timestamp_ms);
             } else if has(b"PANIC") {
                 panic!("misbehave was told to panic on record {i}");
             } else if has(b"FAIL") {
@@ -62,6 +80,37 @@ impl Transform for Misbehave {
         self.passed = u64::from_le_bytes(bytes);
         Ok(())
     }
+}
+
+/// Recursion with no end: every frame keeps a buffer alive so the stack grows.
+fn deeper(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    let frame = std::hint::black_box([depth; 64]);
+    deeper(depth + 1).wrapping_add(frame[depth as usize % 64])
+}
+
+/// What a guest can reach outside its sandbox, one `key=outcome` per line.
+fn probe() -> String {
+    let file = match std::fs::read("/etc/hostname") {
+        Ok(b) => format!("read {} bytes", b.len()),
+        Err(e) => format!("error: {e}"),
+    };
+    let listing = match std::fs::read_dir("/") {
+        Ok(d) => format!("{} entries", d.count()),
+        Err(e) => format!("error: {e}"),
+    };
+    let env = std::env::vars().count();
+    let tcp = match std::net::TcpStream::connect("127.0.0.1:9") {
+        Ok(_) => "connected".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    let udp = match std::net::UdpSocket::bind("127.0.0.1:0") {
+        Ok(_) => "bound".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    format!("file={file}\nlisting={listing}\nenv={env}\ntcp={tcp}\nudp={udp}\n")
 }
 
 weir_sdk::export_transform!(Misbehave);
