@@ -55,6 +55,17 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// Where in the file the error is, when it is about one place.
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            ConfigError::Syntax { location, .. } => Some(*location),
+            ConfigError::Invalid { location, .. } => *location,
+            _ => None,
+        }
+    }
+}
+
 /// Where a dotted key (`aggregate.trigger_interval_ms`) is set in a connector
 /// file: its line, else the line of its table's header (`[aggregate]`), else none.
 pub fn locate_key(text: &str, dotted: &str) -> Option<Location> {

@@ -252,10 +252,12 @@ fn check_total(quantity: i64, unit: i64, total: i64, bp: i64, tolerance: u32, v:
         .and_then(|x| x.checked_mul(10_000 - i128::from(bp)));
     let formula = match bp {
         0 => format!("{quantity} × {}", fmt_cents(unit.into())),
+        // Negative discounts (surcharges) read as `1 + 5%`; no negation, so
+        // i64::MIN from a hostile event cannot overflow.
         bp if bp < 0 => format!(
             "{quantity} × {} × (1 + {})",
             fmt_cents(unit.into()),
-            fmt_percent(-bp)
+            fmt_percent(bp).trim_start_matches('-')
         ),
         bp => format!(
             "{quantity} × {} × (1 − {})",
