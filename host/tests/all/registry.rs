@@ -444,3 +444,223 @@ async fn an_unacknowledged_write_is_a_storage_error() {
     error(answer, 500, 50001);
     assert_eq!(api.get("/subjects").await, (200, json!(["a"])));
 }
+
+/// A record schema named `R` with `fields`.
+fn record(fields: Value) -> Value {
+    json!({"type": "record", "name": "R", "namespace": "io.weir.matrix", "fields": fields})
+}
+
+/// The usual Avro changes, old → new, with whether each direction of reading
+/// works: (name, old, new, backward = new reads old, forward = old reads new).
+fn changes() -> Vec<(&'static str, Value, Value, bool, bool)> {
+    let int = |n: &str| json!({"name": n, "type": "int"});
+    let color = |symbols: &[&str]| json!({"name": "c", "type": {"type": "enum", "name": "Color", "symbols": symbols}});
+    let union = |types: Value| json!({"name": "u", "type": types});
+    vec![
+        (
+            "add a field with a default",
+            record(json!([int("a")])),
+            record(json!([int("a"), {"name": "b", "type": "string", "default": "x"}])),
+            true,
+            true,
+        ),
+        (
+            "add a field without a default",
+            record(json!([int("a")])),
+            record(json!([int("a"), {"name": "b", "type": "string"}])),
+            false,
+            true,
+        ),
+        (
+            "remove a field that had a default",
+            record(json!([int("a"), {"name": "b", "type": "string", "default": "x"}])),
+            record(json!([int("a")])),
+            true,
+            true,
+        ),
+        (
+            "remove a field without a default",
+            record(json!([int("a"), {"name": "b", "type": "string"}])),
+            record(json!([int("a")])),
+            true,
+            false,
+        ),
+        (
+            "int → long (promotion)",
+            record(json!([int("a")])),
+            record(json!([{"name": "a", "type": "long"}])),
+            true,
+            false,
+        ),
+        (
+            "int → string (no promotion)",
+            record(json!([int("a")])),
+            record(json!([{"name": "a", "type": "string"}])),
+            false,
+            false,
+        ),
+        (
+            "rename a field, old name as alias",
+            record(json!([int("a")])),
+            record(json!([{"name": "b", "type": "int", "aliases": ["a"]}])),
+            true,
+            false,
+        ),
+        (
+            "add an enum symbol",
+            record(json!([color(&["RED", "GREEN"])])),
+            record(json!([color(&["RED", "GREEN", "BLUE"])])),
+            true,
+            false,
+        ),
+        (
+            "remove an enum symbol",
+            record(json!([color(&["RED", "GREEN", "BLUE"])])),
+            record(json!([color(&["RED", "GREEN"])])),
+            false,
+            true,
+        ),
+        (
+            "widen a union",
+            record(json!([union(json!(["null", "string"]))])),
+            record(json!([union(json!(["null", "string", "int"]))])),
+            true,
+            false,
+        ),
+        (
+            "narrow a union",
+            record(json!([union(json!(["null", "string", "int"]))])),
+            record(json!([union(json!(["null", "string"]))])),
+            false,
+            true,
+        ),
+    ]
+}
+
+const LEVELS: [&str; 7] = [
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+];
+
+fn allowed(level: &str, backward: bool, forward: bool) -> bool {
+    match level.trim_end_matches("_TRANSITIVE") {
+        "NONE" => true,
+        "BACKWARD" => backward,
+        "FORWARD" => forward,
+        _ => backward && forward,
+    }
+}
+
+/// Registers `versions` in order under a fresh subject at `level`; the status
+/// and error code of each registration.
+async fn register_chain(
+    api: &Api,
+    subject: &str,
+    level: &str,
+    versions: &[Value],
+) -> Vec<(u16, Value)> {
+    let (status, _) = api
+        .put(
+            &format!("/config/{subject}"),
+            json!({"compatibility": level}),
+        )
+        .await;
+    assert_eq!(status, 200, "{level}");
+    let mut out = Vec::new();
+    for v in versions {
+        out.push(
+            api.post(&format!("/subjects/{subject}/versions"), body(v))
+                .await,
+        );
+    }
+    out
+}
+
+/// The 7 compatibility levels × 11 usual Avro changes, over the REST API:
+/// a change the level allows registers (200 with an id), one it refuses is 409
+/// with Confluent's error code 409 and a reason; then 3-version chains that
+/// only the transitive levels refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compatibility_matrix_of_levels_and_changes() {
+    let broker = common::broker().await;
+    let cluster = cluster(broker.bootstrap());
+    let registry = start(&cluster).await;
+    let api = Api::new(&registry);
+    let mut table = vec![format!("| change | {} |", LEVELS.join(" | "))];
+    let mut checked = 0;
+    for (i, (name, old, new, backward, forward)) in changes().into_iter().enumerate() {
+        let mut row = format!("| {name} |");
+        for (j, level) in LEVELS.iter().enumerate() {
+            let subject = format!("matrix-{i}-{j}");
+            let answers = register_chain(&api, &subject, level, &[old.clone(), new.clone()]).await;
+            assert_eq!(
+                answers[0].0, 200,
+                "{name}: the first version registers: {}",
+                answers[0].1
+            );
+            let want = allowed(level, backward, forward);
+            let (status, body) = &answers[1];
+            if want {
+                assert_eq!(*status, 200, "{name} under {level} must register: {body}");
+                assert!(body["id"].as_u64().is_some(), "{body}");
+            } else {
+                assert_eq!(*status, 409, "{name} under {level} must be refused: {body}");
+                assert_eq!(body["error_code"], json!(409), "{body}");
+                assert!(!body["message"].as_str().unwrap_or_default().is_empty());
+            }
+            row.push_str(if want { " ok |" } else { " 409 |" });
+            checked += 1;
+        }
+        table.push(row);
+    }
+    // Chains where v3 fits v2 but not v1: only the transitive level refuses it.
+    let int = |n: &str| json!({"name": n, "type": "int"});
+    let chains = [
+        (
+            "BACKWARD",
+            vec![
+                record(json!([int("a")])),
+                record(json!([int("a"), {"name": "b", "type": "string", "default": "x"}])),
+                record(json!([{"name": "b", "type": "string"}])),
+            ],
+        ),
+        (
+            "FORWARD",
+            vec![
+                record(json!([{"name": "b", "type": "string"}])),
+                record(json!([int("a"), {"name": "b", "type": "string", "default": "x"}])),
+                record(json!([int("a")])),
+            ],
+        ),
+        (
+            "FULL",
+            vec![
+                record(json!([{"name": "a", "type": "int", "default": 0}])),
+                record(json!([{"name": "b", "type": "string", "default": "x"}])),
+                record(json!([{"name": "b", "type": "string"}])),
+            ],
+        ),
+    ];
+    for (base, versions) in chains {
+        for level in [base.to_string(), format!("{base}_TRANSITIVE")] {
+            let subject = format!("chain-{level}");
+            let answers = register_chain(&api, &subject, &level, &versions).await;
+            assert_eq!(answers[0].0, 200, "{level} v1: {}", answers[0].1);
+            assert_eq!(answers[1].0, 200, "{level} v2: {}", answers[1].1);
+            let transitive = level.ends_with("_TRANSITIVE");
+            assert_eq!(
+                answers[2].0,
+                if transitive { 409 } else { 200 },
+                "{level} v3: {}",
+                answers[2].1
+            );
+            checked += 1;
+        }
+    }
+    println!("{checked} cases\n{}", table.join("\n"));
+}
