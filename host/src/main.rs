@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use weir::config::{self, KafkaConfig, Loaded, SourceConfig};
 use weir::kafka::client::Cluster;
-use weir::kafka::embedded::EmbeddedBroker;
+use weir::kafka::embedded::{BrokerStorage, EmbeddedBroker};
 use weir::observe::{self, Health, Phase};
 use weir::pipeline::{Pipeline, StopAfter, start_plugin};
 use weir::registry::{EmbeddedRegistry, RegistryError};
@@ -165,6 +165,10 @@ enum Command {
         /// Where the schema registry (Confluent REST API) listens.
         #[arg(long, default_value_t = weir::registry::DEFAULT_LISTEN)]
         registry_listen: SocketAddr,
+        /// Keep topics, records, offsets and groups in this directory (SQLite)
+        /// across restarts; without it everything lives in memory.
+        #[arg(long, env = "WEIR_BROKER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -292,7 +296,8 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Broker {
             listen,
             registry_listen,
-        } => broker(listen, registry_listen).await,
+            data_dir,
+        } => broker(listen, registry_listen, data_dir).await,
         Command::Tail {
             topic,
             bootstrap_servers,
@@ -752,17 +757,27 @@ async fn watch_signals(token: CancellationToken) {
     token.cancel();
 }
 
-async fn broker(listen: SocketAddr, registry_listen: SocketAddr) -> Result<ExitCode> {
-    let b = EmbeddedBroker::start(listen)
+async fn broker(
+    listen: SocketAddr,
+    registry_listen: SocketAddr,
+    data_dir: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let storage = data_dir.map_or(BrokerStorage::Memory, BrokerStorage::Dir);
+    let b = EmbeddedBroker::start_with(listen, &storage)
         .await
         .with_context(|| format!("starting the broker on {listen}"))?;
     let registry = EmbeddedRegistry::start(registry_listen, &embedded_cluster(&b.bootstrap()))
         .await
         .context("starting the schema registry")?;
+    let kept = match &storage {
+        BrokerStorage::Memory => "memory storage".to_string(),
+        BrokerStorage::Dir(d) => format!("data in {}", d.display()),
+    };
     tracing::info!(
         bootstrap = %b.bootstrap(),
         schema_registry = %registry.url(),
-        "Embedded Kafka broker (memory storage) and schema registry listening. Ctrl-C stops them."
+        storage = %kept,
+        "Embedded Kafka broker and schema registry listening. Ctrl-C stops them."
     );
     let token = CancellationToken::new();
     watch_signals(token.clone()).await;

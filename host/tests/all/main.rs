@@ -8,6 +8,7 @@ mod common;
 mod compose;
 mod config_ui;
 mod conformance;
+mod durable;
 mod hostile;
 mod http;
 mod measure;

@@ -1886,14 +1886,21 @@ impl Builder<String, i32, Url, Url> {
 
         let mut path = env::current_dir().inspect(|current_dir| debug!(?current_dir))?;
 
-        if let Some(domain) = self.storage.domain() {
-            path.push(domain);
-        }
-
-        if let Some(relative) = self.storage.path().strip_prefix("/") {
-            path.push(relative);
+        if self.storage.domain().is_none() && self.storage.path().starts_with('/') {
+            // weir: `sqlite:///abs/dir/file.db` names an absolute path (it was
+            // taken relative to the working directory); `sqlite://file.db`
+            // stays relative to it.
+            path = std::path::PathBuf::from(self.storage.path());
         } else {
-            path.push(self.storage.path());
+            if let Some(domain) = self.storage.domain() {
+                path.push(domain);
+            }
+
+            if let Some(relative) = self.storage.path().strip_prefix("/") {
+                path.push(relative);
+            } else {
+                path.push(self.storage.path());
+            }
         }
 
         debug!(?path);

@@ -1,0 +1,143 @@
+//! `weir broker --data-dir`: a broker killed with SIGKILL and started again on
+//! the same directory has every acknowledged record, every committed offset
+//! and the same cluster id (so connectors' checkpoints stay valid).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, TopicPartitionList};
+
+use crate::common::*;
+
+const RECORDS: usize = 3_000;
+const CONSUMED: usize = 1_000;
+
+async fn durable_broker(addr: &str, dir: &std::path::Path) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "broker",
+            "--listen",
+            addr,
+            "--registry-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("weir broker starts");
+    assert!(
+        eventually(|| std::net::TcpStream::connect(addr).is_ok()).await,
+        "the broker listens on {addr}"
+    );
+    child
+}
+
+fn cluster_id(bootstrap: &str) -> Option<String> {
+    let c: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "probe")
+        .create()
+        .expect("client");
+    c.client().fetch_cluster_id(Duration::from_secs(10))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_offsets_and_the_cluster_id_survive_a_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let broker = durable_broker(&addr, dir.path()).await;
+    let cluster = weir::kafka::client::Cluster {
+        bootstrap: addr.clone(),
+        settings: Default::default(),
+    };
+    weir::kafka::admin::ensure_topics(
+        &cluster,
+        &[weir::kafka::admin::TopicSpec {
+            name: "durable".into(),
+            partitions: 3,
+            replication_factor: 1,
+            config: Default::default(),
+        }],
+    )
+    .await
+    .expect("topic");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    for i in 0..RECORDS {
+        let key = i.to_string();
+        producer
+            .send(
+                FutureRecord::to("durable").key(&key).payload(&key),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("acknowledged");
+    }
+    // A group reads part of the topic and commits.
+    let group: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("group.id", "durable-group")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    group.subscribe(&["durable"]).expect("subscribe");
+    for _ in 0..CONSUMED {
+        tokio::time::timeout(Duration::from_secs(30), group.recv())
+            .await
+            .expect("a record in time")
+            .expect("a record");
+    }
+    group
+        .commit_consumer_state(CommitMode::Sync)
+        .expect("commit");
+    drop(group);
+    let id = cluster_id(&addr).expect("cluster id");
+
+    kill(broker);
+    let broker = durable_broker(&addr, dir.path()).await;
+
+    assert_eq!(
+        cluster_id(&addr).as_deref(),
+        Some(id.as_str()),
+        "same cluster id"
+    );
+    let seen = consume(&addr, "durable", RECORDS, Duration::from_secs(5)).await;
+    let keys: BTreeSet<String> = seen
+        .iter()
+        .map(|s| String::from_utf8_lossy(s.key.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    assert_eq!(seen.len(), RECORDS, "no record lost or repeated");
+    assert_eq!(keys.len(), RECORDS);
+    let probe: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("group.id", "durable-group")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition("durable", p);
+    }
+    let committed = probe
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    let total: i64 = committed
+        .elements()
+        .iter()
+        .filter_map(|e| e.offset().to_raw())
+        .filter(|o| *o >= 0)
+        .sum();
+    assert!(
+        total >= CONSUMED as i64,
+        "the group's commits survived: {total} records committed"
+    );
+    kill(broker);
+}
