@@ -152,9 +152,39 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Takes a checkpoint. When the Parquet sink cannot write (a full or
+    /// unwritable disk), nothing is saved or committed, the rows stay buffered,
+    /// and a retry is scheduled with a growing wait (1 s … 30 s); the run loop
+    /// stops reading until it succeeds.
+    pub(super) async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+        match self.try_checkpoint(stats).await {
+            Ok(()) => {
+                if self.checkpoints.retry.take().is_some() {
+                    tracing::info!(connector = %self.name, "The Parquet sink writes again; reading resumes.");
+                }
+                Ok(())
+            }
+            Err(e) if e.is_sink_io() => {
+                let failures = self.checkpoints.retry.map_or(1, |(n, _)| n + 1);
+                let wait = std::time::Duration::from_secs(1 << failures.min(5))
+                    .min(std::time::Duration::from_secs(30));
+                self.checkpoints.retry = Some((failures, tokio::time::Instant::now() + wait));
+                self.checkpoints.last_failure = Some(e.to_string());
+                tracing::warn!(
+                    connector = %self.name,
+                    error = %e,
+                    retry_in_s = wait.as_secs(),
+                    "The Parquet sink cannot write: reading pauses and the checkpoint is retried; rows stay buffered, nothing is committed."
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Saves every plugin's snapshot with the handled positions, then commits
     /// those positions to the source.
-    pub(super) async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+    async fn try_checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
         let name = self.name.clone();
         if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
             // Partitioned state lives in the state topic, lane by lane.

@@ -81,6 +81,10 @@ pub enum PipelineError {
         reason: String,
     },
     #[error(
+        "connector {connector}: the Parquet sink could not write its files before stopping ({reason}); nothing was committed, so the next start reads those records again"
+    )]
+    FlushPending { connector: String, reason: String },
+    #[error(
         "connector {connector}: cannot checkpoint: {stage} failed to snapshot its state: {reason}"
     )]
     Snapshot {
@@ -88,6 +92,20 @@ pub enum PipelineError {
         stage: String,
         reason: String,
     },
+}
+
+impl PipelineError {
+    /// A sink could not write its files (disk full, folder unwritable): worth
+    /// retrying, nothing else is wrong.
+    fn is_sink_io(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Sink {
+                source: SinkError::Parquet(crate::sinks::parquet::ParquetError::Io { .. }),
+                ..
+            }
+        )
+    }
 }
 
 /// The aggregator stage and the event-time clock that drives it.
@@ -112,6 +130,10 @@ struct Checkpoints {
     next: tokio::time::Instant,
     sequence: u64,
     source_cluster: Option<String>,
+    /// A checkpoint that failed because a sink could not write: how many
+    /// times in a row, and when to try again. Reading pauses meanwhile.
+    retry: Option<(u32, tokio::time::Instant)>,
+    last_failure: Option<String>,
 }
 
 /// A connector ready to run.
@@ -382,6 +404,8 @@ impl Pipeline {
                 next: tokio::time::Instant::now() + every,
                 sequence: 0,
                 source_cluster,
+                retry: None,
+                last_failure: None,
             },
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             read_total: Default::default(),
@@ -435,6 +459,15 @@ impl Pipeline {
             "Pipeline running."
         );
         loop {
+            // A sink that cannot write holds the input back until it can.
+            if let Some((_, at)) = self.checkpoints.retry {
+                tokio::select! {
+                    _ = stop_token.cancelled() => break,
+                    _ = tokio::time::sleep_until(at) => {}
+                }
+                self.checkpoint(&mut stats).await?;
+                continue;
+            }
             let remaining = stop.max_records.map(|m| m.saturating_sub(stats.read));
             if remaining == Some(0) || stop_token.is_cancelled() {
                 break;
@@ -497,6 +530,12 @@ impl Pipeline {
         // A source that ended has nothing more to say: every window may close.
         self.trigger(input_ended, &mut stats).await?;
         self.checkpoint(&mut stats).await?;
+        if self.checkpoints.retry.is_some() {
+            return Err(PipelineError::FlushPending {
+                connector: self.name.clone(),
+                reason: self.checkpoints.last_failure.clone().unwrap_or_default(),
+            });
+        }
         self.source
             .close()
             .await

@@ -185,10 +185,14 @@ impl ParquetSink {
         if self.written_in_sequence.0 != sequence {
             self.written_in_sequence = (sequence, 0);
         }
+        // Every attempt gets its own file number: rows that arrive after a
+        // failed attempt never overwrite a file an earlier attempt renamed.
         let k = self.written_in_sequence.1;
+        self.written_in_sequence.1 += 1;
         let mut written = Vec::new();
         let mut dirs = BTreeSet::new();
-        for (folder, rows) in std::mem::take(&mut self.buffer) {
+        let folders: Vec<String> = self.buffer.keys().cloned().collect();
+        for folder in folders {
             let dir = self.root.join(&folder);
             fs::create_dir_all(&dir).map_err(|source| ParquetError::Io {
                 action: "cannot create",
@@ -201,12 +205,18 @@ impl ParquetSink {
             );
             let tmp = dir.join(format!(".{name}.tmp"));
             let path = dir.join(&name);
-            self.write_file(&tmp, &rows, sequence)?;
+            let rows = self.buffer.get(&folder).map_or(&[][..], Vec::as_slice);
+            self.write_file(&tmp, rows, sequence)?;
             fs::rename(&tmp, &path).map_err(|source| ParquetError::Io {
                 action: "cannot rename into",
                 path: path.clone(),
                 source,
             })?;
+            // Only rows that are in a renamed file leave the buffer: a failed
+            // attempt keeps the rest for the next one.
+            if let Some(rows) = self.buffer.remove(&folder) {
+                self.buffered = self.buffered.saturating_sub(rows.len());
+            }
             let mut d = dir.as_path();
             while d.starts_with(&self.root) && dirs.insert(d.to_path_buf()) {
                 match d.parent() {
@@ -219,8 +229,6 @@ impl ParquetSink {
         for d in &dirs {
             sync_dir(d)?;
         }
-        self.buffered = 0;
-        self.written_in_sequence.1 += 1;
         Ok(written)
     }
 
@@ -467,6 +475,36 @@ columns = [
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_failed_flush_keeps_the_rows_it_did_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = ParquetSink::new(&config(dir.path()), "c");
+        sink.write(&vec![
+            rec(r#"{"campaign_id": 1, "network_id": 7, "minute": "m", "avg": 1}"#),
+            rec(r#"{"campaign_id": 2, "network_id": 8, "minute": "m", "avg": 1}"#),
+        ]);
+        // A file where folder network_id=8 must go: that folder cannot be made.
+        fs::write(dir.path().join("network_id=8"), b"in the way").unwrap();
+        let err = sink.flush(1).unwrap_err();
+        assert!(matches!(err, ParquetError::Io { .. }), "{err}");
+        let run = String::from_utf8(sink.state()).unwrap();
+        assert_eq!(
+            parquet_files(dir.path()),
+            vec![
+                "network_id=7/minute=m/c-{run}-0000000001-0000.parquet".replace("{run}", &run),
+                "network_id=8".to_string(),
+            ],
+            "the folder that could be written was, nothing else is visible"
+        );
+        fs::remove_file(dir.path().join("network_id=8")).unwrap();
+        let written = sink.flush(2).unwrap();
+        assert_eq!(written.len(), 1, "only the rows not written before");
+        assert!(written[0].ends_with(format!(
+            "network_id=8/minute=m/c-{run}-0000000002-0000.parquet"
+        )));
+        assert!(sink.flush(3).unwrap().is_empty());
     }
 
     #[test]

@@ -391,3 +391,70 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
     assert!(dead.get("unknown_campaign").is_some_and(|s| !s.is_empty()));
     assert_eq!(dead_letters(&bootstrap, "shared.dlq").await, dead);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_output_pauses_the_connector_until_it_can_write_again() {
+    plugin("campaign-views");
+    plugin("campaign-minute");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    produce(bootstrap.clone(), "views", "view_id", 0, 0.0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let clean_out = dir.path().join("clean");
+    let clean_toml = dir.path().join("clean.toml");
+    std::fs::write(
+        &clean_toml,
+        minute_toml("clean", "views", &clean_out, false),
+    )
+    .expect("write");
+    finish(weir_run(
+        &clean_toml,
+        &bootstrap,
+        &dir.path().join("clean-state"),
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await;
+    let clean = dataset(&clean_out);
+
+    // A file where the folder of network 1 must go: every flush fails there.
+    let out = dir.path().join("blocked");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let blocker = out.join("network_id=1");
+    std::fs::write(&blocker, b"in the way").expect("write");
+    let toml = dir.path().join("blocked.toml");
+    std::fs::write(&toml, minute_toml("blocked", "views", &out, false)).expect("write");
+    let run = Running::new(weir_run(
+        &toml,
+        &bootstrap,
+        &dir.path().join("blocked-state"),
+        &["--exit-at-end", "--duration", "120"],
+    ));
+    assert!(
+        eventually(|| run.log().contains("The Parquet sink cannot write")).await,
+        "no pause:\n{}",
+        run.log()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !run.log().contains("Pipeline stopped"),
+        "the connector must wait, not stop:\n{}",
+        run.log()
+    );
+    for f in files(&out) {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        assert!(
+            f == blocker || (name.ends_with(".parquet") && !name.starts_with('.')),
+            "a partial or hidden file is visible: {}",
+            f.display()
+        );
+    }
+    std::fs::remove_file(&blocker).expect("unblock");
+    let log = run.finish().await;
+    assert!(log.contains("The Parquet sink writes again"), "{log}");
+    assert_eq!(
+        dataset(&out),
+        clean,
+        "the dataset of a run that never paused"
+    );
+}
