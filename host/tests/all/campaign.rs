@@ -186,6 +186,22 @@ async fn dead_letters(bootstrap: &str, topic: &str) -> BTreeMap<String, BTreeSet
     out
 }
 
+/// The reference: one uninterrupted, non-partitioned run over topic `views`
+/// into `dir/clean`; its dataset and log.
+async fn clean_run(bootstrap: &str, dir: &Path) -> (Vec<Row>, String) {
+    let out = dir.join("clean");
+    let toml = dir.join("clean.toml");
+    std::fs::write(&toml, minute_toml("clean", "views", &out, false)).expect("write");
+    let log = finish(weir_run(
+        &toml,
+        bootstrap,
+        &dir.join("clean-state"),
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await;
+    (dataset(&out), log)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     plugin("campaign-views");
@@ -200,22 +216,8 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().expect("tempdir");
 
     // Reference: one uninterrupted run.
-    let clean_out = dir.path().join("clean");
-    let clean_toml = dir.path().join("clean.toml");
-    std::fs::write(
-        &clean_toml,
-        minute_toml("clean", "views", &clean_out, false),
-    )
-    .expect("write");
-    let log = finish(weir_run(
-        &clean_toml,
-        &bootstrap,
-        &dir.path().join("state"),
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
+    let (clean, log) = clean_run(&bootstrap, dir.path()).await;
     assert!(log.contains("Reached the end of the source"), "{log}");
-    let clean = dataset(&clean_out);
 
     // Killed once a checkpoint covers part of the input and files exist.
     let out = dir.path().join("killed");
@@ -401,21 +403,7 @@ async fn an_unwritable_output_pauses_the_connector_until_it_can_write_again() {
     produce(bootstrap.clone(), "views", "view_id", 0, 0.0).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let clean_out = dir.path().join("clean");
-    let clean_toml = dir.path().join("clean.toml");
-    std::fs::write(
-        &clean_toml,
-        minute_toml("clean", "views", &clean_out, false),
-    )
-    .expect("write");
-    finish(weir_run(
-        &clean_toml,
-        &bootstrap,
-        &dir.path().join("clean-state"),
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
-    let clean = dataset(&clean_out);
+    let (clean, _) = clean_run(&bootstrap, dir.path()).await;
 
     // A file where the folder of network 1 must go: every flush fails there.
     let out = dir.path().join("blocked");

@@ -271,6 +271,11 @@ pub fn free_addr() -> String {
 /// `weir broker` as its own process on `addr`, so a test can stop or kill it;
 /// returns once it accepts connections.
 pub async fn broker_process(addr: &str) -> std::process::Child {
+    broker_process_with(addr, &[]).await
+}
+
+/// `weir broker` on `addr` with `extra` arguments (e.g. `--data-dir DIR`).
+pub async fn broker_process_with(addr: &str, extra: &[&std::ffi::OsStr]) -> std::process::Child {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
         .args([
             "broker",
@@ -279,6 +284,7 @@ pub async fn broker_process(addr: &str) -> std::process::Child {
             "--registry-listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

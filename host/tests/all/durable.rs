@@ -15,25 +15,7 @@ const RECORDS: usize = 3_000;
 const CONSUMED: usize = 1_000;
 
 async fn durable_broker(addr: &str, dir: &std::path::Path) -> std::process::Child {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args([
-            "broker",
-            "--listen",
-            addr,
-            "--registry-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("weir broker starts");
-    assert!(
-        eventually(|| std::net::TcpStream::connect(addr).is_ok()).await,
-        "the broker listens on {addr}"
-    );
-    child
+    broker_process_with(addr, &["--data-dir".as_ref(), dir.as_os_str()]).await
 }
 
 fn cluster_id(bootstrap: &str) -> Option<String> {
