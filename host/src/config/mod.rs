@@ -225,7 +225,16 @@ fn resolve(
         }
         None => None,
     };
+    let exactly_once = connector
+        .sink
+        .kafka
+        .as_ref()
+        .is_some_and(|k| k.exactly_once);
+    if exactly_once {
+        check_exactly_once(&connector).map_err(|m| invalid("sink.kafka.exactly_once", m))?;
+    }
     let state_topic = match &connector.aggregate {
+        _ if exactly_once => Some(format!("{name}.state")),
         Some(a) if a.partitioned => {
             let t = a
                 .state_topic
@@ -350,6 +359,27 @@ fn resolve(
         lookups,
         value_schema,
     })
+}
+
+/// What `exactly_once = true` needs: offsets to commit in the transaction
+/// (a Kafka source), and only sinks that can join it.
+fn check_exactly_once(c: &Connector) -> Result<(), String> {
+    if !matches!(c.source, SourceConfig::Kafka(_)) {
+        return Err("exactly-once covers Kafka → plugins → Kafka: the input offsets are committed in the transaction with the outputs, so the source must be `[source.kafka]`".into());
+    }
+    if c.sink.parquet.is_some() {
+        return Err("a Parquet sink cannot join a Kafka transaction (it is effectively-once on its own through its checkpointed files); write Parquet from a connector of its own".into());
+    }
+    if c.aggregate.as_ref().is_some_and(|a| a.partitioned) {
+        return Err("a partitioned aggregator keeps its state per partition and is not transactional yet; use `partitioned = false`".into());
+    }
+    if !c.kafka.idempotent {
+        return Err(
+            "transactions need the idempotent producer; remove `idempotent = false` from `[kafka]`"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Reads and parses an Avro schema file.

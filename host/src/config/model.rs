@@ -309,6 +309,17 @@ pub struct KafkaSink {
     /// `subject = "customer_events-value"`: the registry subject; defaults to
     /// `<topic>-value` (Confluent's TopicNameStrategy).
     pub subject: Option<String>,
+    /// `exactly_once = true`: a Kafka → plugins → Kafka connector writes each
+    /// checkpoint's outputs, DLQ entries, plugin state and input offsets in
+    /// one Kafka transaction, so a crash neither loses nor repeats a record for
+    /// `read_committed` readers. Needs a broker with transactions.
+    #[serde(default)]
+    pub exactly_once: bool,
+    /// `transactional_id = "weir-purchases"`: the producer's transactional id
+    /// (default `weir-<connector>`). A restarted host with the same id fences
+    /// its killed predecessor and aborts what it left open; two hosts running
+    /// at once need different ids.
+    pub transactional_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -4,10 +4,33 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::Consumer;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::KafkaIoError;
 use super::client::Cluster;
+
+/// The cluster's topics, or none when its metadata cannot be read (creation
+/// then tells what is wrong).
+fn existing_topics(cluster: &Cluster) -> std::collections::BTreeSet<String> {
+    let read = || -> Result<_, KafkaIoError> {
+        let client = cluster.metadata_client()?;
+        let meta =
+            tokio::task::block_in_place(|| client.fetch_metadata(None, Duration::from_secs(10)))
+                .map_err(|e| KafkaIoError::CreateTopic {
+                    topic: String::new(),
+                    bootstrap: cluster.bootstrap.clone(),
+                    reason: e.to_string(),
+                })?;
+        Ok(meta
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| t.name().to_string())
+            .collect())
+    };
+    read().unwrap_or_default()
+}
 
 /// What a topic should look like when weir has to create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +41,15 @@ pub struct TopicSpec {
     pub config: BTreeMap<String, String>,
 }
 
-/// Creates the topics that do not exist yet; existing ones are left as they are.
+/// Creates the topics that do not exist yet; existing ones are left as they
+/// are, without asking (a cluster may allow a connector to use topics it is
+/// not allowed to create).
 pub async fn ensure_topics(cluster: &Cluster, topics: &[TopicSpec]) -> Result<(), KafkaIoError> {
+    let existing = existing_topics(cluster);
+    let topics: Vec<&TopicSpec> = topics
+        .iter()
+        .filter(|t| !existing.contains(&t.name))
+        .collect();
     if topics.is_empty() {
         return Ok(());
     }

@@ -41,8 +41,7 @@ impl Cluster {
         }
     }
 
-    /// Idempotent, `acks=all`, compressed unless the connector says otherwise.
-    pub fn producer(&self) -> Result<FutureProducer, KafkaIoError> {
+    fn producer_config(&self) -> ClientConfig {
         let mut c = self.base();
         c.set("enable.idempotence", self.settings.idempotent.to_string())
             .set("acks", self.settings.acks.as_librdkafka())
@@ -52,10 +51,33 @@ impl Cluster {
             )
             .set("linger.ms", "5")
             .set("message.timeout.ms", "120000");
+        c
+    }
+
+    /// Idempotent, `acks=all`, compressed unless the connector says otherwise.
+    pub fn producer(&self) -> Result<FutureProducer, KafkaIoError> {
+        self.finish(self.producer_config())
+            .create()
+            .map_err(self.err("producer"))
+    }
+
+    /// The producer of an `exactly_once` connector: the same settings plus a
+    /// transactional id (which needs idempotence and `acks=all`).
+    pub fn transactional_producer(&self, id: &str) -> Result<FutureProducer, KafkaIoError> {
+        let mut c = self.producer_config();
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("transactional.id", id)
+            // librdkafka wants a record's delivery deadline within its
+            // transaction's; a transaction spans one checkpoint interval.
+            .set("transaction.timeout.ms", "60000")
+            .set("message.timeout.ms", "60000");
         self.finish(c).create().map_err(self.err("producer"))
     }
 
-    /// A consumer in `group_id` that commits only what weir tells it to.
+    /// A consumer in `group_id` that commits only what weir tells it to, and
+    /// reads only committed transactions (`isolation.level`, stated here
+    /// because exactly-once depends on it).
     pub fn consumer(
         &self,
         group_id: &str,
@@ -77,7 +99,8 @@ impl Cluster {
             // shows up whole in end-to-end latency on brokers that hold a fetch
             // for its full wait (Tansu does); 20 ms costs a few idle requests.
             .set("fetch.wait.max.ms", "20")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            .set("isolation.level", "read_committed");
         self.finish(c).create().map_err(self.err("consumer"))
     }
 

@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod print;
 pub mod state_topic;
 pub mod tail;
+pub mod transaction;
 
 /// Kafka failures, each naming the topic or broker involved.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,13 @@ pub enum KafkaIoError {
     },
     #[error("cannot read state topic `{topic}` to its end: {reason}; check that the broker is up")]
     StateRead { topic: String, reason: String },
+    #[error("Kafka transaction failed at {step} on {bootstrap}: {source}; {hint}")]
+    Transaction {
+        bootstrap: String,
+        step: &'static str,
+        hint: &'static str,
+        source: rdkafka::error::KafkaError,
+    },
     #[error("embedded broker: {0}")]
     Embedded(String),
 }

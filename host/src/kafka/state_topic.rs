@@ -16,6 +16,8 @@ use crate::config::StartFrom;
 
 /// How long loading may wait for the next record before giving up.
 const READ_WAIT: Duration = Duration::from_secs(10);
+/// How long one wait for a record lasts before the position is looked at.
+const POLL: Duration = Duration::from_millis(200);
 
 /// One state topic and the producer that writes to it.
 pub struct StateTopic {
@@ -78,34 +80,49 @@ impl StateTopic {
         }
         consumer.assign(&tpl).map_err(consume_err)?;
         let mut pending: HashMap<i32, i64> = ends.iter().map(|&(p, _, high)| (p, high)).collect();
+        let mut progress = tokio::time::Instant::now();
         while !pending.is_empty() {
-            let msg = match tokio::time::timeout(READ_WAIT, consumer.recv()).await {
-                Err(_) => {
-                    return Err(KafkaIoError::StateRead {
-                        topic: topic.to_string(),
-                        reason: format!(
-                            "no record for {} s before the end of partitions {:?}",
-                            READ_WAIT.as_secs(),
-                            pending.keys().collect::<Vec<_>>()
-                        ),
-                    });
-                }
+            match tokio::time::timeout(POLL, consumer.recv()).await {
+                Err(_) => {}
                 Ok(Err(e)) => return Err(consume_err(e)),
-                Ok(Ok(m)) => m,
-            };
-            if let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok())
-                && key.starts_with(prefix)
-            {
-                match msg.payload() {
-                    Some(v) => latest.insert(key.to_string(), v.to_vec()),
-                    None => latest.remove(key),
-                };
+                Ok(Ok(msg)) => {
+                    progress = tokio::time::Instant::now();
+                    if let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok())
+                        && key.starts_with(prefix)
+                    {
+                        match msg.payload() {
+                            Some(v) => latest.insert(key.to_string(), v.to_vec()),
+                            None => latest.remove(key),
+                        };
+                    }
+                    if pending
+                        .get(&msg.partition())
+                        .is_some_and(|&high| msg.offset() + 1 >= high)
+                    {
+                        pending.remove(&msg.partition());
+                    }
+                }
             }
-            if pending
-                .get(&msg.partition())
-                .is_some_and(|&high| msg.offset() + 1 >= high)
-            {
-                pending.remove(&msg.partition());
+            // Transaction markers and aborted records are never delivered to a
+            // `read_committed` reader: its position passes them instead.
+            if let Ok(at) = consumer.position() {
+                for e in at.elements_for_topic(topic) {
+                    if let Offset::Offset(o) = e.offset()
+                        && pending.get(&e.partition()).is_some_and(|&high| o >= high)
+                    {
+                        pending.remove(&e.partition());
+                    }
+                }
+            }
+            if !pending.is_empty() && progress.elapsed() >= READ_WAIT {
+                return Err(KafkaIoError::StateRead {
+                    topic: topic.to_string(),
+                    reason: format!(
+                        "no record for {} s before the end of partitions {:?}",
+                        READ_WAIT.as_secs(),
+                        pending.keys().collect::<Vec<_>>()
+                    ),
+                });
             }
         }
         Ok(latest)

@@ -8,7 +8,7 @@ use crate::runtime::AsyncInstance;
 use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::sources::generator::{LINEAGE_HEADER, SEQ_HEADER};
-use crate::state::{Checkpoint, StageState};
+use crate::state::{Checkpoint, StageState, StateError};
 
 /// The aggregator's event times per partition, kept by the host itself.
 const EVENT_TIMES: &str = "aggregate.event_times";
@@ -40,11 +40,29 @@ impl Pipeline {
             connector: self.name.clone(),
             source,
         };
-        let Some(ckpt) = self.checkpoints.store.load().map_err(state_err)? else {
+        let loaded = match &self.checkpoints.transactions {
+            Some(t) => match t
+                .last_checkpoint()
+                .await
+                .map_err(|source| PipelineError::Kafka {
+                    connector: self.name.clone(),
+                    source,
+                })? {
+                Some(bytes) => Some(Checkpoint::from_bytes(&bytes).map_err(|reason| {
+                    state_err(StateError::CorruptTopic {
+                        place: t.place(),
+                        reason,
+                    })
+                })?),
+                None => None,
+            },
+            None => self.checkpoints.store.load().map_err(state_err)?,
+        };
+        let Some(ckpt) = loaded else {
             self.recover_sinks(None)?;
             return Ok(false);
         };
-        let path = self.checkpoints.store.path().display().to_string();
+        let path = self.checkpoint_place();
         if ckpt.source_cluster.is_some() && ckpt.source_cluster != self.checkpoints.source_cluster {
             tracing::warn!(
                 connector = %self.name,
@@ -257,24 +275,50 @@ impl Pipeline {
             generated,
             stages,
         };
-        let store = self.checkpoints.store.clone();
-        tokio::task::block_in_place(|| store.save(&ckpt)).map_err(|source| {
-            PipelineError::State {
+        if let Some(t) = &mut self.checkpoints.transactions {
+            // One transaction: the outputs and DLQ entries produced since the
+            // last one, this state, and the offsets it covers.
+            let kafka_err = |source| PipelineError::Kafka {
                 connector: name.clone(),
                 source,
-            }
-        })?;
-        self.source
-            .commit()
-            .map_err(|source| PipelineError::Source {
-                connector: name,
-                source,
+            };
+            let offsets = match &self.source {
+                Source::Kafka(k) => k.transaction_offsets().map_err(kafka_err)?,
+                Source::Generator(_) | Source::Http(_) => None,
+            };
+            t.commit(ckpt.sequence, ckpt.to_bytes(), offsets)
+                .await
+                .map_err(kafka_err)?;
+        } else {
+            let store = self.checkpoints.store.clone();
+            tokio::task::block_in_place(|| store.save(&ckpt)).map_err(|source| {
+                PipelineError::State {
+                    connector: name.clone(),
+                    source,
+                }
             })?;
+            self.source
+                .commit()
+                .map_err(|source| PipelineError::Source {
+                    connector: name,
+                    source,
+                })?;
+        }
         stats.checkpoints += 1;
         metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone()).increment(1);
         self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
         tracing::debug!(connector = %self.name, sequence = ckpt.sequence, "Checkpoint written.");
         Ok(())
+    }
+}
+
+impl Pipeline {
+    /// Where checkpoints are kept, as logs and errors name it.
+    pub(super) fn checkpoint_place(&self) -> String {
+        match &self.checkpoints.transactions {
+            Some(t) => t.place(),
+            None => self.checkpoints.store.path().display().to_string(),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
 use crate::kafka::state_topic::StateTopic;
+use crate::kafka::transaction::Transactions;
 use crate::record::{self, Batch, Origin};
 use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
@@ -134,6 +135,9 @@ struct Checkpoints {
     /// times in a row, and when to try again. Reading pauses meanwhile.
     retry: Option<(u32, tokio::time::Instant)>,
     last_failure: Option<String>,
+    /// With `exactly_once`, checkpoints are Kafka transactions (state in the
+    /// state topic, offsets in the transaction) instead of the file.
+    transactions: Option<Transactions>,
 }
 
 /// A connector ready to run.
@@ -281,7 +285,16 @@ impl Pipeline {
             });
         }
         ensure_topics(&cluster, &topics).await.map_err(kafka_err)?;
-        let producer = cluster.producer().map_err(kafka_err)?;
+        let transactional_id = c.sink.kafka.as_ref().filter(|k| k.exactly_once).map(|k| {
+            k.transactional_id
+                .clone()
+                .unwrap_or_else(|| format!("weir-{name}"))
+        });
+        let producer = match &transactional_id {
+            Some(id) => cluster.transactional_producer(id),
+            None => cluster.producer(),
+        }
+        .map_err(kafka_err)?;
 
         let source = match &c.source {
             SourceConfig::Generator(g) => {
@@ -306,10 +319,13 @@ impl Pipeline {
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());
                 let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;
-                Source::Kafka(Box::new(
+                let mut source =
                     KafkaSource::new(consumer, &k.topic, k.batch_size, k.batch_timeout_ms)
-                        .map_err(kafka_err)?,
-                ))
+                        .map_err(kafka_err)?;
+                if transactional_id.is_some() {
+                    source.set_transactional();
+                }
+                Source::Kafka(Box::new(source))
             }
         };
 
@@ -351,7 +367,7 @@ impl Pipeline {
             &loaded.state_topic,
             &source,
         ) {
-            (Some(a), Some(path), Some(state_topic), Source::Kafka(k)) => {
+            (Some(a), Some(path), Some(state_topic), Source::Kafka(k)) if a.partitioned => {
                 let plugin = Plugin::load(runtime, path, Role::Aggregator).map_err(|source| {
                     PipelineError::Runtime {
                         connector: name.clone(),
@@ -387,6 +403,18 @@ impl Pipeline {
         if let (Some(p), None) = (&c.sink.parquet, &lanes) {
             sinks.push(Sink::Parquet(Box::new(ParquetSink::new(p, &name))));
         }
+        let transactions = match (&transactional_id, &loaded.state_topic) {
+            (Some(_), Some(topic)) => Some(
+                Transactions::start(
+                    producer.clone(),
+                    StateTopic::new(cluster.clone(), producer.clone(), topic.clone()),
+                    name.clone(),
+                    cluster.bootstrap.clone(),
+                )
+                .map_err(kafka_err)?,
+            ),
+            _ => None,
+        };
         let dlq = Dlq::new(producer, loaded.dlq_topic.clone(), name.clone());
         let every = Duration::from_millis(c.checkpoint.interval_ms);
         let mut pipeline = Pipeline {
@@ -406,6 +434,7 @@ impl Pipeline {
                 source_cluster,
                 retry: None,
                 last_failure: None,
+                transactions,
             },
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             read_total: Default::default(),
@@ -413,9 +442,12 @@ impl Pipeline {
         };
         // Lanes restore themselves from the state topic as partitions arrive.
         let restored = pipeline.lanes.is_some() || pipeline.restore().await?;
-        if !restored && pipeline.sinks.iter().any(|s| matches!(s, Sink::Parquet(_))) {
+        let parquet = pipeline.sinks.iter().any(|s| matches!(s, Sink::Parquet(_)));
+        if (!restored && parquet) || pipeline.checkpoints.transactions.is_some() {
             // Files are named for the checkpoint that covers them: the first
             // checkpoint fixes the run they belong to before any is written.
+            // A first transaction shows now, not with data in flight, whether
+            // the broker supports transactions.
             pipeline.checkpoint(&mut RunStats::default()).await?;
         }
         Ok(pipeline)
@@ -455,7 +487,8 @@ impl Pipeline {
         tracing::info!(
             connector = %self.name,
             dlq = self.dlq.topic(),
-            checkpoint = %self.checkpoints.store.path().display(),
+            checkpoint = %self.checkpoint_place(),
+            exactly_once = self.checkpoints.transactions.is_some(),
             "Pipeline running."
         );
         loop {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
@@ -32,6 +32,8 @@ pub struct KafkaSource {
     partitions: Vec<i32>,
     /// When consumer lag was last reported.
     lag_reported: Option<std::time::Instant>,
+    /// Offsets go into the connector's Kafka transactions, not to the group.
+    transactional: bool,
 }
 
 /// How far before a committed offset to rewind when the broker skipped past it:
@@ -61,6 +63,7 @@ impl KafkaSource {
             floor: HashMap::new(),
             partitions: Vec::new(),
             lag_reported: None,
+            transactional: false,
         })
     }
 
@@ -90,6 +93,30 @@ impl KafkaSource {
         self.pending.remove(&partition);
         self.floor.remove(&partition);
         self.resume_from.remove(&partition);
+    }
+
+    /// Offsets are committed inside the connector's transactions (see
+    /// [`KafkaSource::transaction_offsets`]), never by the consumer itself.
+    pub fn set_transactional(&mut self) {
+        self.transactional = true;
+    }
+
+    /// The handled positions and the group's identity, as a transaction
+    /// commits them; `None` while nothing is handled.
+    pub fn transaction_offsets(
+        &self,
+    ) -> Result<Option<(TopicPartitionList, ConsumerGroupMetadata)>, KafkaIoError> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let group = self
+            .consumer
+            .group_metadata()
+            .ok_or_else(|| KafkaIoError::Commit {
+                topic: self.topic.to_string(),
+                source: rdkafka::error::KafkaError::Global(rdkafka::types::RDKafkaErrorCode::State),
+            })?;
+        Ok(Some((self.offsets_tpl()?, group)))
     }
 
     /// Next offset to read per partition, for everything handled so far.
@@ -291,10 +318,7 @@ impl KafkaSource {
         });
     }
 
-    fn flush(&mut self, mode: CommitMode) -> Result<(), KafkaIoError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
+    fn offsets_tpl(&self) -> Result<TopicPartitionList, KafkaIoError> {
         let mut tpl = TopicPartitionList::new();
         for (&p, &next) in &self.pending {
             tpl.add_partition_offset(&self.topic, p, Offset::Offset(next))
@@ -303,8 +327,15 @@ impl KafkaSource {
                     source,
                 })?;
         }
+        Ok(tpl)
+    }
+
+    fn flush(&mut self, mode: CommitMode) -> Result<(), KafkaIoError> {
+        if self.pending.is_empty() || self.transactional {
+            return Ok(());
+        }
         self.consumer
-            .commit(&tpl, mode)
+            .commit(&self.offsets_tpl()?, mode)
             .map_err(|source| KafkaIoError::Commit {
                 topic: self.topic.to_string(),
                 source,

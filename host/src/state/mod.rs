@@ -20,6 +20,10 @@ pub enum StateError {
         "checkpoint {path} is damaged ({reason}); move it away to start this connector from scratch"
     )]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "the checkpoint in {place} is damaged ({reason}); delete that key (or the topic) to start this connector from scratch"
+    )]
+    CorruptTopic { place: String, reason: String },
 }
 
 /// One stage's saved state.

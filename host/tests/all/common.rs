@@ -62,11 +62,24 @@ impl Seen {
 /// Reads `topic` from the beginning in a fresh group until `want` records have
 /// arrived or nothing new came for `idle`.
 pub async fn consume(bootstrap: &str, topic: &str, want: usize, idle: Duration) -> Vec<Seen> {
+    consume_as(bootstrap, topic, want, idle, "read_committed").await
+}
+
+/// [`consume`] with another `isolation.level`: `read_uncommitted` also sees
+/// the records of aborted and open transactions.
+pub async fn consume_as(
+    bootstrap: &str,
+    topic: &str,
+    want: usize,
+    idle: Duration,
+    isolation: &str,
+) -> Vec<Seen> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
         .create()
         .expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
@@ -339,4 +352,76 @@ pub fn http_get(addr: &str, path: &str) -> (String, String) {
         head.lines().next().unwrap_or_default().to_string(),
         body.to_string(),
     )
+}
+
+/// Runs the purchases generator in process: `n` events into `purchases` (3
+/// partitions), 8 % of them broken and 4 % repeated, each such one labelled
+/// `weir.injected` with the rules it breaks.
+pub async fn produce_purchases(bootstrap: &str, n: u64) {
+    let (_dir, loaded) = connector(
+        r#"
+name = "gen"
+[source.generator]
+plugin = "purchases-gen"
+rate_per_sec = 0
+batch_size = 1000
+[source.generator.config]
+seed = 11
+customers = 300
+invalid_ratio = 0.08
+duplicate_ratio = 0.04
+[sink.kafka]
+topic = "purchases"
+partitions = 3
+"#,
+    );
+    let stats = run_connector(&loaded, bootstrap, n, None).await;
+    assert_eq!(stats.written, n);
+}
+
+/// Delivery counts over sequence-numbered records, in the manner of Kafka
+/// Connect's bounce test: a number in `1..=produced` never seen is lost, one
+/// seen more than once is duplicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub produced: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+}
+
+impl Tally {
+    pub fn of(produced: u64, seqs: impl IntoIterator<Item = u64>) -> Tally {
+        let mut seen = vec![0u32; produced as usize];
+        let mut delivered = 0;
+        for s in seqs {
+            delivered += 1;
+            if let Some(n) = s.checked_sub(1).and_then(|i| seen.get_mut(i as usize)) {
+                *n += 1;
+            }
+        }
+        Tally {
+            produced,
+            delivered,
+            lost: seen.iter().filter(|&&n| n == 0).count() as u64,
+            duplicated: seen.iter().map(|&n| u64::from(n.saturating_sub(1))).sum(),
+        }
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "produced {} / delivered {} / lost {} / duplicated {}",
+            self.produced, self.delivered, self.lost, self.duplicated
+        )
+    }
+}
+
+/// The generator's sequence number of a record (`weir.seq`, from 1).
+pub fn seq(s: &Seen) -> u64 {
+    s.header("weir.seq")
+        .and_then(|v| v.parse().ok())
+        .expect("a weir.seq header")
 }

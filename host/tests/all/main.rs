@@ -9,6 +9,8 @@ mod compose;
 mod config_ui;
 mod conformance;
 mod durable;
+mod exactly_once;
+mod faults;
 mod hostile;
 mod http;
 mod measure;

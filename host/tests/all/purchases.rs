@@ -10,29 +10,6 @@ use crate::common::*;
 
 const EVENTS: u64 = 20_000;
 
-/// Runs the generator in process: `n` events with injected bad ones.
-async fn produce(bootstrap: &str, n: u64) {
-    let (_dir, loaded) = connector(
-        r#"
-name = "gen"
-[source.generator]
-plugin = "purchases-gen"
-rate_per_sec = 0
-batch_size = 1000
-[source.generator.config]
-seed = 11
-customers = 300
-invalid_ratio = 0.08
-duplicate_ratio = 0.04
-[sink.kafka]
-topic = "purchases"
-partitions = 3
-"#,
-    );
-    let stats = run_connector(&loaded, bootstrap, n, None).await;
-    assert_eq!(stats.written, n);
-}
-
 /// The consumer connector; `group` lets two runs read the same topic independently.
 fn consumer_toml(group: &str, report: &str) -> String {
     format!(
@@ -146,7 +123,7 @@ async fn setup() -> (weir::kafka::embedded::EmbeddedBroker, Truth) {
     plugin("purchases-validate");
     plugin("purchases-daily");
     let broker = broker().await;
-    produce(&broker.bootstrap(), EVENTS).await;
+    produce_purchases(&broker.bootstrap(), EVENTS).await;
     let truth = truth(&broker.bootstrap()).await;
     (broker, truth)
 }

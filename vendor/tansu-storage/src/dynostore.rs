@@ -109,6 +109,10 @@ struct Meta {
     producers: BTreeMap<ProducerId, ProducerDetail>,
     topics: BTreeMap<Topic, TopicMetadata>,
     transactions: BTreeMap<String, Txn>,
+    /// weir: per topic and partition, the aborted transactions as
+    /// (first offset, producer id, last offset), for `read_committed` fetches.
+    #[serde(default)]
+    aborted: BTreeMap<Topic, BTreeMap<Partition, BTreeSet<(Offset, ProducerId, Offset)>>>,
 }
 
 impl OptiCon<Meta> {
@@ -2578,6 +2582,26 @@ impl Storage for DynoStore {
                                 }
                             }
 
+                            if txn_id.state == TxnState::PrepareAbort {
+                                for (topic, partitions) in txn_detail.produces.iter() {
+                                    for (partition, range) in partitions {
+                                        if let Some(range) = range {
+                                            _ = meta
+                                                .aborted
+                                                .entry(topic.to_owned())
+                                                .or_default()
+                                                .entry(*partition)
+                                                .or_default()
+                                                .insert((
+                                                    range.offset_start,
+                                                    txn_id.producer_id,
+                                                    range.offset_end,
+                                                ));
+                                        }
+                                    }
+                                }
+                            }
+
                             txn_detail.produces.clear();
                             txn_detail.offsets.clear();
                             _ = txn_detail.started_at.take();
@@ -2614,6 +2638,29 @@ impl Storage for DynoStore {
         }
 
         Ok(ErrorCode::None)
+    }
+
+    async fn aborted_transactions(
+        &self,
+        topition: &Topition,
+        offset: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        self.meta
+            .with(&self.object_store, |meta| {
+                Ok(meta
+                    .aborted
+                    .get(topition.topic())
+                    .and_then(|partitions| partitions.get(&topition.partition()))
+                    .map(|aborted| {
+                        aborted
+                            .iter()
+                            .filter(|(_, _, last)| *last >= offset)
+                            .map(|&(first, producer, _)| (producer, first))
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            })
+            .await
     }
 
     async fn maintain(&self, _now: SystemTime) -> Result<()> {

@@ -215,7 +215,7 @@ pub use service::{
     ListGroupsService, ListOffsetsService, ListPartitionReassignmentsService, MetadataService,
     ProduceService, Request, RequestChannelService, RequestLayer, RequestReceiver, RequestSender,
     RequestService, RequestStorageService, Response, TxnAddOffsetsService, TxnAddPartitionService,
-    TxnOffsetCommitService, bounded_channel,
+    TxnEndService, TxnOffsetCommitService, bounded_channel,
 };
 
 #[cfg(feature = "slatedb")]
@@ -1486,6 +1486,16 @@ pub trait Storage: Clone + Debug + Send + Sync + 'static {
         producer_epoch: i16,
         committed: bool,
     ) -> Result<ErrorCode>;
+
+    /// weir: transactions aborted in `topition` at or after `offset`, as
+    /// (producer id, first offset), so a `read_committed` fetch can skip them.
+    async fn aborted_transactions(
+        &self,
+        _topition: &Topition,
+        _offset: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        Ok(vec![])
+    }
 
     /// Run periodic maintenance on this storage.
     async fn maintain(&self, _now: SystemTime) -> Result<()> {
@@ -2864,6 +2874,33 @@ impl Storage for StorageContainer {
         .inspect_err(|_| {
             STORAGE_CONTAINER_ERRORS.add(1, &attributes);
         })
+    }
+
+    #[instrument(skip_all)]
+    async fn aborted_transactions(
+        &self,
+        topition: &Topition,
+        offset: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        match self {
+            #[cfg(feature = "dynostore")]
+            Self::DynoStore(engine) => engine.aborted_transactions(topition, offset),
+
+            #[cfg(feature = "libsql")]
+            Self::Lite(engine) => engine.aborted_transactions(topition, offset),
+
+            Self::Null(engine) => engine.aborted_transactions(topition, offset),
+
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => engine.aborted_transactions(topition, offset),
+
+            #[cfg(feature = "slatedb")]
+            Self::Slate(engine) => engine.aborted_transactions(topition, offset),
+
+            #[cfg(feature = "turso")]
+            Self::Turso(engine) => engine.aborted_transactions(topition, offset),
+        }
+        .await
     }
 
     #[instrument(skip_all)]

@@ -19,7 +19,8 @@ use tansu_sans_io::{
     ApiKey, ErrorCode, FetchRequest, FetchResponse, IsolationLevel,
     fetch_request::{FetchPartition, FetchTopic},
     fetch_response::{
-        EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData, SnapshotId,
+        AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch,
+        PartitionData, SnapshotId,
     },
     metadata_response::MetadataResponseTopic,
     record::deflated::{Batch, Frame},
@@ -191,6 +192,23 @@ impl FetchService {
             .await
             .inspect_err(|error| error!(?error, ?tp))?;
 
+        // weir: a read_committed reader skips what aborted transactions wrote.
+        let aborted = if isolation == IsolationLevel::ReadCommitted {
+            ctx.state()
+                .aborted_transactions(&tp, fetch_partition.fetch_offset)
+                .await
+                .inspect_err(|error| error!(?error, ?tp))?
+                .into_iter()
+                .map(|(producer_id, first_offset)| {
+                    AbortedTransaction::default()
+                        .producer_id(producer_id)
+                        .first_offset(first_offset)
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+
         Ok(PartitionData::default()
             .partition_index(partition_index)
             .error_code(ErrorCode::None.into())
@@ -200,7 +218,7 @@ impl FetchService {
             .diverging_epoch(None)
             .current_leader(None)
             .snapshot_id(None)
-            .aborted_transactions(Some([].into()))
+            .aborted_transactions(Some(aborted))
             .preferred_read_replica(Some(-1))
             .records(if batches.is_empty() {
                 None

@@ -1,0 +1,254 @@
+//! Fault tests with sequence-numbered records (the generator's `weir.seq`),
+//! each printing produced / delivered / lost / duplicated, in the manner of
+//! Kafka Connect's bounce test: the host stopped and killed over and over in
+//! the middle of a pipeline, and the broker going away in the middle of a
+//! produce run and of a consume run (librdkafka's mock cluster takes its
+//! broker down and up; a real restart of the embedded broker with memory
+//! storage would lose the log, which is a different test: `durable.rs`).
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::common::*;
+
+const GEN: &str = r#"
+name = "gen"
+[source.generator]
+plugin = "purchases-gen"
+rate_per_sec = RATE
+batch_size = 200
+[source.generator.config]
+seed = 5
+customers = 200
+invalid_ratio = 0.08
+duplicate_ratio = 0.04
+[sink.kafka]
+topic = "purchases"
+partitions = 3
+[checkpoint]
+interval_ms = 200
+"#;
+
+const VALIDATE: &str = r#"
+name = "check"
+[source.kafka]
+topic = "purchases"
+group_id = "check"
+batch_size = 200
+batch_timeout_ms = 100
+[[transform]]
+plugin = "purchases-validate"
+[sink.kafka]
+topic = "valid"
+partitions = 2
+[checkpoint]
+interval_ms = 200
+[kafka.properties]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+"#;
+
+/// Offsets `group` has committed on `topic` (3 partitions), summed.
+fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
+    let Ok(c) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create::<BaseConsumer>()
+    else {
+        return 0;
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(topic, p);
+    }
+    c.committed_offsets(tpl, Duration::from_secs(5))
+        .map(|t| {
+            t.elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Every `weir.seq` in `topics`, read back from the beginning.
+async fn seqs(bootstrap: &str, topics: &[&str]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for t in topics {
+        let seen = consume(bootstrap, t, usize::MAX, Duration::from_secs(3)).await;
+        out.extend(seen.iter().map(seq));
+    }
+    out
+}
+
+/// The generator → Kafka connector and the Kafka → validate → Kafka one, each
+/// stopped with SIGTERM 5 times and killed with SIGKILL 5 times in the middle
+/// of its run, then run to its end: nothing lost in either; nothing repeated
+/// by the generator (it skips what its killed predecessor delivered) nor
+/// after a clean stop; repeats after a kill counted (at-least-once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_stops_and_five_kills_per_pipeline_lose_nothing() {
+    plugin("purchases-gen");
+    plugin("purchases-validate");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let gen_toml = dir.path().join("gen.toml");
+    std::fs::write(&gen_toml, GEN.replace("RATE", "5000")).expect("write");
+    let check_toml = dir.path().join("check.toml");
+    std::fs::write(&check_toml, VALIDATE).expect("write");
+
+    // Stage 1: the generator, bounced while it produces.
+    let mut term_secs: Vec<f64> = Vec::new();
+    for round in 0..10 {
+        let run = Running::new(weir_run(&gen_toml, &bootstrap, &state, &[]));
+        let started = std::time::Instant::now();
+        let log_has = |run: &Running, s: &str| run.log().contains(s);
+        assert!(
+            eventually(|| log_has(&run, "Pipeline running.")).await,
+            "{}",
+            run.log()
+        );
+        tokio::time::sleep(Duration::from_millis(600 + 97 * round)).await;
+        if round < 5 {
+            let t = Instant::now();
+            run.signal("TERM");
+            run.finish().await;
+            term_secs.push(t.elapsed().as_secs_f64());
+        } else {
+            run.kill();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    // A last run, stopped cleanly, remakes what the last kill cut short.
+    let run = Running::new(weir_run(&gen_toml, &bootstrap, &state, &[]));
+    assert!(eventually(|| run.log().contains("Pipeline running.")).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    run.signal("TERM");
+    run.finish().await;
+    let generated = seqs(&bootstrap, &["purchases"]).await;
+    let produced = generated.iter().copied().max().unwrap_or(0);
+    let gen_tally = Tally::of(produced, generated.iter().copied());
+    println!("generator → Kafka, 5 SIGTERM + 5 SIGKILL: {gen_tally}");
+    assert!(produced > 5_000, "{gen_tally}");
+    assert_eq!(gen_tally.lost, 0, "{gen_tally}");
+    assert_eq!(gen_tally.duplicated, 0, "{gen_tally}");
+
+    // Stage 2: validate, 5 clean stops then 5 kills, each after progress.
+    let mut last = committed(&bootstrap, "check", "purchases");
+    for round in 0..10 {
+        let run = Running::new(weir_run(&check_toml, &bootstrap, &state, &[]));
+        let step = produced as i64 / 12;
+        let target = last + step;
+        let reached = eventually(|| committed(&bootstrap, "check", "purchases") >= target).await;
+        assert!(reached, "round {round}: no progress\n{}", run.log());
+        if round < 5 {
+            let t = Instant::now();
+            run.signal("TERM");
+            let log = run.finish().await;
+            term_secs.push(t.elapsed().as_secs_f64());
+            assert!(log.contains("Pipeline stopped."), "{log}");
+        } else {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            run.kill();
+        }
+        last = committed(&bootstrap, "check", "purchases");
+    }
+    finish(weir_run(
+        &check_toml,
+        &bootstrap,
+        &state,
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await;
+    let answered = seqs(&bootstrap, &["valid", "check.dlq"]).await;
+    let tally = Tally::of(produced, answered.iter().copied());
+    let worst_term = term_secs.iter().copied().fold(0.0, f64::max);
+    println!(
+        "Kafka → validate → Kafka, 5 SIGTERM + 5 SIGKILL: {tally}; SIGTERM to exit 0: at most {worst_term:.2} s over {} stops",
+        term_secs.len()
+    );
+    assert_eq!(tally.lost, 0, "{tally}");
+    // Every repeat comes from a kill: a clean stop commits what it handled.
+    assert!(tally.duplicated <= produced, "{tally}");
+    assert!(
+        worst_term < 30.0,
+        "a SIGTERM took {worst_term:.1} s to drain and exit"
+    );
+}
+
+/// The broker goes away for 3 s in the middle of a produce run and, later, in
+/// the middle of a consume run (mock cluster: broker down, then up). The
+/// producer's retries and the consumer's resume lose nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
+    plugin("purchases-gen");
+    plugin("purchases-validate");
+    let mock = MockCluster::new(1).expect("mock cluster");
+    let bootstrap = mock.bootstrap_servers();
+    // The mock cannot create topics over the admin API.
+    for (topic, partitions) in [
+        ("purchases", 3),
+        ("gen.dlq", 1),
+        ("valid", 2),
+        ("check.dlq", 1),
+    ] {
+        mock.create_topic(topic, partitions, 1).expect("topic");
+    }
+    let produced = 20_000u64;
+
+    let (_gen_dir, generator) = connector(&GEN.replace("RATE", "8000"));
+    let bs = bootstrap.clone();
+    let producing =
+        tokio::spawn(async move { run_connector(&generator, &bs, produced, None).await.written });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    mock.broker_down(1).expect("down");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let up = Instant::now();
+    mock.broker_up(1).expect("up");
+    let written = producing.await.expect("generator");
+    let produce_recovered = up.elapsed();
+    let tally = Tally::of(produced, seqs(&bootstrap, &["purchases"]).await);
+    println!(
+        "broker down 3 s mid-produce: {tally}; the run finished {:.1} s after the broker came back",
+        produce_recovered.as_secs_f64()
+    );
+    assert_eq!(written, produced);
+    assert_eq!(tally.lost, 0, "{tally}");
+
+    let (_check_dir, check) = connector(VALIDATE);
+    let bs = bootstrap.clone();
+    let consuming = tokio::spawn(async move {
+        let stop = weir::pipeline::StopAfter {
+            at_end: true,
+            duration: Some(Duration::from_secs(120)),
+            ..Default::default()
+        };
+        weir::pipeline::Pipeline::build(&check, &runtime(), &bs, None, &state_dir(&check))
+            .await
+            .expect("builds")
+            .run(stop, tokio_util::sync::CancellationToken::new())
+            .await
+            .expect("runs")
+    });
+    let halfway = produced as i64 / 3;
+    eventually(|| committed(&bootstrap, "check", "purchases") >= halfway).await;
+    mock.broker_down(1).expect("down");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    mock.broker_up(1).expect("up");
+    let stats = consuming.await.expect("validate");
+    let answered = seqs(&bootstrap, &["valid", "check.dlq"]).await;
+    let tally = Tally::of(produced, answered);
+    println!(
+        "broker down 3 s mid-consume: {tally} (read {} records)",
+        stats.read
+    );
+    assert_eq!(tally.lost, 0, "{tally}");
+}
