@@ -21,7 +21,10 @@ impl Cluster {
     fn base(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap)
-            .set("client.id", "weir");
+            .set("client.id", "weir")
+            // After a broker comes back, reconnect within a second instead of
+            // librdkafka's exponential backoff of up to 10 s.
+            .set("reconnect.backoff.max.ms", "1000");
         c
     }
 
