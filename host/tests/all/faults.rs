@@ -266,3 +266,120 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     );
     assert_eq!(tally.lost, 0, "{tally}");
 }
+
+/// A connector whose plugin traps on every call, beside a healthy one in the
+/// same host (one runtime, as `weir run a.toml b.toml` runs them): every
+/// healthy record is answered, every trapping one reaches the DLQ, and the
+/// healthy connector's time with the neighbour against its time alone is
+/// printed (a measurement; tests do not assert on wall-clock time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_neighbour_trapping_on_every_call_leaves_the_healthy_connector_whole() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    plugin("purchases-gen");
+    plugin("purchases-validate");
+    plugin("test-misbehave");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let events = 20_000u64;
+    produce_purchases(&bootstrap, events).await;
+    let traps = 600usize;
+    weir::kafka::admin::ensure_topics(
+        &weir::kafka::client::Cluster {
+            bootstrap: bootstrap.clone(),
+            settings: Default::default(),
+        },
+        &[weir::kafka::admin::TopicSpec {
+            name: "bad".into(),
+            partitions: 1,
+            replication_factor: 1,
+            config: Default::default(),
+        }],
+    )
+    .await
+    .expect("create the neighbour's topic");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    let keys: Vec<String> = (0..traps).map(|i| i.to_string()).collect();
+    let sends: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            producer.send(
+                FutureRecord::to("bad").key(k).payload("PANIC"),
+                Duration::from_secs(30),
+            )
+        })
+        .collect();
+    for s in futures::future::join_all(sends).await {
+        s.expect("sent");
+    }
+    let healthy = |group: &str| {
+        connector(&VALIDATE.replace("group_id = \"check\"", &format!("group_id = \"{group}\"")))
+    };
+    let neighbour = connector(
+        r#"
+name = "noisy"
+[source.kafka]
+topic = "bad"
+batch_size = 1
+batch_timeout_ms = 50
+[[transform]]
+plugin = "test-misbehave"
+[sink.kafka]
+topic = "noisy-out"
+partitions = 1
+"#,
+    );
+    let at_end = || weir::pipeline::StopAfter {
+        at_end: true,
+        duration: Some(Duration::from_secs(300)),
+        ..Default::default()
+    };
+    let run = |loaded: weir::config::Loaded| {
+        let bs = bootstrap.clone();
+        async move {
+            let t = Instant::now();
+            let stats = weir::pipeline::Pipeline::build(
+                &loaded,
+                &runtime(),
+                &bs,
+                None,
+                &state_dir(&loaded),
+            )
+            .await
+            .expect("builds")
+            .run(at_end(), tokio_util::sync::CancellationToken::new())
+            .await
+            .expect("runs");
+            (stats, t.elapsed())
+        }
+    };
+    let (alone_dir, alone) = healthy("alone");
+    let (alone_stats, alone_time) = run(alone).await;
+    let (beside_dir, beside) = healthy("beside");
+    let (_noisy_dir, noisy) = neighbour;
+    let noisy_task = tokio::spawn(run(noisy));
+    let (beside_stats, beside_time) = run(beside).await;
+    let (noisy_stats, noisy_time) = noisy_task.await.expect("neighbour");
+    drop((alone_dir, beside_dir));
+    assert_eq!(alone_stats.read, events);
+    assert_eq!(beside_stats.read, events);
+    assert_eq!(
+        alone_stats.written + alone_stats.dead_lettered,
+        beside_stats.written + beside_stats.dead_lettered
+    );
+    assert_eq!(beside_stats.written, alone_stats.written);
+    assert_eq!(noisy_stats.read, traps as u64);
+    assert_eq!(
+        noisy_stats.dead_lettered, traps as u64,
+        "every trap reaches the DLQ"
+    );
+    println!(
+        "noisy neighbour: {events} events validated in {:.2} s alone, {:.2} s beside a connector trapping on each of {traps} calls ({:.2}×; the neighbour's {traps} traps took {:.2} s)",
+        alone_time.as_secs_f64(),
+        beside_time.as_secs_f64(),
+        beside_time.as_secs_f64() / alone_time.as_secs_f64(),
+        noisy_time.as_secs_f64()
+    );
+}
