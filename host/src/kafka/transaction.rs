@@ -197,7 +197,7 @@ fn hint(e: &KafkaError, committed_once: bool) -> &'static str {
     ) {
         "another process uses this connector's transactional id; give each running host its own `transactional_id`"
     } else if unsupported {
-        "the broker does not seem to support Kafka transactions: `exactly_once = true` needs one that does (Apache Kafka ≥ 2.5, Confluent, Redpanda); the embedded broker does not, so run against such a cluster or set `exactly_once = false` (at-least-once)"
+        "the broker does not seem to support Kafka transactions: `exactly_once = true` needs one that does (Apache Kafka ≥ 2.5, Confluent, Redpanda, weir's embedded broker); run against one, or set `exactly_once = false` (at-least-once)"
     } else {
         "nothing of the open transaction is visible to read_committed readers; the next start resumes from the last committed one"
     }
