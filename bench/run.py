@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,9 @@ from weir_broker import weir_broker  # noqa: E402
 
 WEIR, BENCH = sys.argv[1], sys.argv[2]
 QUICK = "--quick" in sys.argv
+# `--only avro,latency`: just those workloads (results go to bench/results/only.*).
+ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
+ONLY = set(ONLY.split(",")) if ONLY else set()
 PY = sys.executable
 CORES = os.cpu_count() or 1
 CLIENT_CORE = "0"
@@ -31,6 +35,7 @@ BROKER_CORE = str(CORES - 1)
 REPS = 1 if QUICK else 3
 
 results = []
+latencies = []
 
 
 def pinned(cmd):
@@ -161,6 +166,20 @@ def generator(bootstrap, registry, tmp):
     add("purchases generate+produce", "python Faker + confluent-kafka", peer_count, *best(runs))
 
 
+def avro(bootstrap, registry, tmp):
+    print("Generator → Kafka, customer events as Avro (schema registry, Confluent framing)")
+    count = 20_000 if QUICK else 200_000
+    peer_count = 2_000 if QUICK else 20_000
+    runs = []
+    for i in range(REPS):
+        env = weir_env(bootstrap, registry, str(tmp / f"avro-{i}"), EVENTS_PER_SEC=0, KAFKA_TOPIC=f"avro-weir-{i}")
+        runs.append(measure([WEIR, "run", "connectors/customer-events.toml", "--max-records", str(count)], env)[:3])
+    add("customer events generate+Avro+produce", "weir (WASM generator, Avro sink)", count, *best(runs))
+    runs = [measure([PY, str(ROOT / "bench/peers/avro_customer_events.py"), bootstrap, registry, f"avro-py-{i}",
+                     str(peer_count), str(ROOT / "schemas/user_event.v1.avsc")])[:3] for i in range(REPS)]
+    add("customer events generate+Avro+produce", "python Faker + AvroSerializer", peer_count, *best(runs))
+
+
 def aggregate(bootstrap, registry, tmp):
     print("Aggregate view logs per campaign and minute → partitioned Parquet")
     count = 50_000 if QUICK else 1_000_000
@@ -185,6 +204,73 @@ def aggregate(bootstrap, registry, tmp):
         note="no late-data handling, one batch")
 
 
+VALIDATE = """
+name = "{name}"
+[source.kafka]
+topic = "{topic}"
+group_id = "{name}"
+batch_size = 1000
+batch_timeout_ms = 100
+[[transform]]
+plugin = "purchases-validate"
+[sink.kafka]
+topic = "{name}-valid"
+partitions = 3
+"""
+
+
+def latency(bootstrap, registry, tmp):
+    """Kafka → validate (WASM) → Kafka: the peak rate over records already in
+    the topic, then end-to-end latency (generation → validated output
+    acknowledged) while the generator produces at half that rate."""
+    print("Kafka → validate (WASM) → Kafka: peak rate, then latency at half of it")
+    count = 20_000 if QUICK else 200_000
+    env = weir_env(bootstrap, registry, str(tmp / "lat-fill"), EVENTS_PER_SEC=0, KAFKA_TOPIC="lat-peak")
+    measure([WEIR, "run", "connectors/purchases-gen.toml", "--max-records", str(count)], env)
+    runs = []
+    for i in range(REPS):
+        toml = tmp / f"peak-{i}.toml"
+        toml.write_text(VALIDATE.format(name=f"peak-{i}", topic="lat-peak"))
+        runs.append(measure([WEIR, "run", str(toml), "--exit-at-end", "--plugin-dir", str(ROOT / "target/plugins")],
+                            weir_env(bootstrap, registry, str(tmp / f"peak-{i}")))[:3])
+    wall, cpu, rss = best(runs)
+    add("kafka → validate → kafka", "weir (WASM validator)", count, wall, cpu, rss,
+        note="includes ~1 s end-of-input wait and the group join")
+    peak = count / max(wall - 1.0, 0.1)
+    rate = int(peak / 2)
+    seconds = 5 if QUICK else 20
+    toml = tmp / "live.toml"
+    toml.write_text(VALIDATE.format(name="live", topic="lat-live"))
+    env = weir_env(bootstrap, registry, str(tmp / "live"), WEIR_LOG="info")
+    # The topic exists before the consumer subscribes (librdkafka looks for a
+    # missing one again only every 5 minutes).
+    measure([WEIR, "run", "connectors/purchases-gen.toml", "--max-records", "1"],
+            weir_env(bootstrap, registry, str(tmp / "live-first"), EVENTS_PER_SEC=0, KAFKA_TOPIC="lat-live"))
+    with tempfile.TemporaryFile() as log:
+        consumer = subprocess.Popen([WEIR, "run", str(toml), "--plugin-dir", str(ROOT / "target/plugins")],
+                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        time.sleep(3)
+        gen_env = weir_env(bootstrap, registry, str(tmp / "live-gen"), EVENTS_PER_SEC=rate, KAFKA_TOPIC="lat-live")
+        measure([WEIR, "run", "connectors/purchases-gen.toml", "--duration", str(seconds)], gen_env)
+        time.sleep(2)
+        consumer.terminate()
+        consumer.wait(timeout=60)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    stopped = [line for line in text.splitlines() if "Pipeline stopped." in line]
+    fields = dict(kv.split("=", 1) for kv in (stopped[-1].split() if stopped else []) if "=" in kv)
+    if not stopped:
+        sys.exit(f"the validating host did not report its latency:\n{text[-3000:]}")
+    p50, p99 = fields.get("latency_p50_ms", "?"), fields.get("latency_p99_ms", "?")
+    if p50 == "?":
+        print(f"  (no latency in: {stopped[-1]})")
+    read = fields.get("read", "0")
+    latencies.append({"rate": rate, "peak": peak, "seconds": seconds, "read": int(read), "p50_ms": p50, "p99_ms": p99})
+    print(f"  peak {peak:,.0f} rec/s; at {rate:,} rec/s for {seconds} s: {read} records, "
+          f"end-to-end p50 {p50} ms, p99 {p99} ms", flush=True)
+
+
 def footprint(bootstrap, registry, tmp):
     print("Footprint: an idle host (one Kafka-source connector waiting for records)")
     env = weir_env(bootstrap, registry, str(tmp / "idle"), KAFKA_TOPIC="idle-topic")
@@ -199,6 +285,39 @@ def footprint(bootstrap, registry, tmp):
     p.terminate()
     p.wait(timeout=30)
     add("idle host", "weir", 0, 5 if QUICK else 10, cpu, rss)
+
+
+BUSY = ["customer-events", "purchases-gen", "purchases", "cdc-source", "cdc-view", "campaign-views",
+        "campaign-minute", "gtfs-vehicles"]
+
+
+def footprint_busy(bootstrap, registry, tmp):
+    """All five pipelines in one host at the seeds' rates (the shipped
+    connectors' defaults), the broker in its own process."""
+    print("Footprint: a busy host running all five pipelines at the seeds' rates")
+    feed_dir = tmp / "feeds"
+    (feed_dir / "vehicles").mkdir(parents=True)
+    measure([BENCH, "feed", "--out", str(feed_dir / "vehicles/feed0.pb")])
+    port = 18089
+    server = subprocess.Popen([PY, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=feed_dir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = weir_env(bootstrap, registry, str(tmp / "busy"), VEHICLE_URL=f"http://127.0.0.1:{port}/vehicles/feed0.pb",
+                   POLL_INTERVAL_MS=10000, OUTPUT_DIR=str(tmp / "busy-out"))
+    files = [f"connectors/{c}.toml" for c in BUSY]
+    seconds = 8 if QUICK else 40
+    p = subprocess.Popen(pinned([WEIR, "run", *files]), cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(seconds)
+    status = open(f"/proc/{p.pid}/status").read()
+    peak = next((int(x.split()[1]) / 1024 for x in status.splitlines() if x.startswith("VmHWM:")), 0.0)
+    cpu = sum(int(x) for x in open(f"/proc/{p.pid}/stat").read().split()[13:15]) / os.sysconf("SC_CLK_TCK")
+    p.terminate()
+    p.wait(timeout=60)
+    server.terminate()
+    if p.returncode != 0:
+        sys.exit(f"the busy host exited with {p.returncode}")
+    add("busy host, all five pipelines", "weir", 0, seconds, cpu, peak,
+        note=f"{len(BUSY)} connectors; CPU over {seconds} s; peak RSS (VmHWM)")
 
 
 def ratio(workload, who, peer, key):
@@ -216,8 +335,9 @@ def write_results():
             "machine": platform.platform(), "python": platform.python_version()}
     # A quick run only checks that every workload runs: it never replaces the
     # full results.
-    stem = "quick" if QUICK else "latest"
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    stem = "quick" if QUICK else "only" if ONLY else "latest"
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results, "latency": latencies},
+                                                 indent=1))
     lines = [f"# `just bench` results ({meta['date']}{', quick' if QUICK else ''})", "",
              f"{CORES} cores; broker (`weir broker`) pinned to core {BROKER_CORE}, each client to core "
              f"{CLIENT_CORE}, one at a time; best of {REPS} by CPU. CPU = user + system seconds of the client "
@@ -245,6 +365,8 @@ def write_results():
         ("produce 500 B", "weir (Kafka sink)", "python confluent-kafka"),
         ("produce 500 B", "weir (Kafka sink)", "kcat (Debian)"),
         ("purchases generate+produce", "weir (WASM generator)", "python Faker + confluent-kafka"),
+        ("customer events generate+Avro+produce", "weir (WASM generator, Avro sink)",
+         "python Faker + AvroSerializer"),
         ("aggregate views → parquet", "weir (WASM aggregator)", "python confluent-kafka + pyarrow"),
         ("gtfs decode 5k vehicles", "weir wasm", "python gtfs-realtime-bindings"),
         ("gtfs decode 5k vehicles", "weir wasm", "weir native"),
@@ -252,6 +374,13 @@ def write_results():
         r = ratio(w, who, peer, "records_per_cpu_s")
         if r:
             lines.append(f"- {w}: {who} vs {peer}: **{r:.2f}×**")
+    for lat in latencies:
+        lines += ["", "## End-to-end latency at half of peak load", "",
+                  f"Kafka → validate (WASM) → Kafka peaked at {lat['peak']:,.0f} records/s over records already in "
+                  f"the topic. With the generator producing {lat['rate']:,} records/s for {lat['seconds']} s "
+                  f"(generator pinned to core {CLIENT_CORE}, the validating host not pinned), {lat['read']:,} records "
+                  f"went from generation to acknowledged output in **p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms** "
+                  "(the host's own histogram, `weir_end_to_end_seconds`)."]
     for note in KCAT_BROKEN[:1]:
         lines += ["", f"kcat could not be measured: `{note}` (Debian's kcat links librdkafka 2.0.2, "
                   "whose ApiVersions request the embedded broker, Tansu 0.6, answers in a form it cannot read)."]
@@ -267,12 +396,23 @@ def main():
         broker = subprocess.run(["pgrep", "-f", f"weir broker --listen {bootstrap}"], capture_output=True, text=True)
         for pid in broker.stdout.split():
             subprocess.run(["taskset", "-pc", BROKER_CORE, pid], capture_output=True)
-        boundary()
-        gtfs(tmp)
-        raw_produce(bootstrap)
-        generator(bootstrap, registry, tmp)
-        aggregate(bootstrap, registry, tmp)
-        footprint(bootstrap, registry, tmp)
+        workloads = {
+            "boundary": lambda: boundary(),
+            "gtfs": lambda: gtfs(tmp),
+            "produce": lambda: raw_produce(bootstrap),
+            "generator": lambda: generator(bootstrap, registry, tmp),
+            "avro": lambda: avro(bootstrap, registry, tmp),
+            "latency": lambda: latency(bootstrap, registry, tmp),
+            "aggregate": lambda: aggregate(bootstrap, registry, tmp),
+            "idle": lambda: footprint(bootstrap, registry, tmp),
+            "busy": lambda: footprint_busy(bootstrap, registry, tmp),
+        }
+        unknown = ONLY - workloads.keys()
+        if unknown:
+            sys.exit(f"unknown workloads {sorted(unknown)}; known: {', '.join(workloads)}")
+        for name, run in workloads.items():
+            if not ONLY or name in ONLY:
+                run()
     write_results()
 
 

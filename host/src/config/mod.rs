@@ -548,6 +548,39 @@ topic = "purchases"
     }
 
     #[test]
+    fn exactly_once_needs_a_kafka_source_and_no_parquet_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.toml");
+        let gen_plugin = dir.path().join("g.wasm");
+        std::fs::write(&gen_plugin, b"").unwrap();
+        std::fs::write(
+            &p,
+            "[source.generator]\nplugin = \"g.wasm\"\n[sink.kafka]\ntopic = \"t\"\nexactly_once = true\n",
+        )
+        .unwrap();
+        let e = load(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("sink.kafka.exactly_once"), "{e}");
+        assert!(e.contains("`[source.kafka]`"), "{e}");
+        std::fs::write(
+            &p,
+            "[source.kafka]\ntopic = \"i\"\n[sink.kafka]\ntopic = \"t\"\nexactly_once = true\n[sink.parquet]\npath = \"o\"\ncolumns = [{ name = \"a\", type = \"int64\" }]\n",
+        )
+        .unwrap();
+        let e = load(&p, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("Parquet sink cannot join a Kafka transaction"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "name = \"x\"\n[source.kafka]\ntopic = \"i\"\n[sink.kafka]\ntopic = \"t\"\nexactly_once = true\n",
+        )
+        .unwrap();
+        let loaded = load(&p, &[]).unwrap();
+        assert_eq!(loaded.state_topic.as_deref(), Some("x.state"));
+    }
+
+    #[test]
     fn validation_catches_missing_sink_and_bad_topics() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.toml");

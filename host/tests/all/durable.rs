@@ -57,7 +57,19 @@ async fn records_offsets_and_the_cluster_id_survive_a_sigkill() {
         let key = i.to_string();
         producer
             .send(
-                FutureRecord::to("durable").key(&key).payload(&key),
+                // Headers, as weir's own records carry: the SQLite engine once
+                // scanned its whole header table per fetched record.
+                FutureRecord::to("durable").key(&key).payload(&key).headers(
+                    rdkafka::message::OwnedHeaders::new()
+                        .insert(rdkafka::message::Header {
+                            key: "weir.seq",
+                            value: Some(&key),
+                        })
+                        .insert(rdkafka::message::Header {
+                            key: "weir.lineage",
+                            value: Some("durable"),
+                        }),
+                ),
                 Duration::from_secs(10),
             )
             .await
@@ -98,6 +110,11 @@ async fn records_offsets_and_the_cluster_id_survive_a_sigkill() {
         .map(|s| String::from_utf8_lossy(s.key.as_deref().unwrap_or_default()).into_owned())
         .collect();
     assert_eq!(seen.len(), RECORDS, "no record lost or repeated");
+    for s in &seen {
+        let key = String::from_utf8_lossy(s.key.as_deref().unwrap_or_default()).into_owned();
+        assert_eq!(s.header("weir.seq"), Some(key.as_str()), "its own headers");
+        assert_eq!(s.header("weir.lineage"), Some("durable"));
+    }
     assert_eq!(keys.len(), RECORDS);
     let probe: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &addr)

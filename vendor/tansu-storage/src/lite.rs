@@ -1311,6 +1311,12 @@ static DDL: LazyLock<Cache> = LazyLock::new(|| {
         ("040-record.sql", include_sql!("ddl/040-record.sql")),
         ("040-txn-detail.sql", include_sql!("ddl/040-txn-detail.sql")),
         ("040-watermark.sql", include_sql!("ddl/040-watermark.sql")),
+        // weir: index header (topition, offset_id); also built on an
+        // existing database at start-up (`create index if not exists`).
+        (
+            "045-header-index.sql",
+            include_sql!("ddl/045-header-index.sql"),
+        ),
         (
             "050-txn-offset-commit.sql",
             include_sql!("ddl/050-txn-offset-commit.sql"),
@@ -2369,212 +2375,161 @@ impl Storage for Delegate {
             .await
             .inspect_err(|err| error!(?err))?;
 
-        let mut batches = vec![];
+        // weir: read the fetched records first, then all their headers with one
+        // indexed range query (`lite/header_fetch_range.sql`). This ran
+        // `header_fetch.sql` once per record, each a scan of the whole
+        // unindexed header table: with weir's two headers per record, one fetch
+        // of ~2,000 records over a 20,000-record topic took minutes, and as the
+        // storage service answers one request at a time, every other request
+        // (metadata, list offsets) timed out behind it. The first record's
+        // headers were also looked up by the requested offset, not its own.
+        let mut fetched = vec![];
 
-        if let Some(row) = records.next().await? {
-            let offset_delta = 0;
-            let timestamp_delta = 0;
+        while let Some(row) = records.next().await? {
+            let offset = row
+                .get::<i64>(0)
+                .inspect(|offset| debug!(offset))
+                .inspect_err(|err| error!(?err))?;
 
-            let record_builder = {
-                let mut record_builder = Record::builder()
-                    .offset_delta(offset_delta)
-                    .timestamp_delta(timestamp_delta)
-                    .key(
-                        row.get::<Option<Vec<u8>>>(3)
-                            .map(|o| o.map(Bytes::from))
-                            .inspect(|k| debug!(?k))
-                            .inspect_err(|err| error!(?err))?,
-                    )
-                    .value(
-                        row.get::<Option<Vec<u8>>>(4)
-                            .map(|o| o.map(Bytes::from))
-                            .inspect(|v| debug!(?v))
-                            .inspect_err(|err| error!(?err))?,
-                    );
+            let attributes = row
+                .get::<Option<i32>>(1)
+                .map(|attributes| attributes.unwrap_or(0))
+                .inspect_err(|err| error!(?err))? as i16;
 
-                let mut headers = c
-                    .query(
-                        "header_fetch.sql",
-                        (
-                            self.cluster.as_str(),
-                            topition.topic(),
-                            topition.partition(),
-                            offset,
-                        ),
-                    )
-                    .await?;
+            let timestamp = row
+                .get_value(2)
+                .map_err(Error::from)
+                .and_then(LiteTimestamp::try_from)
+                .and_then(|system_time| to_timestamp(&system_time.0).map_err(Into::into))
+                .inspect_err(|err| error!(?err))?;
 
-                while let Some(header) = headers.next().await? {
-                    let mut header_builder = Header::builder();
+            let key = row
+                .get::<Option<Vec<u8>>>(3)
+                .map(|o| o.map(Bytes::from))
+                .inspect_err(|err| error!(?err))?;
 
-                    if let Some(k) = header
-                        .get::<Option<Vec<u8>>>(0)
-                        .inspect_err(|err| error!(?err))?
-                    {
-                        header_builder = header_builder.key(Bytes::from(k));
-                    }
+            let value = row
+                .get::<Option<Vec<u8>>>(4)
+                .map(|o| o.map(Bytes::from))
+                .inspect_err(|err| error!(?err))?;
 
-                    if let Some(v) = header
-                        .get::<Option<Vec<u8>>>(1)
-                        .inspect_err(|err| error!(?err))?
-                    {
-                        header_builder = header_builder.value(Bytes::from(v));
-                    }
+            let producer_id = row
+                .get::<Option<i64>>(6)
+                .map(|producer_id| producer_id.unwrap_or(-1))
+                .inspect_err(|err| error!(?err))?;
 
-                    record_builder = record_builder.header(header_builder);
+            let producer_epoch = row
+                .get::<Option<i32>>(7)
+                .map(|producer_epoch| producer_epoch.unwrap_or(-1))
+                .inspect_err(|err| error!(?err))? as i16;
+
+            fetched.push((
+                offset,
+                attributes,
+                timestamp,
+                key,
+                value,
+                producer_id,
+                producer_epoch,
+            ));
+        }
+
+        drop(records);
+
+        let mut headers = BTreeMap::<i64, Vec<_>>::new();
+
+        if let (Some(first), Some(last)) = (fetched.first(), fetched.last()) {
+            let mut rows = c
+                .query(
+                    "lite/header_fetch_range.sql",
+                    (
+                        self.cluster.as_str(),
+                        topition.topic(),
+                        topition.partition(),
+                        first.0,
+                        last.0,
+                    ),
+                )
+                .await
+                .inspect_err(|err| error!(?err))?;
+
+            while let Some(header) = rows.next().await? {
+                let offset = header.get::<i64>(0).inspect_err(|err| error!(?err))?;
+
+                let mut header_builder = Header::builder();
+
+                if let Some(k) = header
+                    .get::<Option<Vec<u8>>>(1)
+                    .inspect_err(|err| error!(?err))?
+                {
+                    header_builder = header_builder.key(Bytes::from(k));
                 }
 
-                record_builder
-            };
-
-            let mut batch_builder = inflated::Batch::builder()
-                .base_offset(
-                    row.get::<i64>(0)
-                        .inspect(|base_offset| debug!(base_offset))
-                        .inspect_err(|err| error!(?err))?,
-                )
-                .attributes(
-                    row.get::<Option<i32>>(1)
-                        .map(|attributes| attributes.unwrap_or(0))
-                        .inspect_err(|err| error!(?err))? as i16,
-                )
-                .base_timestamp(
-                    row.get_value(2)
-                        .map_err(Error::from)
-                        .and_then(LiteTimestamp::try_from)
-                        .and_then(|system_time| to_timestamp(&system_time.0).map_err(Into::into))
-                        .inspect_err(|err| error!(?err))?,
-                )
-                .producer_id(
-                    row.get::<Option<i64>>(6)
-                        .map(|producer_id| producer_id.unwrap_or(-1))
-                        .inspect_err(|err| error!(?err))?,
-                )
-                .producer_epoch(
-                    row.get::<Option<i32>>(7)
-                        .map(|producer_epoch| producer_epoch.unwrap_or(-1))
-                        .inspect_err(|err| error!(?err))? as i16,
-                )
-                .record(record_builder)
-                .last_offset_delta(offset_delta);
-
-            while let Some(row) = records.next().await? {
-                let attributes = row
-                    .get::<Option<i32>>(1)
-                    .map(|attributes| attributes.unwrap_or(0))
-                    .inspect_err(|err| error!(?err))? as i16;
-
-                let producer_id = row
-                    .get::<Option<i64>>(6)
-                    .map(|producer_id| producer_id.unwrap_or(-1))
-                    .inspect_err(|err| error!(?err))?;
-                let producer_epoch = row
-                    .get::<Option<i32>>(7)
-                    .map(|producer_epoch| producer_epoch.unwrap_or(-1))
-                    .inspect_err(|err| error!(?err))? as i16;
-
-                if batch_builder.attributes != attributes
-                    || batch_builder.producer_id != producer_id
-                    || batch_builder.producer_epoch != producer_epoch
+                if let Some(v) = header
+                    .get::<Option<Vec<u8>>>(2)
+                    .inspect_err(|err| error!(?err))?
                 {
-                    batches.push(batch_builder.build().and_then(TryInto::try_into)?);
+                    header_builder = header_builder.value(Bytes::from(v));
+                }
 
-                    batch_builder = inflated::Batch::builder()
-                        .base_offset(
-                            row.get::<i64>(0)
-                                .inspect(|base_offset| debug!(base_offset))
-                                .inspect_err(|err| error!(?err))?,
-                        )
-                        .base_timestamp(
-                            row.get_value(2)
-                                .map_err(Error::from)
-                                .and_then(LiteTimestamp::try_from)
-                                .and_then(|system_time| {
-                                    to_timestamp(&system_time.0).map_err(Into::into)
-                                })
-                                .inspect_err(|err| error!(?err))?,
-                        )
+                headers.entry(offset).or_default().push(header_builder);
+            }
+        }
+
+        debug!(records = fetched.len(), with_headers = headers.len());
+
+        let mut batches = vec![];
+        let mut batch_builder: Option<inflated::Builder> = None;
+
+        for (offset, attributes, timestamp, key, value, producer_id, producer_epoch) in fetched {
+            // a new batch whenever attributes or producer change, as before
+            let builder = match batch_builder.take() {
+                Some(builder)
+                    if builder.attributes == attributes
+                        && builder.producer_id == producer_id
+                        && builder.producer_epoch == producer_epoch =>
+                {
+                    builder
+                }
+
+                previous => {
+                    if let Some(previous) = previous {
+                        batches.push(previous.build().and_then(TryInto::try_into)?);
+                    }
+
+                    debug!(base_offset = offset);
+
+                    inflated::Batch::builder()
+                        .base_offset(offset)
+                        .base_timestamp(timestamp)
                         .attributes(attributes)
                         .producer_id(producer_id)
-                        .producer_epoch(producer_epoch);
+                        .producer_epoch(producer_epoch)
                 }
+            };
 
-                let offset = row
-                    .get::<i64>(0)
-                    .inspect(|offset| debug!(offset))
-                    .inspect_err(|err| error!(?err))?;
-                let offset_delta = i32::try_from(offset - batch_builder.base_offset)?;
+            let offset_delta = i32::try_from(offset - builder.base_offset)?;
+            let timestamp_delta = timestamp - builder.base_timestamp;
 
-                let timestamp_delta = row
-                    .get_value(2)
-                    .map_err(Error::from)
-                    .and_then(LiteTimestamp::try_from)
-                    .and_then(|system_time| {
-                        to_timestamp(&system_time.0)
-                            .map(|timestamp| timestamp - batch_builder.base_timestamp)
-                            .map_err(Into::into)
-                    })
-                    .inspect(|timestamp| debug!(?timestamp))
-                    .inspect_err(|err| error!(?err))?;
+            let mut record_builder = Record::builder()
+                .offset_delta(offset_delta)
+                .timestamp_delta(timestamp_delta)
+                .key(key)
+                .value(value);
 
-                let record_builder = {
-                    let mut record_builder = Record::builder()
-                        .offset_delta(offset_delta)
-                        .timestamp_delta(timestamp_delta)
-                        .key(
-                            row.get::<Option<Vec<u8>>>(3)
-                                .map(|o| o.map(Bytes::from))
-                                .inspect(|k| debug!(?k))
-                                .inspect_err(|err| error!(?err))?,
-                        )
-                        .value(
-                            row.get::<Option<Vec<u8>>>(4)
-                                .map(|o| o.map(Bytes::from))
-                                .inspect(|v| debug!(?v))
-                                .inspect_err(|err| error!(?err))?,
-                        );
-
-                    let mut headers = c
-                        .query(
-                            "header_fetch.sql",
-                            (
-                                self.cluster.as_str(),
-                                topition.topic(),
-                                topition.partition(),
-                                offset,
-                            ),
-                        )
-                        .await?;
-
-                    while let Some(header) = headers.next().await? {
-                        let mut header_builder = Header::builder();
-
-                        if let Some(k) = header
-                            .get::<Option<Vec<u8>>>(0)
-                            .inspect_err(|err| error!(?err))?
-                        {
-                            header_builder = header_builder.key(Bytes::from(k));
-                        }
-
-                        if let Some(v) = header
-                            .get::<Option<Vec<u8>>>(1)
-                            .inspect_err(|err| error!(?err))?
-                        {
-                            header_builder = header_builder.value(Bytes::from(v));
-                        }
-
-                        record_builder = record_builder.header(header_builder);
-                    }
-
-                    record_builder
-                };
-
-                batch_builder = batch_builder
-                    .record(record_builder)
-                    .last_offset_delta(offset_delta);
+            for header_builder in headers.remove(&offset).unwrap_or_default() {
+                record_builder = record_builder.header(header_builder);
             }
 
-            batches.push(batch_builder.build().and_then(TryInto::try_into)?);
+            batch_builder = Some(
+                builder
+                    .record(record_builder)
+                    .last_offset_delta(offset_delta),
+            );
+        }
+
+        if let Some(builder) = batch_builder {
+            batches.push(builder.build().and_then(TryInto::try_into)?);
         } else {
             batches.push(
                 inflated::Batch::builder()

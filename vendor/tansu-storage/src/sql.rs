@@ -141,6 +141,11 @@ pub(crate) static SQL: LazyLock<Cache> = LazyLock::new(|| {
             "list_latest_offset_uncommitted.sql",
             include_sql!("sql/list_latest_offset_uncommitted.sql"),
         ),
+        // weir: one query for the headers of a whole fetch (SQLite only).
+        (
+            "lite/header_fetch_range.sql",
+            include_sql!("lite/header_fetch_range.sql"),
+        ),
         (
             "lite/policy_delete.sql",
             include_sql!("lite/policy_delete.sql"),
