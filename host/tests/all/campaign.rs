@@ -192,13 +192,7 @@ async fn clean_run(bootstrap: &str, dir: &Path) -> (Vec<Row>, String) {
     let out = dir.join("clean");
     let toml = dir.join("clean.toml");
     std::fs::write(&toml, minute_toml("clean", "views", &out, false)).expect("write");
-    let log = finish(weir_run(
-        &toml,
-        bootstrap,
-        &dir.join("clean-state"),
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
+    let log = run_to_end(&toml, bootstrap, &dir.join("clean-state")).await;
     (dataset(&out), log)
 }
 
@@ -242,13 +236,7 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
         (VIEWS as i64 / 3..VIEWS as i64).contains(&at_kill),
         "killed with {at_kill} records checkpointed"
     );
-    let log = finish(weir_run(
-        &toml,
-        &bootstrap,
-        &state,
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
+    let log = run_to_end(&toml, &bootstrap, &state).await;
     assert!(log.contains("Restored state and positions"), "{log}");
     let restarted = dataset(&out);
 
@@ -336,13 +324,7 @@ async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dat
         minute_toml("single", "keyed", &single_out, true),
     )
     .expect("write");
-    finish(weir_run(
-        &single_toml,
-        &bootstrap,
-        &dir.path().join("single-state"),
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
+    run_to_end(&single_toml, &bootstrap, &dir.path().join("single-state")).await;
     let single = dataset(&single_out);
 
     assert!(single.len() > 100, "{} rows", single.len());

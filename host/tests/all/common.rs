@@ -189,6 +189,49 @@ pub async fn finish(child: std::process::Child) -> String {
     log
 }
 
+/// `weir run TOML --exit-at-end` (at most 120 s) to completion; its log.
+pub async fn run_to_end(
+    toml: &std::path::Path,
+    bootstrap: &str,
+    state: &std::path::Path,
+) -> String {
+    finish(weir_run(
+        toml,
+        bootstrap,
+        state,
+        &["--exit-at-end", "--duration", "120"],
+    ))
+    .await
+}
+
+/// Offsets `group` has committed on `topic` (3 partitions), summed; 0 while
+/// they cannot be read.
+pub fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
+    use rdkafka::consumer::BaseConsumer;
+    let Ok(c) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create::<BaseConsumer>()
+    else {
+        return 0;
+    };
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(topic, p);
+    }
+    c.committed_offsets(tpl, Duration::from_secs(5))
+        .map(|t| {
+            t.elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    rdkafka::Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// Polls `done` every 50 ms for up to 30 s; whether it became true.
 pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..600 {

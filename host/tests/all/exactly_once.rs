@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::RDKafkaApiKey;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::common::*;
 
@@ -39,32 +37,6 @@ interval_ms = 100
     )
 }
 
-/// Offsets the group `eos` has committed on `purchases`, summed.
-fn committed(bootstrap: &str) -> i64 {
-    let Ok(c) = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "eos")
-        .create::<BaseConsumer>()
-    else {
-        return 0;
-    };
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition("purchases", p);
-    }
-    c.committed_offsets(tpl, Duration::from_secs(5))
-        .map(|t| {
-            t.elements()
-                .iter()
-                .filter_map(|e| match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => None,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 /// Five SIGKILLs at different points of the input, then a run to the end:
 /// every event is answered exactly once for a `read_committed` reader — valid
 /// ones in the output topic, bad ones in the DLQ with their labels — while a
@@ -85,7 +57,7 @@ async fn five_kills_lose_and_repeat_nothing_for_read_committed_readers() {
     for k in 1..=5i64 {
         let run = Running::new(weir_run(&toml, &bootstrap, &state, &[]));
         let at = EVENTS as i64 * k / 6;
-        let reached = eventually(|| committed(&bootstrap) >= at).await;
+        let reached = eventually(|| committed(&bootstrap, "eos", "purchases") >= at).await;
         assert!(
             reached,
             "run {k} did not commit {at} offsets:\n{}",
@@ -95,13 +67,7 @@ async fn five_kills_lose_and_repeat_nothing_for_read_committed_readers() {
         tokio::time::sleep(Duration::from_millis(30 * k as u64)).await;
         run.kill();
     }
-    let log = finish(weir_run(
-        &toml,
-        &bootstrap,
-        &state,
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
+    let log = run_to_end(&toml, &bootstrap, &state).await;
     assert!(log.contains("Restored state and positions"), "{log}");
     let recovered = started.elapsed();
 

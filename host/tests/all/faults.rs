@@ -1,16 +1,15 @@
 //! Fault tests with sequence-numbered records (the generator's `weir.seq`),
 //! each printing produced / delivered / lost / duplicated, in the manner of
 //! Kafka Connect's bounce test: the host stopped and killed over and over in
-//! the middle of a pipeline, and the broker going away in the middle of a
-//! produce run and of a consume run (librdkafka's mock cluster takes its
-//! broker down and up; a real restart of the embedded broker with memory
-//! storage would lose the log, which is a different test: `durable.rs`).
+//! the middle of a pipeline; the broker process (`weir broker --data-dir`)
+//! killed and restarted in the middle of a produce run and of a consume run;
+//! librdkafka's mock cluster taking its broker down and up; and a neighbour
+//! connector that traps on every call.
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::common::*;
 
@@ -50,32 +49,6 @@ interval_ms = 200
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
 "#;
-
-/// Offsets `group` has committed on `topic` (3 partitions), summed.
-fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
-    let Ok(c) = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create::<BaseConsumer>()
-    else {
-        return 0;
-    };
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition(topic, p);
-    }
-    c.committed_offsets(tpl, Duration::from_secs(5))
-        .map(|t| {
-            t.elements()
-                .iter()
-                .filter_map(|e| match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => None,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
 
 /// Every `weir.seq` in `topics`, read back from the beginning until nothing
 /// came for `idle` (the mock cluster holds a new group for 3 s first).
@@ -171,13 +144,7 @@ async fn five_stops_and_five_kills_per_pipeline_lose_nothing() {
         }
         last = committed(&bootstrap, "check", "purchases");
     }
-    finish(weir_run(
-        &check_toml,
-        &bootstrap,
-        &state,
-        &["--exit-at-end", "--duration", "120"],
-    ))
-    .await;
+    run_to_end(&check_toml, &bootstrap, &state).await;
     let answered = seqs(&bootstrap, &["valid", "check.dlq"]).await;
     let tally = Tally::of(produced, answered.iter().copied());
     let worst_term = term_secs.iter().copied().fold(0.0, f64::max);
