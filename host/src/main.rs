@@ -780,7 +780,14 @@ async fn broker(
         "Embedded Kafka broker and schema registry listening. Ctrl-C stops them."
     );
     let token = CancellationToken::new();
-    watch_signals(token.clone()).await;
+    let mut b = b;
+    tokio::select! {
+        () = watch_signals(token.clone()) => {}
+        () = b.stopped() => {
+            registry.stop().await;
+            anyhow::bail!("the broker on {listen} stopped on its own; its error is logged above");
+        }
+    }
     registry.stop().await;
     drop(b);
     Ok(ExitCode::SUCCESS)

@@ -43,15 +43,18 @@ impl EmbeddedBroker {
         listen: SocketAddr,
         storage: &BrokerStorage,
     ) -> Result<EmbeddedBroker, KafkaIoError> {
-        let addr = if listen.port() == 0 {
-            let probe = TcpListener::bind(listen)
-                .map_err(|e| KafkaIoError::Embedded(format!("cannot bind {listen}: {e}")))?;
-            probe
-                .local_addr()
-                .map_err(|e| KafkaIoError::Embedded(e.to_string()))?
-        } else {
-            listen
-        };
+        // Bound once here, so a port another program holds is an error now
+        // (the broker's own bind fails inside its task, after a connection to
+        // that other program would already have looked like success).
+        let probe = TcpListener::bind(listen).map_err(|e| {
+            KafkaIoError::Embedded(format!(
+                "cannot listen on {listen}: {e}; another program holds it: stop it or choose another address"
+            ))
+        })?;
+        let addr = probe
+            .local_addr()
+            .map_err(|e| KafkaIoError::Embedded(e.to_string()))?;
+        drop(probe);
         let url = Url::parse(&format!("tcp://{addr}"))
             .map_err(|e| KafkaIoError::Embedded(format!("bad listen address {addr}: {e}")))?;
         let (storage, cluster_id) = match storage {
@@ -92,6 +95,11 @@ impl EmbeddedBroker {
         Err(KafkaIoError::Embedded(format!(
             "no answer on {addr} after 5 s"
         )))
+    }
+
+    /// Returns when the broker has stopped on its own (its error is logged).
+    pub async fn stopped(&mut self) {
+        let _ = (&mut self.task).await;
     }
 
     /// `host:port` for `bootstrap.servers`.

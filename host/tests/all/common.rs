@@ -233,8 +233,13 @@ pub fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
 }
 
 /// Polls `done` every 50 ms for up to 30 s; whether it became true.
-pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..600 {
+pub async fn eventually(done: impl FnMut() -> bool) -> bool {
+    eventually_within(Duration::from_secs(30), done).await
+}
+
+/// [`eventually`] with another limit.
+pub async fn eventually_within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..limit.as_millis() / 50 {
         if done() {
             return true;
         }

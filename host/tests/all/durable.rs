@@ -140,3 +140,30 @@ async fn records_offsets_and_the_cluster_id_survive_a_sigkill() {
     );
     kill(broker);
 }
+
+/// `weir broker` on an address another program holds stops at once with an
+/// error naming it, instead of running with its listener dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_on_a_taken_port_exits_with_an_error() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = holder.local_addr().expect("addr").to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args([
+                "broker",
+                "--listen",
+                &addr,
+                "--registry-listen",
+                "127.0.0.1:0",
+            ])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("weir runs");
+    drop(holder);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot listen on"), "{err}");
+    assert!(err.contains("another program holds it"), "{err}");
+}

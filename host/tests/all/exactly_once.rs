@@ -33,6 +33,7 @@ interval_ms = 100
 [kafka.properties]
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
+"max.poll.interval.ms" = "10000"
 "#
     )
 }
@@ -57,7 +58,10 @@ async fn five_kills_lose_and_repeat_nothing_for_read_committed_readers() {
     for k in 1..=5i64 {
         let run = Running::new(weir_run(&toml, &bootstrap, &state, &[]));
         let at = EVENTS as i64 * k / 6;
-        let reached = eventually(|| committed(&bootstrap, "eos", "purchases") >= at).await;
+        let reached = eventually_within(Duration::from_secs(60), || {
+            committed(&bootstrap, "eos", "purchases") >= at
+        })
+        .await;
         assert!(
             reached,
             "run {k} did not commit {at} offsets:\n{}",

@@ -48,6 +48,9 @@ interval_ms = 200
 [kafka.properties]
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
+# A killed host's successor waits for the group to re-form; Tansu may hold a
+# rebalance for the whole rebalance timeout (this, librdkafka's default 300 s).
+"max.poll.interval.ms" = "10000"
 "#;
 
 /// Every `weir.seq` in `topics`, read back from the beginning until nothing
@@ -128,9 +131,14 @@ async fn five_stops_and_five_kills_per_pipeline_lose_nothing() {
     let mut last = committed(&bootstrap, "check", "purchases");
     for round in 0..10 {
         let run = Running::new(weir_run(&check_toml, &bootstrap, &state, &[]));
-        let step = produced as i64 / 12;
-        let target = last + step;
-        let reached = eventually(|| committed(&bootstrap, "check", "purchases") >= target).await;
+        assert!(eventually(|| run.log().contains("Pipeline running.")).await);
+        // A clean stop commits all it handled, which can be well past the
+        // target: the last rounds may find little or nothing left to read.
+        let target = (last + produced as i64 / 20).min(produced as i64);
+        let reached = eventually_within(Duration::from_secs(60), || {
+            committed(&bootstrap, "check", "purchases") >= target
+        })
+        .await;
         assert!(reached, "round {round}: no progress\n{}", run.log());
         if round < 5 {
             let t = Instant::now();
