@@ -13,23 +13,19 @@ use super::client::Cluster;
 /// The cluster's topics, or none when its metadata cannot be read (creation
 /// then tells what is wrong).
 fn existing_topics(cluster: &Cluster) -> std::collections::BTreeSet<String> {
-    let read = || -> Result<_, KafkaIoError> {
-        let client = cluster.metadata_client()?;
-        let meta =
-            tokio::task::block_in_place(|| client.fetch_metadata(None, Duration::from_secs(10)))
-                .map_err(|e| KafkaIoError::CreateTopic {
-                    topic: String::new(),
-                    bootstrap: cluster.bootstrap.clone(),
-                    reason: e.to_string(),
-                })?;
-        Ok(meta
-            .topics()
-            .iter()
-            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
-            .map(|t| t.name().to_string())
-            .collect())
+    let Ok(client) = cluster.metadata_client() else {
+        return Default::default();
     };
-    read().unwrap_or_default()
+    let Ok(meta) =
+        tokio::task::block_in_place(|| client.fetch_metadata(None, Duration::from_secs(10)))
+    else {
+        return Default::default();
+    };
+    meta.topics()
+        .iter()
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.name().to_string())
+        .collect()
 }
 
 /// What a topic should look like when weir has to create it.

@@ -36,29 +36,7 @@ impl Pipeline {
     /// checkpoint taken on another cluster is ignored. Returns whether one was
     /// restored.
     pub(super) async fn restore(&mut self) -> Result<bool, PipelineError> {
-        let state_err = |source| PipelineError::State {
-            connector: self.name.clone(),
-            source,
-        };
-        let loaded = match &self.checkpoints.transactions {
-            Some(t) => match t
-                .last_checkpoint()
-                .await
-                .map_err(|source| PipelineError::Kafka {
-                    connector: self.name.clone(),
-                    source,
-                })? {
-                Some(bytes) => Some(Checkpoint::from_bytes(&bytes).map_err(|reason| {
-                    state_err(StateError::CorruptTopic {
-                        place: t.place(),
-                        reason,
-                    })
-                })?),
-                None => None,
-            },
-            None => self.checkpoints.store.load().map_err(state_err)?,
-        };
-        let Some(ckpt) = loaded else {
+        let Some(ckpt) = self.load_checkpoint().await? else {
             self.recover_sinks(None)?;
             return Ok(false);
         };
@@ -310,9 +288,35 @@ impl Pipeline {
         tracing::debug!(connector = %self.name, sequence = ckpt.sequence, "Checkpoint written.");
         Ok(())
     }
-}
 
-impl Pipeline {
+    /// The last checkpoint, from the state topic with `exactly_once`, else
+    /// from the file (`&mut`: the pipeline is `Send`, not `Sync`).
+    async fn load_checkpoint(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
+        let state_err = |source| PipelineError::State {
+            connector: self.name.clone(),
+            source,
+        };
+        let Some(t) = &self.checkpoints.transactions else {
+            return self.checkpoints.store.load().map_err(state_err);
+        };
+        let bytes = t
+            .last_checkpoint()
+            .await
+            .map_err(|source| PipelineError::Kafka {
+                connector: self.name.clone(),
+                source,
+            })?;
+        bytes
+            .map(|b| Checkpoint::from_bytes(&b))
+            .transpose()
+            .map_err(|reason| {
+                state_err(StateError::CorruptTopic {
+                    place: t.place(),
+                    reason,
+                })
+            })
+    }
+
     /// Where checkpoints are kept, as logs and errors name it.
     pub(super) fn checkpoint_place(&self) -> String {
         match &self.checkpoints.transactions {
