@@ -2,6 +2,7 @@
 //! broker with real rdkafka clients. Plugins must be built first (`just plugin`).
 
 mod avro;
+mod bounce;
 mod campaign;
 mod cdc;
 mod common;
