@@ -403,7 +403,8 @@ mod tests {
         let mut g =
             customer_events::events::Generator::new(9, 50, customer_events::config::Mix::default());
         for i in 0..2_000 {
-            let (_, mut v) = g.next(1_795_460_082_123 + i * 991);
+            let (_, event) = g.next(1_795_460_082_123 + i * 991);
+            let mut v = serde_json::to_value(&event).unwrap();
             // Every tenth value is broken somewhere, in turn.
             match i % 40 {
                 10 => v["device"]["os"] = serde_json::json!(7),
@@ -432,7 +433,8 @@ mod tests {
         let mut g = customer_events::events::Generator::new(3, 50, mix);
         let mut kinds = std::collections::BTreeSet::new();
         for i in 0..3_000 {
-            let (_, v) = g.next(1_795_460_082_123 + i * 997);
+            let (_, event) = g.next(1_795_460_082_123 + i * 997);
+            let v = serde_json::to_value(&event).unwrap();
             kinds.insert(v["event_type"].as_str().unwrap().to_string());
             let bytes = serde_json::to_vec(&v).unwrap();
             if let Err(err) = e.encode(&bytes) {

@@ -1,14 +1,20 @@
 //! UserEvent values: each user keeps a device, place and subscription drawn
 //! once from the seed; each event draws its type, content and interactions.
+//! Events are typed structs serialized straight to JSON: building
+//! `serde_json::Value` trees cost most of the generator's time.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::catalog::*;
 use crate::config::Mix;
 
 const DAY_MS: i64 = 86_400_000;
+
+/// Profiles kept at once (direct-mapped by user id): enough for the usual
+/// user counts, bounded for large ones.
+const PROFILE_SLOTS: usize = 8192;
 
 /// Makes events from a seed; `seq` counts them, the whole state to resume.
 pub struct Generator {
@@ -17,6 +23,27 @@ pub struct Generator {
     mix: Mix,
     rng: SmallRng,
     pub seq: u64,
+    /// `(user, day, profile)`: a profile depends only on the seed, the user
+    /// and the day, so it is drawn once per user and day.
+    profiles: Vec<Option<(u32, i64, Profile)>>,
+}
+
+/// One UserEvent, shaped like `schemas/user_event.v1.avsc`.
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    pub event_id: String,
+    pub event_type: &'static str,
+    pub event_timestamp: i64,
+    pub user_id: String,
+    pub session_id: String,
+    pub device: &'a Device,
+    pub location: &'a Location,
+    pub content: Option<Content>,
+    pub subscription: &'a Subscription,
+    pub details: Details,
+    pub actions: Vec<Action>,
+    pub recommendations: Vec<Recommendation>,
+    pub search_history: Vec<Search>,
 }
 
 impl Generator {
@@ -27,6 +54,7 @@ impl Generator {
             mix,
             rng: SmallRng::seed_from_u64(seed),
             seq: 0,
+            profiles: Vec::new(),
         }
     }
 
@@ -36,12 +64,20 @@ impl Generator {
         self.rng = SmallRng::seed_from_u64(self.seed ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 
-    /// The next event at `now_ms`: its key (user id) and JSON value.
-    pub fn next(&mut self, now_ms: i64) -> (String, Value) {
+    /// The next event at `now_ms`: its key (user id) and value.
+    pub fn next(&mut self, now_ms: i64) -> (String, Event<'_>) {
         self.seq += 1;
         let user = self.rng.random_range(0..self.users);
         let user_id = format!("user-{user:06}");
-        let profile = Profile::of(self.seed, user, now_ms);
+        let day = now_ms.div_euclid(DAY_MS);
+        if self.profiles.is_empty() {
+            self.profiles
+                .resize_with((self.users as usize).min(PROFILE_SLOTS), || None);
+        }
+        let slot = user as usize % self.profiles.len();
+        if !matches!(self.profiles[slot], Some((u, d, _)) if u == user && d == day) {
+            self.profiles[slot] = Some((user, day, Profile::of(self.seed, user, day)));
+        }
         let r = &mut self.rng;
         let event_id = weir_sdk::ids::uuid_v4(r.random());
         let session_id = format!(
@@ -63,38 +99,73 @@ impl Generator {
             _ => browse(r),
         };
         let recommendations = recommendations(r, if kind == "browse" { 3..7 } else { 0..4 });
-        let value = json!({
-            "event_id": event_id,
-            "event_type": kind,
-            "event_timestamp": now_ms,
-            "user_id": user_id,
-            "session_id": session_id,
-            "device": profile.device,
-            "location": profile.location,
-            "content": content,
-            "subscription": profile.subscription,
-            "details": details,
-            "actions": actions,
-            "recommendations": recommendations,
-            "search_history": search_history,
-        });
-        (user_id, value)
+        let Some((_, _, profile)) = &self.profiles[slot] else {
+            unreachable!("the slot was filled above")
+        };
+        let event = Event {
+            event_id,
+            event_type: kind,
+            event_timestamp: now_ms,
+            user_id: user_id.clone(),
+            session_id,
+            device: &profile.device,
+            location: &profile.location,
+            content,
+            subscription: &profile.subscription,
+            details,
+            actions,
+            recommendations,
+            search_history,
+        };
+        (user_id, event)
     }
 }
 
-/// What stays the same for a user across events.
+#[derive(Debug, Serialize)]
+pub struct Device {
+    pub device_type: &'static str,
+    pub os: &'static str,
+    pub model: Option<&'static str>,
+    pub app_version: String,
+    pub ip_address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Location {
+    pub country: &'static str,
+    pub region: &'static str,
+    pub city: &'static str,
+    pub timezone: &'static str,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Subscription {
+    pub plan: &'static str,
+    pub status: &'static str,
+    pub started_at: i64,
+    pub renewal_date: Option<i64>,
+    pub auto_renew: bool,
+    pub monthly_price_cents: i32,
+    pub currency: &'static str,
+}
+
+/// What stays the same for a user across a day's events.
+#[derive(Debug)]
 struct Profile {
-    device: Value,
-    location: Value,
-    subscription: Value,
+    device: Device,
+    location: Location,
+    subscription: Subscription,
 }
 
 impl Profile {
-    fn of(seed: u64, user: u32, now_ms: i64) -> Profile {
+    fn of(seed: u64, user: u32, today: i64) -> Profile {
         let r = &mut SmallRng::seed_from_u64(seed ^ (u64::from(user) << 20) ^ 0x5EED);
         let (device_type, oses, models) = DEVICES[r.random_range(0..DEVICES.len())];
         let model = (!models.is_empty()).then(|| models[r.random_range(0..models.len())]);
-        let (country, region, city, tz, lat, lon) = PLACES[r.random_range(0..PLACES.len())];
+        let (country, region, city, timezone, latitude, longitude) =
+            PLACES[r.random_range(0..PLACES.len())];
         let currency = CURRENCIES
             .iter()
             .find(|(c, _)| *c == country)
@@ -106,62 +177,121 @@ impl Profile {
             STATUSES[r.random_range(0..STATUSES.len())]
         };
         // Subscribed 1 to 900 days ago; renews monthly from that day.
-        let started_days = now_ms.div_euclid(DAY_MS) - r.random_range(1..900);
-        let today = now_ms.div_euclid(DAY_MS);
+        let started_days = today - r.random_range(1..900);
         let renewal = (plan != "free" && status != "cancelled")
             .then(|| today + 30 - (today - started_days).rem_euclid(30));
         Profile {
-            device: json!({
-                "device_type": device_type,
-                "os": oses[r.random_range(0..oses.len())],
-                "model": model,
-                "app_version": format!("{}.{}.{}", r.random_range(5..8), r.random_range(0..20), r.random_range(0..10)),
-                "ip_address": fake::Fake::fake_with_rng::<String, _>(&fake::faker::internet::en::IPv4(), r),
-            }),
-            location: json!({
-                "country": country,
-                "region": region,
-                "city": city,
-                "timezone": tz,
-                "latitude": lat,
-                "longitude": lon,
-            }),
-            subscription: json!({
-                "plan": plan,
-                "status": status,
-                "started_at": started_days * DAY_MS + r.random_range(0..DAY_MS),
-                "renewal_date": renewal,
-                "auto_renew": status != "cancelled",
-                "monthly_price_cents": price,
-                "currency": currency,
-            }),
+            device: Device {
+                device_type,
+                os: oses[r.random_range(0..oses.len())],
+                model,
+                app_version: format!(
+                    "{}.{}.{}",
+                    r.random_range(5..8),
+                    r.random_range(0..20),
+                    r.random_range(0..10)
+                ),
+                ip_address: fake::Fake::fake_with_rng::<String, _>(
+                    &fake::faker::internet::en::IPv4(),
+                    r,
+                ),
+            },
+            location: Location {
+                country,
+                region,
+                city,
+                timezone,
+                latitude,
+                longitude,
+            },
+            subscription: Subscription {
+                plan,
+                status,
+                started_at: started_days * DAY_MS + r.random_range(0..DAY_MS),
+                renewal_date: renewal,
+                auto_renew: status != "cancelled",
+                monthly_price_cents: price,
+                currency,
+            },
         }
     }
 }
 
-type Parts = (Value, Value, Value, Value);
+#[derive(Debug, Serialize)]
+pub struct Content {
+    pub content_id: &'static str,
+    pub title: &'static str,
+    pub content_type: &'static str,
+    pub genres: &'static [&'static str],
+    pub season: Option<u8>,
+    pub episode: Option<i32>,
+    pub duration_seconds: i32,
+    pub release_year: i32,
+    pub maturity_rating: &'static str,
+}
 
-fn content(r: &mut SmallRng) -> (Value, u16) {
+#[derive(Debug, Default, Serialize)]
+pub struct Details {
+    pub playback_position_seconds: Option<i32>,
+    pub quality: Option<&'static str>,
+    pub bitrate_kbps: Option<i32>,
+    pub buffering_events: Option<i32>,
+    pub buffering_ms: Option<i64>,
+    pub search_query: Option<&'static str>,
+    pub results_count: Option<i32>,
+    pub page: Option<&'static str>,
+    pub referrer: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Action {
+    pub action: &'static str,
+    pub at: i64,
+    pub position_seconds: i32,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Search {
+    pub query: &'static str,
+    pub searched_at: i64,
+    pub results_count: i32,
+    pub clicked_content_id: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Recommendation {
+    pub content_id: &'static str,
+    pub title: &'static str,
+    pub score: f64,
+    pub rank: usize,
+    pub algorithm: &'static str,
+    pub clicked: bool,
+}
+
+type Parts = (Option<Content>, Details, Vec<Action>, Vec<Search>);
+
+fn content(r: &mut SmallRng) -> (Content, u16) {
     let (id, title, kind, genres, seasons, minutes) = CATALOG[r.random_range(0..CATALOG.len())];
     let (season, episode) = if seasons > 0 {
         (
-            json!(r.random_range(1..=seasons)),
-            json!(r.random_range(1..=10)),
+            Some(r.random_range(1..=seasons)),
+            Some(r.random_range(1..=10)),
         )
     } else {
-        (Value::Null, Value::Null)
+        (None, None)
     };
-    let c = json!({
-        "content_id": id,
-        "title": title,
-        "content_type": kind,
-        "genres": genres,
-        "season": season,
-        "episode": episode,
-        "duration_seconds": i32::from(minutes) * 60,
-        "release_year": r.random_range(1995..=2026),
-        "maturity_rating": (["G", "PG", "PG-13", "R", "TV-MA"][r.random_range(0..5)]),
-    });
+    let c = Content {
+        content_id: id,
+        title,
+        content_type: kind,
+        genres,
+        season,
+        episode,
+        duration_seconds: i32::from(minutes) * 60,
+        release_year: r.random_range(1995..=2026),
+        maturity_rating: ["G", "PG", "PG-13", "R", "TV-MA"][r.random_range(0..5)],
+    };
     (c, minutes)
 }
 
@@ -170,16 +300,20 @@ fn play(r: &mut SmallRng, now_ms: i64) -> Parts {
     let length = i32::from(minutes) * 60;
     let position = r.random_range(0..length.max(1));
     let (quality, kbps) = QUALITIES[r.random_range(0..QUALITIES.len())];
-    let buffering_events = if r.random::<f64>() < 0.8 {
+    let buffering_events: i32 = if r.random::<f64>() < 0.8 {
         0
     } else {
         r.random_range(1..6)
     };
-    let n = r.random_range(1..6);
+    let n: i32 = r.random_range(1..6);
     let mut at = now_ms - 1000 * r.random_range(30..600);
     let mut pos = position;
-    let mut actions =
-        vec![json!({"action": "play", "at": at, "position_seconds": pos, "value": null})];
+    let mut actions = vec![Action {
+        action: "play",
+        at,
+        position_seconds: pos,
+        value: None,
+    }];
     for _ in 1..n {
         at += 1000 * r.random_range(5..120);
         let action = [
@@ -204,90 +338,76 @@ fn play(r: &mut SmallRng, now_ms: i64) -> Parts {
             "rate" => Some(r.random_range(1..=5).to_string()),
             _ => None,
         };
-        actions.push(json!({"action": action, "at": at.min(now_ms), "position_seconds": pos, "value": value}));
+        actions.push(Action {
+            action,
+            at: at.min(now_ms),
+            position_seconds: pos,
+            value,
+        });
     }
-    let details = json!({
-        "playback_position_seconds": position,
-        "quality": quality,
-        "bitrate_kbps": kbps + r.random_range(-500..500),
-        "buffering_events": buffering_events,
-        "buffering_ms": i64::from(buffering_events) * r.random_range(200..4_000),
-        "search_query": null,
-        "results_count": null,
-        "page": null,
-        "referrer": (["home", "search", "continue_watching", "recommendation"][r.random_range(0..4)]),
-    });
-    (content, details, Value::Array(actions), json!([]))
+    let details = Details {
+        playback_position_seconds: Some(position),
+        quality: Some(quality),
+        bitrate_kbps: Some(kbps + r.random_range(-500..500)),
+        buffering_events: Some(buffering_events),
+        buffering_ms: Some(i64::from(buffering_events) * r.random_range(200..4_000)),
+        referrer: Some(
+            ["home", "search", "continue_watching", "recommendation"][r.random_range(0..4)],
+        ),
+        ..Details::default()
+    };
+    (Some(content), details, actions, Vec::new())
 }
 
 fn search(r: &mut SmallRng, now_ms: i64) -> Parts {
     let query = QUERIES[r.random_range(0..QUERIES.len())];
     let results = r.random_range(0..60);
-    let history: Vec<Value> = (0..r.random_range(1..4))
-        .map(|i| {
-            json!({
-                "query": QUERIES[r.random_range(0..QUERIES.len())],
-                "searched_at": now_ms - 60_000 * (i + 1) * r.random_range(1..30),
-                "results_count": r.random_range(0..60),
-                "clicked_content_id": (r.random::<f64>() < 0.4)
-                    .then(|| CATALOG[r.random_range(0..CATALOG.len())].0),
-            })
+    let history: Vec<Search> = (0..r.random_range(1..4i64))
+        .map(|i| Search {
+            query: QUERIES[r.random_range(0..QUERIES.len())],
+            searched_at: now_ms - 60_000 * (i + 1) * r.random_range(1..30),
+            results_count: r.random_range(0..60),
+            clicked_content_id: (r.random::<f64>() < 0.4)
+                .then(|| CATALOG[r.random_range(0..CATALOG.len())].0),
         })
         .collect();
-    let details = json!({
-        "playback_position_seconds": null,
-        "quality": null,
-        "bitrate_kbps": null,
-        "buffering_events": null,
-        "buffering_ms": null,
-        "search_query": query,
-        "results_count": results,
-        "page": "search",
-        "referrer": null,
-    });
+    let details = Details {
+        search_query: Some(query),
+        results_count: Some(results),
+        page: Some("search"),
+        ..Details::default()
+    };
     // A search that opened a title carries it.
     let opened = (results > 0 && r.random::<f64>() < 0.3).then(|| content(r).0);
-    (
-        opened.unwrap_or(Value::Null),
-        details,
-        json!([]),
-        Value::Array(history),
-    )
+    (opened, details, Vec::new(), history)
 }
 
 fn browse(r: &mut SmallRng) -> Parts {
-    let details = json!({
-        "playback_position_seconds": null,
-        "quality": null,
-        "bitrate_kbps": null,
-        "buffering_events": null,
-        "buffering_ms": null,
-        "search_query": null,
-        "results_count": null,
-        "page": PAGES[r.random_range(0..PAGES.len())],
-        "referrer": (["app_open", "notification", "deep_link", "back"][r.random_range(0..4)]),
-    });
-    (Value::Null, details, json!([]), json!([]))
+    let details = Details {
+        page: Some(PAGES[r.random_range(0..PAGES.len())]),
+        referrer: Some(["app_open", "notification", "deep_link", "back"][r.random_range(0..4)]),
+        ..Details::default()
+    };
+    (None, details, Vec::new(), Vec::new())
 }
 
-fn recommendations(r: &mut SmallRng, count: std::ops::Range<usize>) -> Value {
+fn recommendations(r: &mut SmallRng, count: std::ops::Range<usize>) -> Vec<Recommendation> {
     let n = r.random_range(count);
     let mut score = 0.99 - r.random::<f64>() * 0.1;
-    let list: Vec<Value> = (0..n)
+    (0..n)
         .map(|rank| {
             let (id, title, ..) = CATALOG[r.random_range(0..CATALOG.len())];
             score -= r.random::<f64>() * 0.15;
-            json!({
-                "content_id": id,
-                "title": title,
-                "score": (score.max(0.01) * 1000.0).round() / 1000.0,
-                "rank": rank + 1,
-                "algorithm": ALGORITHMS[r.random_range(0..ALGORITHMS.len())],
-                "clicked": r.random::<f64>() < 0.1,
-            })
+            Recommendation {
+                content_id: id,
+                title,
+                score: (score.max(0.01) * 1000.0).round() / 1000.0,
+                rank: rank + 1,
+                algorithm: ALGORITHMS[r.random_range(0..ALGORITHMS.len())],
+                clicked: r.random::<f64>() < 0.1,
+            }
         })
-        .collect();
-    Value::Array(list)
+        .collect()
 }
 
 #[cfg(test)]
@@ -301,7 +421,9 @@ mod tests {
         let mut seen = std::collections::HashMap::new();
         for i in 0..200 {
             let (ka, va) = a.next(1_795_460_082_123 + i);
+            let va = serde_json::to_value(&va).unwrap();
             let (kb, vb) = b.next(1_795_460_082_123 + i);
+            let vb = serde_json::to_value(&vb).unwrap();
             assert_eq!((&ka, &va), (&kb, &vb));
             assert_eq!(va["user_id"], ka.as_str());
             let profile = (
