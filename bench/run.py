@@ -119,12 +119,59 @@ def raw_produce(bootstrap):
     count = 20_000 if QUICK else 200_000
     for size in (100, 500, 1000):
         w = f"produce {size} B"
-        add(w, "weir (Kafka sink)", count, *best([measure([BENCH, "produce", "--bootstrap", bootstrap, "--topic",
-            f"raw-weir-{size}-{i}", "--size", str(size), "--count", str(count)])[:3] for i in range(REPS)]), count * size)
+        runs = []
+        for i in range(REPS):
+            # Topics exist before each client starts, as for the peers.
+            topic = f"raw-weir-{size}-{i}"
+            measure([BENCH, "produce", "--bootstrap", bootstrap, "--topic", topic, "--size", "1", "--count", "1"])
+            runs.append(measure([BENCH, "produce", "--bootstrap", bootstrap, "--topic", topic, "--size", str(size),
+                                 "--count", str(count)])[:3])
+        add(w, "weir (Kafka sink)", count, *best(runs), count * size)
         add(w, "python confluent-kafka", count, *best([measure([PY, str(ROOT / "bench/peers/raw_produce.py"),
             bootstrap, f"raw-py-{size}-{i}", str(size), str(count)])[:3] for i in range(REPS)]), count * size)
+        perf = rdkafka_performance()
+        if perf:
+            runs = []
+            for i in range(REPS):
+                topic = f"raw-perf-{size}-{i}"
+                measure([BENCH, "produce", "--bootstrap", bootstrap, "--topic", topic, "--size", "1", "--count", "1"])
+                runs.append(measure([perf, "-P", "-t", topic, "-p", "0", "-b", bootstrap, "-s", str(size),
+                                     "-c", str(count), "-a", "-1", "-z", "zstd", "-X", "enable.idempotence=true",
+                                     "-X", "linger.ms=5", "-D", "-q"])[:3])
+            add(w, "rdkafka_performance", count, *best(runs), count * size,
+                "librdkafka's own tool (-D: a payload copy per message, as weir has), built against the librdkafka the rdkafka crate built")
         if shutil.which("kcat") and not KCAT_BROKEN:
             kcat(w, bootstrap, size, count)
+
+
+PERF = []
+
+
+def rdkafka_performance():
+    """librdkafka's `rdkafka_performance`, compiled once from the examples of the
+    very librdkafka source tree rdkafka-sys built (same version, same options),
+    linked against the static library that build left in the cargo target dir."""
+    if PERF:
+        return PERF[0]
+    PERF.append(None)
+    target = pathlib.Path(BENCH).resolve().parent
+    builds = sorted(target.glob("build/rdkafka-sys-*/out/src/librdkafka.a"), key=lambda p: p.stat().st_mtime)
+    zstd = sorted(target.glob("build/zstd-sys-*/out/libzstd.a"), key=lambda p: p.stat().st_mtime)
+    if not builds or not shutil.which("cc"):
+        print("  rdkafka_performance: no librdkafka build under the target dir (or no cc); skipped")
+        return None
+    out = builds[-1].parents[1]
+    exe = target / "rdkafka_performance"
+    if not exe.exists() or exe.stat().st_mtime < builds[-1].stat().st_mtime:
+        libs = re.search(r"^LIBS\+=\s*(.*)$", (out / "Makefile.config").read_text(), re.M)
+        cmd = ["cc", "-O2", "-I", str(out / "src"), "-o", str(exe), str(out / "examples/rdkafka_performance.c"),
+               str(builds[-1])] + (["-L", str(zstd[-1].parent)] if zstd else []) + (libs.group(1).split() if libs else [])
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"  rdkafka_performance did not build, skipped: {r.stderr.strip()[-300:]}")
+            return None
+    PERF[0] = str(exe)
+    return PERF[0]
 
 
 KCAT_BROKEN = []
@@ -374,6 +421,13 @@ def write_results():
         r = ratio(w, who, peer, "records_per_cpu_s")
         if r:
             lines.append(f"- {w}: {who} vs {peer}: **{r:.2f}×**")
+    for size in (100, 500, 1000):
+        w = f"produce {size} B"
+        rate = ratio(w, "weir (Kafka sink)", "rdkafka_performance", "records_per_s")
+        cpu = ratio(w, "rdkafka_performance", "weir (Kafka sink)", "records_per_cpu_s")
+        if rate and cpu:
+            lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
+                         f"**{cpu:.2f}×** its CPU per record (targets ≥ 0.8× and ≤ 1.25×)")
     for lat in latencies:
         lines += ["", "## End-to-end latency at half of peak load", "",
                   f"Kafka → validate (WASM) → Kafka peaked at {lat['peak']:,.0f} records/s over records already in "

@@ -181,6 +181,7 @@ impl Pipeline {
     /// Saves every plugin's snapshot with the handled positions, then commits
     /// those positions to the source.
     async fn try_checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+        self.in_flight.land_all(&mut self.source, stats).await?;
         let name = self.name.clone();
         if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
             // Partitioned state lives in the state topic, lane by lane.

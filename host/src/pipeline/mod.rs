@@ -25,6 +25,7 @@ use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceErr
 use crate::state::{CheckpointStore, StateError};
 
 mod checkpoint;
+mod landing;
 mod partitioned;
 mod stage;
 mod stats;
@@ -33,6 +34,7 @@ mod watermark;
 pub use stage::reason_codes;
 pub use stats::{Latency, RunStats, StopAfter};
 
+use landing::InFlight;
 use partitioned::{LaneSpec, Lanes};
 use stage::{Call, Stage, run_stage};
 use watermark::EventClock;
@@ -152,6 +154,8 @@ pub struct Pipeline {
     lanes: Option<Lanes>,
     sinks: Vec<Sink>,
     dlq: Dlq,
+    /// Batches whose outputs await the broker's acknowledgement.
+    in_flight: InFlight,
     checkpoints: Checkpoints,
     cluster: Cluster,
     /// The Kafka sink's topic, where a generator's delivered records are looked up.
@@ -418,6 +422,7 @@ impl Pipeline {
         let dlq = Dlq::new(producer, loaded.dlq_topic.clone(), name.clone());
         let every = Duration::from_millis(c.checkpoint.interval_ms);
         let mut pipeline = Pipeline {
+            in_flight: InFlight::new(&name),
             name,
             source,
             stages,
@@ -517,6 +522,12 @@ impl Pipeline {
                 }
                 Some(b) => b,
             };
+            if self.lanes.is_some() {
+                // Partitions may move: what this host handled must be settled first.
+                self.in_flight
+                    .land_all(&mut self.source, &mut stats)
+                    .await?;
+            }
             if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
                 lanes.sync(k).await?;
                 // Fetched before its partition moved away (the new holder reads
@@ -530,6 +541,9 @@ impl Pipeline {
                 });
             }
             let idle = input.is_empty();
+            self.in_flight
+                .land_ready(&mut self.source, &mut stats)
+                .await?;
             if !idle {
                 self.handle(input, &mut stats).await?;
                 if self.trigger.as_ref().is_some_and(|t| t.every_batch) {
@@ -604,6 +618,7 @@ impl Pipeline {
             .increment(input.len() as u64);
         // Only the origins are needed to commit; the records move into the stages.
         let origins: Vec<Origin> = input.iter().filter_map(|r| r.origin.clone()).collect();
+        self.source.mark_in_flight(&origins);
         let mut dead = Vec::new();
         let mut records = input;
         let mut dropped = Vec::new();
@@ -634,37 +649,40 @@ impl Pipeline {
                 .increment(n);
         }
         for (p, out) in lane_outputs {
-            self.deliver(&out, &[], Some(p), stats).await?;
+            self.deliver(&out, &[], Some(p), Vec::new(), stats).await?;
         }
-        self.deliver(&records, &dead, None, stats).await?;
-        self.source.mark_handled(&origins);
+        self.deliver(&records, &dead, None, origins, stats).await?;
         metrics::histogram!("weir_batch_seconds", "connector" => self.name.clone())
             .record(started.elapsed().as_secs_f64());
         Ok(())
     }
 
     /// Writes outputs to every sink (and to partition `lane`'s own Parquet
-    /// sink) and rejected records to the DLQ, durably.
+    /// sink) and rejected records to the DLQ; the input `origins` count as
+    /// handled once all of it is durable (see [`landing`]).
     async fn deliver(
         &mut self,
         records: &Batch,
         dead: &[DlqEntry],
         lane: Option<i32>,
+        origins: Vec<Origin>,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         let mut refused = Vec::new();
+        let mut reports = Vec::new();
         let lane_sink = match (&mut self.lanes, lane) {
             (Some(l), Some(p)) => l.lanes.get_mut(&p).and_then(|l| l.parquet.as_mut()),
             _ => None,
         };
         for sink in self.sinks.iter_mut().chain(lane_sink) {
-            let rejected = sink
-                .write(records)
-                .await
-                .map_err(|source| PipelineError::Sink {
-                    connector: self.name.clone(),
-                    source,
-                })?;
+            let (rejected, acks) =
+                sink.send(records)
+                    .await
+                    .map_err(|source| PipelineError::Sink {
+                        connector: self.name.clone(),
+                        source,
+                    })?;
+            reports.extend(acks);
             refused.extend(rejected.into_iter().map(|(i, reason)| DlqEntry {
                 record: records[i].clone(),
                 reason,
@@ -680,23 +698,24 @@ impl Pipeline {
             refused.extend_from_slice(dead);
             std::borrow::Cow::Owned(refused)
         };
-        self.dlq
+        let dlq_acks = self
+            .dlq
             .send(&dead)
             .await
             .map_err(|source| PipelineError::Kafka {
                 connector: self.name.clone(),
                 source,
             })?;
+        reports.extend(dlq_acks);
         stats.written += written as u64;
         stats.dead_lettered += dead.len() as u64;
-        let now = record::now_ms();
-        let end_to_end =
-            metrics::histogram!("weir_end_to_end_seconds", "connector" => self.name.clone());
-        for r in records.iter().filter(|r| r.origin.is_some()) {
-            let ms = now - r.timestamp_ms;
-            stats.latency.record(ms);
-            end_to_end.record(ms as f64 / 1000.0);
-        }
+        let timestamps = records
+            .iter()
+            .filter(|r| r.origin.is_some())
+            .map(|r| r.timestamp_ms)
+            .collect();
+        self.in_flight
+            .push(reports, origins, timestamps, &mut self.source, stats);
         let connector = self.name.clone();
         metrics::counter!("weir_records_written_total", "connector" => connector.clone())
             .increment(written as u64);
@@ -746,7 +765,7 @@ impl Pipeline {
             stats.triggers += 1;
             metrics::counter!("weir_triggers_total", "connector" => self.name.clone()).increment(1);
             for (p, out) in outputs {
-                self.deliver(&out, &[], Some(p), stats).await?;
+                self.deliver(&out, &[], Some(p), Vec::new(), stats).await?;
             }
             return Ok(());
         }
@@ -765,7 +784,7 @@ impl Pipeline {
         metrics::gauge!("weir_watermark_ms", "connector" => self.name.clone())
             .set(watermark.max(0) as f64);
         match output {
-            Some(records) => self.deliver(&records, &[], None, stats).await,
+            Some(records) => self.deliver(&records, &[], None, Vec::new(), stats).await,
             None => Ok(()),
         }
     }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::store::{Change, Store};
 use crate::config::StartFrom;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
-use crate::kafka::client::Cluster;
+use crate::kafka::client::{Cluster, GroupConsumer};
 
 /// The topic name Confluent uses (`kafkastore.topic`).
 pub const TOPIC: &str = "_schemas";
@@ -300,7 +300,7 @@ async fn replay(cluster: &Cluster) -> Result<Store, String> {
 
 /// The partition's watermarks; a topic created a moment ago may need a few
 /// tries before the broker answers for it.
-async fn watermarks(consumer: &Arc<StreamConsumer>) -> Result<(i64, i64), String> {
+async fn watermarks(consumer: &Arc<GroupConsumer>) -> Result<(i64, i64), String> {
     let mut last = String::new();
     for _ in 0..20 {
         let c = Arc::clone(consumer);

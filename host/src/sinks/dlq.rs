@@ -4,7 +4,7 @@
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 
-use super::kafka::produce_all;
+use super::kafka::{Pending, enqueue};
 use crate::kafka::KafkaIoError;
 use crate::record::{Record, now_ms};
 
@@ -39,10 +39,11 @@ impl Dlq {
         &self.topic
     }
 
-    /// Sends entries and waits until the broker has them.
-    pub async fn send(&mut self, entries: &[DlqEntry]) -> Result<(), KafkaIoError> {
+    /// Queues entries for the broker; they are durable once the returned
+    /// delivery reports are settled.
+    pub async fn send(&mut self, entries: &[DlqEntry]) -> Result<Option<Pending>, KafkaIoError> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let time = now_ms().to_string();
         let items = entries.iter().map(|e| {
@@ -64,7 +65,7 @@ impl Dlq {
             }
             (&e.record, Some(h))
         });
-        produce_all(&self.producer, &self.topic, items).await
+        enqueue(&self.producer, &self.topic, items).await.map(Some)
     }
 }
 

@@ -1,7 +1,10 @@
-//! `[sink.kafka]`: produce a batch and wait for every delivery report; with
-//! `format = "avro"`, values are encoded with the registered writer schema in
-//! Confluent's framing first, and a value that does not fit is refused.
+//! `[sink.kafka]`: produce a batch and hand back its delivery reports as a
+//! [`Pending`], so the pipeline can read and process the next batch while the
+//! broker acknowledges this one; with `format = "avro"`, values are encoded with
+//! the registered writer schema in Confluent's framing first, and a value that
+//! does not fit is refused.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -22,7 +25,8 @@ pub struct KafkaSink {
     /// The writer schema and its registry id, for `format = "avro"`.
     avro: Option<Box<(AvroEncoder, u32)>>,
     /// Delivery reports since the last summary in the log.
-    report: DeliveryReport,
+    /// Shared with the [`Pending`]s it hands out: they count what was acknowledged.
+    report: SharedReport,
 }
 
 /// Acknowledged records and bytes, logged about every [`REPORT_EVERY`]. A
@@ -41,11 +45,11 @@ impl KafkaSink {
             producer,
             topic,
             avro: None,
-            report: DeliveryReport {
+            report: Arc::new(Mutex::new(DeliveryReport {
                 records: 0,
                 bytes: 0,
                 since: std::time::Instant::now(),
-            },
+            })),
         }
     }
 
@@ -55,11 +59,14 @@ impl KafkaSink {
         self
     }
 
-    pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, KafkaIoError> {
+    /// Queues a batch for the broker: the records a schema refused, and the
+    /// delivery reports still to come for the rest.
+    pub async fn send(&mut self, batch: &Batch) -> Result<(Rejected, Pending), KafkaIoError> {
         let Some((encoder, id)) = self.avro.as_deref() else {
-            produce_all(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
-            self.delivered(batch);
-            return Ok(Vec::new());
+            let mut pending =
+                enqueue(&self.producer, &self.topic, batch.iter().map(|r| (r, None))).await?;
+            pending.report = Some((self.report.clone(), volume(batch)));
+            return Ok((Vec::new(), pending));
         };
         let mut rejected = Vec::new();
         let mut encoded = Vec::with_capacity(batch.len());
@@ -81,35 +88,49 @@ impl KafkaSink {
                 origin: None,
             });
         }
-        produce_all(
+        let mut pending = enqueue(
             &self.producer,
             &self.topic,
             encoded.iter().map(|r| (r, None)),
         )
         .await?;
-        self.delivered(&encoded);
-        Ok(rejected)
+        pending.report = Some((self.report.clone(), volume(&encoded)));
+        Ok((rejected, pending))
     }
 
+    /// [`KafkaSink::send`], then waits for every delivery report.
+    pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, KafkaIoError> {
+        let (rejected, pending) = self.send(batch).await?;
+        pending.settle().await?;
+        Ok(rejected)
+    }
+}
+
+/// Records and bytes (keys and values) in `records`.
+fn volume(records: &[Record]) -> (u64, u64) {
+    let bytes = records
+        .iter()
+        .map(|x| x.value.as_ref().map_or(0, Vec::len) + x.key.as_ref().map_or(0, Vec::len))
+        .sum::<usize>();
+    (records.len() as u64, bytes as u64)
+}
+
+impl DeliveryReport {
     /// Counts acknowledged records and logs a summary every [`REPORT_EVERY`].
-    fn delivered(&mut self, records: &[Record]) {
-        let r = &mut self.report;
-        r.records += records.len() as u64;
-        r.bytes += records
-            .iter()
-            .map(|x| x.value.as_ref().map_or(0, Vec::len) + x.key.as_ref().map_or(0, Vec::len))
-            .sum::<usize>() as u64;
-        let elapsed = r.since.elapsed();
+    fn delivered(&mut self, topic: &str, (records, bytes): (u64, u64)) {
+        self.records += records;
+        self.bytes += bytes;
+        let elapsed = self.since.elapsed();
         if elapsed >= REPORT_EVERY {
             let secs = elapsed.as_secs_f64();
             tracing::info!(
-                topic = %self.topic,
-                delivered = r.records,
-                bytes = r.bytes,
-                per_sec = (r.records as f64 / secs).round(),
+                topic = %topic,
+                delivered = self.records,
+                bytes = self.bytes,
+                per_sec = (self.records as f64 / secs).round(),
                 "Delivery reports: every record acknowledged, none failed, in the last {secs:.0} s."
             );
-            *r = DeliveryReport {
+            *self = DeliveryReport {
                 records: 0,
                 bytes: 0,
                 since: std::time::Instant::now(),
@@ -118,41 +139,77 @@ impl KafkaSink {
     }
 }
 
-/// Produces records (each with optional extra headers) to `topic` and waits for
-/// all delivery reports; the one produce path of the host, shared with the DLQ.
-pub async fn produce_all<'a>(
+/// A sink's delivery summary, counted as its [`Pending`]s settle.
+type SharedReport = Arc<Mutex<DeliveryReport>>;
+
+/// Records handed to the producer whose delivery reports are still to come.
+/// Until [`Pending::settle`] says they all arrived, nothing about them may be
+/// checkpointed or committed.
+#[must_use = "records are durable only once their delivery reports are settled"]
+pub struct Pending {
+    topic: String,
+    reports: Vec<DeliveryFuture>,
+    /// The sink's running summary, and what these records add to it.
+    report: Option<(SharedReport, (u64, u64))>,
+}
+
+impl Pending {
+    /// Waits for every delivery report: the first failure is the error.
+    pub async fn settle(self) -> Result<(), KafkaIoError> {
+        settle(&self.topic, self.reports).await?;
+        if let Some((report, volume)) = self.report
+            && let Ok(mut r) = report.lock()
+        {
+            r.delivered(&self.topic, volume);
+        }
+        Ok(())
+    }
+}
+
+/// Hands records (each with optional extra headers) to the producer; the one
+/// produce path of the host, shared with the DLQ. When librdkafka's queue is
+/// full it waits for the reports of what it queued so far, then goes on.
+pub async fn enqueue<'a>(
     producer: &FutureProducer,
     topic: &str,
     records: impl Iterator<Item = (&'a Record, Option<OwnedHeaders>)>,
-) -> Result<(), KafkaIoError> {
-    let mut pending: Vec<DeliveryFuture> = Vec::new();
+) -> Result<Pending, KafkaIoError> {
+    let mut reports: Vec<DeliveryFuture> = Vec::new();
     for (r, extra) in records {
-        let mut headers = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()));
+        let mut headers = extra;
         for (k, v) in &r.headers {
-            headers = headers.insert(rdkafka::message::Header {
-                key: k,
+            let h = rdkafka::message::Header {
+                key: k.as_str(),
                 value: Some(v),
-            });
+            };
+            headers = Some(
+                headers
+                    .unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()))
+                    .insert(h),
+            );
+        }
+        let mut fr: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(topic).timestamp(r.timestamp_ms);
+        if let Some(h) = headers {
+            fr = fr.headers(h);
+        }
+        if let Some(k) = &r.key {
+            fr = fr.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            fr = fr.payload(v.as_slice());
         }
         loop {
-            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-                .timestamp(r.timestamp_ms)
-                .headers(headers.clone());
-            if let Some(k) = &r.key {
-                fr = fr.key(k.as_slice());
-            }
-            if let Some(v) = &r.value {
-                fr = fr.payload(v.as_slice());
-            }
             match producer.send_result(fr) {
                 Ok(f) => {
-                    pending.push(f);
+                    reports.push(f);
                     break;
                 }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    // Back-pressure: wait for what is in flight, then retry.
-                    settle(topic, std::mem::take(&mut pending)).await?;
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // librdkafka's queue is full: let what is queued drain.
+                    settle(topic, std::mem::take(&mut reports)).await?;
                     tokio::time::sleep(Duration::from_millis(1)).await;
+                    fr = back;
                 }
                 Err((e, _)) => {
                     return Err(KafkaIoError::Delivery {
@@ -163,7 +220,11 @@ pub async fn produce_all<'a>(
             }
         }
     }
-    settle(topic, pending).await
+    Ok(Pending {
+        topic: topic.to_string(),
+        reports,
+        report: None,
+    })
 }
 
 async fn settle(topic: &str, pending: Vec<DeliveryFuture>) -> Result<(), KafkaIoError> {

@@ -12,7 +12,7 @@ use crate::record::Batch;
 
 pub use console::ConsoleSink;
 pub use dlq::{Dlq, DlqEntry};
-pub use kafka::KafkaSink;
+pub use kafka::{KafkaSink, Pending};
 pub use parquet::ParquetSink;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,13 +45,20 @@ impl Sink {
         }
     }
 
-    /// Writes a batch and returns once it is durable (Kafka: acknowledged), or
-    /// held for the next checkpoint (Parquet, see [`Sink::flush`]).
-    pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, SinkError> {
+    /// Writes a batch: Kafka queues it and hands back its delivery reports to
+    /// settle (the batch is durable once they are); Parquet holds it for the
+    /// next checkpoint (see [`Sink::flush`]); the console prints it.
+    pub async fn send(&mut self, batch: &Batch) -> Result<(Rejected, Option<Pending>), SinkError> {
         match self {
-            Sink::Kafka(s) => s.write(batch).await.map_err(Into::into),
-            Sink::Console(s) => s.write(batch).map(|_| Vec::new()).map_err(Into::into),
-            Sink::Parquet(s) => Ok(s.write(batch)),
+            Sink::Kafka(s) => {
+                let (rejected, pending) = s.send(batch).await?;
+                Ok((rejected, Some(pending)))
+            }
+            Sink::Console(s) => {
+                s.write(batch)?;
+                Ok((Vec::new(), None))
+            }
+            Sink::Parquet(s) => Ok((s.write(batch), None)),
         }
     }
 

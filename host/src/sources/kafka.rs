@@ -6,22 +6,31 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
+use crate::kafka::client::GroupConsumer;
 use crate::record::{Batch, Origin, Record, now_ms};
 
 pub struct KafkaSource {
-    consumer: StreamConsumer,
+    consumer: GroupConsumer,
+    /// The group's assignments seen so far: after each new one, every
+    /// partition's position is checked again (see [`check_resume`]).
+    assignments: u64,
     topic: Arc<str>,
     batch_size: usize,
     batch_timeout: Duration,
     /// Offsets handled, per partition (next offset to read).
     pending: BTreeMap<i32, i64>,
+    /// Offsets the pipeline took on, per partition, handled or not yet (their
+    /// outputs may still await the broker): a record below is a repeat. Only
+    /// what the pipeline took counts: a record it dropped (its partition had
+    /// moved away) must be read again if the partition comes back.
+    handed: HashMap<i32, i64>,
     /// Per partition seen in this session: records below this offset were
     /// already handled and are skipped (see [`check_resume`]).
     resume_from: HashMap<i32, (i64, bool)>,
@@ -42,7 +51,7 @@ const REWIND: i64 = 10_000;
 
 impl KafkaSource {
     pub fn new(
-        consumer: StreamConsumer,
+        consumer: GroupConsumer,
         topic: &str,
         batch_size: u32,
         batch_timeout_ms: u64,
@@ -55,10 +64,12 @@ impl KafkaSource {
             })?;
         Ok(KafkaSource {
             consumer,
+            assignments: 0,
             topic: topic.into(),
             batch_size: batch_size as usize,
             batch_timeout: Duration::from_millis(batch_timeout_ms),
             pending: BTreeMap::new(),
+            handed: HashMap::new(),
             resume_from: HashMap::new(),
             floor: HashMap::new(),
             partitions: Vec::new(),
@@ -91,6 +102,7 @@ impl KafkaSource {
     /// committed from here any more, and if it comes back it is resumed afresh.
     pub fn forget(&mut self, partition: i32) {
         self.pending.remove(&partition);
+        self.handed.remove(&partition);
         self.floor.remove(&partition);
         self.resume_from.remove(&partition);
     }
@@ -235,6 +247,16 @@ impl KafkaSource {
                 }
                 Ok(Ok(m)) => m,
             };
+            let assignments = self.consumer.context().assignments();
+            if assignments != self.assignments {
+                // The group may have taken partitions away and handed them
+                // back: the fetch restarted from the committed offsets.
+                if self.assignments != 0 {
+                    tracing::info!(topic = %self.topic, "The group assigned partitions again; positions are checked again.");
+                }
+                self.assignments = assignments;
+                self.resume_from.clear();
+            }
             if !check_resume(
                 &self.consumer,
                 &self.topic,
@@ -247,9 +269,14 @@ impl KafkaSource {
             }
             // Already handled, or already in this batch: a rewind or the
             // broker's batch boundaries brought it again.
-            let next = taken
-                .get(&msg.partition())
-                .or(self.pending.get(&msg.partition()));
+            let next = [
+                taken.get(&msg.partition()),
+                self.handed.get(&msg.partition()),
+                self.pending.get(&msg.partition()),
+            ]
+            .into_iter()
+            .flatten()
+            .max();
             if next.is_some_and(|&next| msg.offset() < next) {
                 tracing::debug!(topic = %self.topic, partition = msg.partition(), offset = msg.offset(), next = ?next, "Skipped a record fetched again.");
                 continue;
@@ -276,6 +303,14 @@ impl KafkaSource {
             });
         }
         Ok(batch)
+    }
+
+    /// Records that the pipeline took on the records read from `origins`.
+    pub fn mark_in_flight(&mut self, origins: &[Origin]) {
+        for o in origins {
+            let next = self.handed.entry(o.partition).or_insert(0);
+            *next = (*next).max(o.offset + 1);
+        }
     }
 
     /// Records that every record read from `origins` is fully handled.
@@ -359,11 +394,11 @@ impl KafkaSource {
 /// Whether a fetched record is new. Tansu 0.6 (the embedded broker) answers a
 /// fetch from an offset in the middle of a stored batch with the *next* batch,
 /// silently skipping the rest of that batch. So on the first record of each
-/// partition, compare with the committed offset (or the checkpoint's position,
-/// `floor`, when that is further); on a gap, rewind and skip what was already
-/// handled. Against real Kafka the check finds no gap.
+/// partition (and again after each new assignment), compare with the committed
+/// offset (or the checkpoint's position, `floor`, when that is further); on a
+/// gap, rewind and skip what was already handled. Against real Kafka the check finds no gap.
 fn check_resume(
-    consumer: &StreamConsumer,
+    consumer: &GroupConsumer,
     topic: &str,
     resume_from: &mut HashMap<i32, (i64, bool)>,
     floor: Option<i64>,
@@ -408,7 +443,7 @@ fn check_resume(
 }
 
 /// The group's committed offset for a partition, if any.
-fn committed(consumer: &StreamConsumer, topic: &str, partition: i32) -> Option<i64> {
+fn committed(consumer: &GroupConsumer, topic: &str, partition: i32) -> Option<i64> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
     let got =

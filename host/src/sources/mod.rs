@@ -54,6 +54,14 @@ impl Source {
         }
     }
 
+    /// Marks the records read from `origins` as taken on by the pipeline:
+    /// their outputs may still be on their way.
+    pub fn mark_in_flight(&mut self, origins: &[Origin]) {
+        if let Source::Kafka(s) = self {
+            s.mark_in_flight(origins);
+        }
+    }
+
     /// Marks the records read from `origins` as fully handled (delivered,
     /// filtered or dead-lettered).
     pub fn mark_handled(&mut self, origins: &[Origin]) {

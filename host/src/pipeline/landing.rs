@@ -1,0 +1,134 @@
+//! Batches whose outputs are on their way to the broker. The pipeline reads and
+//! processes the next batch while the broker acknowledges the last ones; a
+//! batch's input offsets count as handled only once every delivery report of
+//! its outputs and DLQ entries is in, and always in the order batches were read.
+
+use std::collections::VecDeque;
+
+use tokio::task::JoinHandle;
+
+use super::{PipelineError, RunStats};
+use crate::kafka::KafkaIoError;
+use crate::record::{Origin, now_ms};
+use crate::sinks::{Pending, SinkError};
+use crate::sources::Source;
+
+/// Batches in flight at most: enough to keep the producer busy while a batch is
+/// processed, few enough that a restart repeats little.
+const MAX_IN_FLIGHT: usize = 4;
+
+/// One batch waiting for its delivery reports.
+struct Landing {
+    /// Settles the reports, then answers each record's end-to-end latency (ms)
+    /// as of its acknowledgement.
+    acks: JoinHandle<Result<Vec<i64>, KafkaIoError>>,
+    origins: Vec<Origin>,
+}
+
+/// The batches in flight, oldest first.
+pub(super) struct InFlight {
+    connector: String,
+    queue: VecDeque<Landing>,
+}
+
+impl InFlight {
+    pub(super) fn new(connector: &str) -> Self {
+        InFlight {
+            connector: connector.to_string(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// A batch's outputs were queued: `reports` to wait for, the input
+    /// `origins` they answer, and the input timestamps of its outputs.
+    pub(super) fn push(
+        &mut self,
+        reports: Vec<Pending>,
+        origins: Vec<Origin>,
+        timestamps: Vec<i64>,
+        source: &mut Source,
+        stats: &mut RunStats,
+    ) {
+        if reports.is_empty() && self.queue.is_empty() {
+            source.mark_handled(&origins);
+            record_latency(&self.connector, stats, &latencies(&timestamps));
+            return;
+        }
+        let acks = tokio::spawn(async move {
+            for r in reports {
+                r.settle().await?;
+            }
+            Ok(latencies(&timestamps))
+        });
+        self.queue.push_back(Landing { acks, origins });
+    }
+
+    /// Lands the oldest batches whose reports are all in, and waits for the
+    /// oldest ones while more than [`MAX_IN_FLIGHT`] are in flight.
+    pub(super) async fn land_ready(
+        &mut self,
+        source: &mut Source,
+        stats: &mut RunStats,
+    ) -> Result<(), PipelineError> {
+        while let Some(front) = self.queue.front() {
+            if !front.acks.is_finished() && self.queue.len() <= MAX_IN_FLIGHT {
+                break;
+            }
+            self.land_front(source, stats).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every batch in flight: before a checkpoint, and at the end.
+    pub(super) async fn land_all(
+        &mut self,
+        source: &mut Source,
+        stats: &mut RunStats,
+    ) -> Result<(), PipelineError> {
+        while !self.queue.is_empty() {
+            self.land_front(source, stats).await?;
+        }
+        Ok(())
+    }
+
+    async fn land_front(
+        &mut self,
+        source: &mut Source,
+        stats: &mut RunStats,
+    ) -> Result<(), PipelineError> {
+        let Some(landing) = self.queue.pop_front() else {
+            return Ok(());
+        };
+        let sink_err = |source: KafkaIoError| PipelineError::Sink {
+            connector: self.connector.clone(),
+            source: SinkError::Kafka(source),
+        };
+        let latencies = match landing.acks.await {
+            Ok(result) => result.map_err(sink_err)?,
+            Err(join) => {
+                return Err(sink_err(KafkaIoError::Delivery {
+                    topic: String::new(),
+                    reason: format!("waiting for delivery reports failed: {join}"),
+                }));
+            }
+        };
+        source.mark_handled(&landing.origins);
+        record_latency(&self.connector, stats, &latencies);
+        Ok(())
+    }
+}
+
+fn latencies(timestamps: &[i64]) -> Vec<i64> {
+    let now = now_ms();
+    timestamps.iter().map(|t| now - t).collect()
+}
+
+/// Each output's time from its input's timestamp to its acknowledgement.
+fn record_latency(connector: &str, stats: &mut RunStats, latencies: &[i64]) {
+    let end_to_end =
+        metrics::histogram!("weir_end_to_end_seconds", "connector" => connector.to_string());
+    for &ms in latencies {
+        stats.latency.record(ms);
+        end_to_end.record(ms as f64 / 1000.0);
+    }
+}
