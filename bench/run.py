@@ -284,7 +284,8 @@ def latency(bootstrap, registry, tmp):
     add("kafka → validate → kafka", "weir (WASM validator)", count, wall, cpu, rss,
         note="includes ~1 s end-of-input wait and the group join")
     peak = count / max(wall - 1.0, 0.1)
-    rate = int(peak / 2)
+    # WEIR_BENCH_LATENCY_RATE: a fixed rate instead, to compare runs whose peaks differ.
+    rate = int(os.environ.get("WEIR_BENCH_LATENCY_RATE") or peak / 2)
     seconds = 5 if QUICK else 20
     toml = tmp / "live.toml"
     toml.write_text(VALIDATE.format(name="live", topic="lat-live"))

@@ -24,11 +24,6 @@ use weir::runtime::{GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime};
 use weir::sinks::KafkaSink;
 use weir_sdk::{FlatBatch, Outcome, Source as _, Transform};
 
-/// mimalloc, not glibc malloc: the produce path allocates a payload and a
-/// delivery report per record, and glibc spent a fifth of its CPU coalescing.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 struct Args {
     #[command(subcommand)]

@@ -19,11 +19,6 @@ use weir::pipeline::{Pipeline, StopAfter, start_plugin};
 use weir::registry::{EmbeddedRegistry, RegistryError};
 use weir::runtime::{Limits, Role, Runtime};
 
-/// mimalloc, not glibc malloc: the produce path allocates a payload and a
-/// delivery report per record, and glibc spent a fifth of its CPU coalescing.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "weir",

@@ -214,7 +214,9 @@ async fn a_record_that_does_not_fit_goes_to_the_dlq_with_the_failing_field() {
     for d in &dead {
         assert_eq!(
             d.header("weir.dlq.reason"),
-            Some("schema_mismatch: event_type, event_timestamp, user_id and 9 more: not fields of Narrow")
+            Some(
+                "schema_mismatch: event_type, event_timestamp, user_id and 9 more: not fields of Narrow"
+            )
         );
         assert_eq!(d.header("weir.dlq.stage"), Some("sink.kafka"));
         // The record as the plugin made it: JSON, not Avro.

@@ -29,6 +29,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
 use crate::common::*;
+use crate::{campaign, cdc};
+use campaign::{campaigns_csv, files};
 
 /// Rounds per test: the first `STOPS` end with SIGTERM, the rest with SIGKILL.
 const ROUNDS: u64 = 10;
@@ -104,13 +106,6 @@ async fn bounce(
 
 // ---------------------------------------------------------------- campaign
 
-fn campaigns_csv() -> String {
-    repo_root()
-        .join("connectors/data/campaigns.csv")
-        .display()
-        .to_string()
-}
-
 /// View logs keyed by campaign, `rate` a second, event time advancing 10 ms a
 /// view; 1 % of unknown campaigns (dead-lettered by the aggregation), none late.
 fn views_toml() -> String {
@@ -140,63 +135,12 @@ partitions = 3
 
 /// The shipped aggregation's shape: partitioned state, Hive-partitioned Parquet.
 fn minute_toml(out: &Path) -> String {
-    format!(
-        r#"
-name = "minute"
-[source.kafka]
-topic = "views"
-group_id = "minute"
-batch_size = 500
-batch_timeout_ms = 100
-[aggregate]
-plugin = "campaign-minute"
-trigger_interval_ms = 100
-allowed_lateness_ms = 30000
-tick_every_batch = true
-partitioned = true
-lookups = ["campaigns"]
-[aggregate.config]
-unknown_campaign = "dlq"
-[lookup.campaigns]
-path = "{csv}"
-key = "campaign_id"
-[sink.parquet]
-path = "{out}"
-partition_by = ["network_id", "minute_timestamp"]
-columns = [
-    {{ name = "campaign_id", type = "int64", nullable = false }},
-    {{ name = "network_id", type = "int64" }},
-    {{ name = "minute_timestamp", type = "string", nullable = false }},
-    {{ name = "view_count", type = "int64", nullable = false }},
-    {{ name = "avg_duration_s", type = "float64", nullable = false }},
-    {{ name = "total_duration_ms", type = "int64", nullable = false }},
-]
-[checkpoint]
-interval_ms = 200
-[kafka.properties]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "500"
-"max.poll.interval.ms" = "10000"
-"#,
-        csv = campaigns_csv(),
-        out = out.display()
-    )
-}
-
-/// Every file under `root`.
-fn files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                todo.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
+    // Smaller, faster batches than campaign.rs; a dead member leaves soon.
+    let toml = campaign::minute_toml("minute", "views", out, true);
+    let batches = "batch_size = 2000\nbatch_timeout_ms = 300";
+    assert!(toml.contains(batches), "{toml}");
+    toml.replace(batches, "batch_size = 500\nbatch_timeout_ms = 100")
+        + "\"max.poll.interval.ms\" = \"10000\"\n"
 }
 
 fn hidden(path: &Path) -> bool {
@@ -373,25 +317,12 @@ async fn campaign_to_parquet_survives_five_stops_and_five_kills_exactly_once() {
 
 // ---------------------------------------------------------------- CDC
 
-const CDC_SOURCE: &str = r#"
-name = "cdc-source"
-[source.generator]
-plugin = "cdc-gen"
-rate_per_sec = 400
-batch_size = 100
-[source.generator.config]
-seed = 9
-initial_rows = 50
-[[transform]]
-plugin = "cdc-shape"
-[sink.kafka]
-topic = "users.cdc"
-partitions = 3
-[sink.kafka.topic_config]
-"cleanup.policy" = "compact"
-[checkpoint]
-interval_ms = 200
-"#;
+/// The CDC source of `cdc.rs` at 400 changes a second, checkpointing often.
+fn cdc_source() -> String {
+    cdc::SOURCE
+        .replace("RATE", "400")
+        .replace("interval_ms = 500", "interval_ms = 200")
+}
 
 const CDC_VIEW: &str = r#"
 name = "cdc-view"
@@ -437,18 +368,6 @@ fn rows_by_id(rows: &Value) -> BTreeMap<u64, Value> {
         .collect()
 }
 
-/// A row without its clock-made fields: changes past a checkpoint are made
-/// again with the same content and a later clock (and then skipped as
-/// delivered), so the generator's own table can differ from the topic's there.
-fn content(row: &Value) -> Value {
-    let mut r = row.clone();
-    if let Some(o) = r.as_object_mut() {
-        o.remove("created_at");
-        o.remove("updated_at");
-    }
-    r
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdc_source_and_view_survive_five_stops_and_five_kills() {
     plugin("cdc-gen");
@@ -458,7 +377,7 @@ async fn cdc_source_and_view_survive_five_stops_and_five_kills() {
     let bootstrap = broker.bootstrap();
     let dir = tempfile::tempdir().expect("tempdir");
     let source = dir.path().join("cdc-source.toml");
-    std::fs::write(&source, CDC_SOURCE).expect("write");
+    std::fs::write(&source, cdc_source()).expect("write");
     let view = dir.path().join("cdc-view.toml");
     std::fs::write(&view, CDC_VIEW).expect("write");
     let state = dir.path().join("state");
@@ -548,7 +467,7 @@ async fn cdc_source_and_view_survive_five_stops_and_five_kills() {
         &inconsistent[..inconsistent.len().min(5)]
     );
     let strip = |t: &BTreeMap<u64, Value>| -> BTreeMap<u64, Value> {
-        t.iter().map(|(k, v)| (*k, content(v))).collect()
+        t.iter().map(|(k, v)| (*k, cdc::content(v))).collect()
     };
     assert_eq!(
         strip(&table),

@@ -19,7 +19,7 @@ use crate::common::*;
 
 const VIEWS: u64 = 60_000;
 
-fn campaigns_csv() -> String {
+pub(crate) fn campaigns_csv() -> String {
     repo_root()
         .join("connectors/data/campaigns.csv")
         .display()
@@ -60,7 +60,7 @@ partitions = 3
 }
 
 /// The aggregation connector; `partitioned` keeps state per partition in a topic.
-fn minute_toml(group: &str, topic: &str, out: &Path, partitioned: bool) -> String {
+pub(crate) fn minute_toml(group: &str, topic: &str, out: &Path, partitioned: bool) -> String {
     format!(
         r#"
 name = "{group}"
@@ -104,7 +104,7 @@ interval_ms = 200
 }
 
 /// Every file under `root`.
-fn files(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut todo = vec![root.to_path_buf()];
     while let Some(d) = todo.pop() {

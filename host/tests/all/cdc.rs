@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::common::*;
 
-const SOURCE: &str = r#"
+pub(crate) const SOURCE: &str = r#"
 name = "cdc-source"
 [source.generator]
 plugin = "cdc-gen"
@@ -33,7 +33,7 @@ interval_ms = 500
 
 /// A row without its clock-made fields: after a restart, changes past the
 /// checkpoint are made again with the same content but a later clock.
-fn content(row: &Value) -> Value {
+pub(crate) fn content(row: &Value) -> Value {
     let mut r = row.clone();
     if let Some(o) = r.as_object_mut() {
         o.remove("created_at");
