@@ -114,6 +114,16 @@ def gtfs(tmp):
     add("gtfs decode 5k vehicles", "python gtfs-realtime-bindings", d["records"], d["seconds"], d["seconds"], rss)
 
 
+def parquet_rows():
+    print("Parquet: campaign-minute rows through weir's sink vs a bare ArrowWriter (zstd, one file, fsynced)")
+    rows = 50_000 if QUICK else 300_000
+    _, _, _, out = measure([BENCH, "parquet", "--rows", str(rows)])
+    for line in out.splitlines():
+        d = json.loads(line)
+        add("parquet rows", d["variant"], d["records"], d["seconds"], d["seconds"], 0,
+            note="in-process; the sink checks JSON rows against the declared columns first")
+
+
 def raw_produce(bootstrap):
     print("Raw produce, fixed payloads (idempotent, acks=all, zstd)")
     count = 20_000 if QUICK else 200_000
@@ -418,6 +428,7 @@ def write_results():
         ("aggregate views → parquet", "weir (WASM aggregator)", "python confluent-kafka + pyarrow"),
         ("gtfs decode 5k vehicles", "weir wasm", "python gtfs-realtime-bindings"),
         ("gtfs decode 5k vehicles", "weir wasm", "weir native"),
+        ("parquet rows", "weir sink", "bare ArrowWriter"),
     ]:
         r = ratio(w, who, peer, "records_per_cpu_s")
         if r:
@@ -459,6 +470,7 @@ def main():
             "avro": lambda: avro(bootstrap, registry, tmp),
             "latency": lambda: latency(bootstrap, registry, tmp),
             "aggregate": lambda: aggregate(bootstrap, registry, tmp),
+            "parquet": lambda: parquet_rows(),
             "idle": lambda: footprint(bootstrap, registry, tmp),
             "busy": lambda: footprint_busy(bootstrap, registry, tmp),
         }
