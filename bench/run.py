@@ -125,8 +125,15 @@ def parquet_rows():
 
 
 def raw_produce(bootstrap):
-    print("Raw produce, fixed payloads (idempotent, acks=all, zstd)")
+    print("Raw produce, fixed payloads (idempotent, acks=all, zstd), then consume")
     count = 20_000 if QUICK else 200_000
+    for size in (100, 500, 1000):
+        w = f"consume {size} B"
+        rate = ratio(w, "weir (Kafka source)", "rdkafka_performance", "records_per_s")
+        cpu = ratio(w, "rdkafka_performance", "weir (Kafka source)", "records_per_cpu_s")
+        if rate and cpu:
+            lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
+                         f"**{cpu:.2f}×** its CPU per record")
     for size in (100, 500, 1000):
         w = f"produce {size} B"
         runs = []
@@ -152,6 +159,15 @@ def raw_produce(bootstrap):
                 "librdkafka's own tool (-D: a payload copy per message, as weir has), built against the librdkafka the rdkafka crate built")
         if shutil.which("kcat") and not KCAT_BROKEN:
             kcat(w, bootstrap, size, count)
+        # Consume: the topic weir just filled, read from the beginning.
+        c = f"consume {size} B"
+        topic = f"raw-weir-{size}-0"
+        add(c, "weir (Kafka source)", count, *best([measure([BENCH, "consume", "--bootstrap", bootstrap, "--topic",
+            topic, "--count", str(count)])[:3] for _ in range(REPS)]), count * size, "includes the group join")
+        if perf:
+            add(c, "rdkafka_performance", count, *best([measure([perf, "-C", "-t", topic, "-p", "0", "-o", "beginning",
+                "-b", bootstrap, "-c", str(count), "-X", "isolation.level=read_committed", "-q"])[:3]
+                for _ in range(REPS)]), count * size, "partition consumer, no group")
 
 
 PERF = []
@@ -433,6 +449,13 @@ def write_results():
         r = ratio(w, who, peer, "records_per_cpu_s")
         if r:
             lines.append(f"- {w}: {who} vs {peer}: **{r:.2f}×**")
+    for size in (100, 500, 1000):
+        w = f"consume {size} B"
+        rate = ratio(w, "weir (Kafka source)", "rdkafka_performance", "records_per_s")
+        cpu = ratio(w, "rdkafka_performance", "weir (Kafka source)", "records_per_cpu_s")
+        if rate and cpu:
+            lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
+                         f"**{cpu:.2f}×** its CPU per record")
     for size in (100, 500, 1000):
         w = f"produce {size} B"
         rate = ratio(w, "weir (Kafka sink)", "rdkafka_performance", "records_per_s")

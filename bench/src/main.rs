@@ -58,6 +58,15 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
     },
+    /// `count` records read from `topic` through weir's Kafka source (a fresh group).
+    Consume {
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        count: usize,
+    },
     /// `count` records of `size` bytes through weir's Kafka sink to `topic`.
     Produce {
         #[arg(long)]
@@ -84,6 +93,11 @@ fn main() -> Result<()> {
             count,
         } => produce(&bootstrap, &topic, size, count),
         Command::Parquet { rows } => parquet(rows),
+        Command::Consume {
+            bootstrap,
+            topic,
+            count,
+        } => consume(&bootstrap, &topic, count),
     }
 }
 
@@ -257,6 +271,34 @@ fn gtfs(dir: &std::path::Path, rounds: usize) -> Result<()> {
     })?;
     report("gtfs-decode", "wasm", 5_000, calls * out_records, e, calls);
     Ok(())
+}
+
+/// Reads `count` records of `topic` from the beginning with weir's Kafka source,
+/// in batches as a pipeline takes them (the group join is timed too).
+fn consume(bootstrap: &str, topic: &str, count: usize) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let cluster = Cluster {
+            bootstrap: bootstrap.to_string(),
+            settings: KafkaConfig::default(),
+        };
+        let group = format!("bench-consume-{}", std::process::id());
+        let consumer = cluster.consumer(&group, weir::config::StartFrom::Earliest)?;
+        let mut source = weir::sources::KafkaSource::new(consumer, topic, 10_000, 100)?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let start = Instant::now();
+        let (mut seen, mut batches) = (0, 0);
+        while seen < count {
+            let batch = source.next_batch(count - seen, &stop).await?;
+            seen += batch.len();
+            batches += usize::from(!batch.is_empty());
+        }
+        report("consume", "weir", 0, seen, start.elapsed(), batches.max(1));
+        Ok(())
+    })
 }
 
 fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()> {
