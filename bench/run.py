@@ -128,13 +128,6 @@ def raw_produce(bootstrap):
     print("Raw produce, fixed payloads (idempotent, acks=all, zstd), then consume")
     count = 20_000 if QUICK else 200_000
     for size in (100, 500, 1000):
-        w = f"consume {size} B"
-        rate = ratio(w, "weir (Kafka source)", "rdkafka_performance", "records_per_s")
-        cpu = ratio(w, "rdkafka_performance", "weir (Kafka source)", "records_per_cpu_s")
-        if rate and cpu:
-            lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
-                         f"**{cpu:.2f}×** its CPU per record")
-    for size in (100, 500, 1000):
         w = f"produce {size} B"
         runs = []
         for i in range(REPS):

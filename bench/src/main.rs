@@ -276,15 +276,7 @@ fn gtfs(dir: &std::path::Path, rounds: usize) -> Result<()> {
 /// Reads `count` records of `topic` from the beginning with weir's Kafka source,
 /// in batches as a pipeline takes them (the group join is timed too).
 fn consume(bootstrap: &str, topic: &str, count: usize) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let cluster = Cluster {
-            bootstrap: bootstrap.to_string(),
-            settings: KafkaConfig::default(),
-        };
+    on_cluster(bootstrap, |cluster| async move {
         let group = format!("bench-consume-{}", std::process::id());
         let consumer = cluster.consumer(&group, weir::config::StartFrom::Earliest)?;
         let mut source = weir::sources::KafkaSource::new(consumer, topic, 10_000, 100)?;
@@ -301,16 +293,25 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> Result<()> {
     })
 }
 
-fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()> {
+/// Runs `work` on a one-worker runtime with weir's default client settings
+/// for `bootstrap`: the set-up of the Kafka workloads.
+fn on_cluster<F, Fut>(bootstrap: &str, work: F) -> Result<()>
+where
+    F: FnOnce(Cluster) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let cluster = Cluster {
-            bootstrap: bootstrap.to_string(),
-            settings: KafkaConfig::default(),
-        };
+    rt.block_on(work(Cluster {
+        bootstrap: bootstrap.to_string(),
+        settings: KafkaConfig::default(),
+    }))
+}
+
+fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()> {
+    on_cluster(bootstrap, |cluster| async move {
         weir::kafka::admin::ensure_topics(
             &cluster,
             &[weir::kafka::admin::TopicSpec {

@@ -19,7 +19,7 @@
 //!   every vehicle of it; a SIGKILL may cut off only the one feed in flight.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -556,14 +556,7 @@ fn serve_versions(served: Arc<Mutex<Vec<u64>>>) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let mut req = Vec::new();
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => req.extend_from_slice(&buf[..k]),
-                }
-            }
+            let req = read_request(&mut s);
             let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
             let Some(run) = text
                 .lines()

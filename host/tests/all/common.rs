@@ -473,3 +473,17 @@ pub fn seq(s: &Seen) -> u64 {
         .and_then(|v| v.parse().ok())
         .expect("a weir.seq header")
 }
+
+/// An HTTP request's bytes up to the end of its headers (or what came before
+/// the client stopped), for the tests' hand-written feed servers.
+pub fn read_request(s: &mut impl std::io::Read) -> Vec<u8> {
+    let mut buf = [0u8; 4096];
+    let mut req = Vec::new();
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => req.extend_from_slice(&buf[..k]),
+        }
+    }
+    req
+}

@@ -150,14 +150,7 @@ fn serve_counting(count: Arc<Mutex<u64>>) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let mut req = Vec::new();
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => req.extend_from_slice(&buf[..k]),
-                }
-            }
+            read_request(&mut s);
             let n = {
                 let mut c = count.lock().expect("lock");
                 *c += 1;
