@@ -3,7 +3,7 @@
 //! is not what a plugin expects: the run survives all of them, each bad answer
 //! is logged with its status, nothing valid is lost and nothing is repeated.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,14 +20,7 @@ fn serve(requests: Arc<Mutex<Vec<String>>>) -> String {
             let requests = requests.clone();
             // One thread per connection: the slow answer must not hold up the next.
             std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let mut req = Vec::new();
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(k) => req.extend_from_slice(&buf[..k]),
-                    }
-                }
+                let req = read_request(&mut s);
                 requests
                     .lock()
                     .expect("lock")
