@@ -442,20 +442,15 @@ def write_results():
         r = ratio(w, who, peer, "records_per_cpu_s")
         if r:
             lines.append(f"- {w}: {who} vs {peer}: **{r:.2f}×**")
-    for size in (100, 500, 1000):
-        w = f"consume {size} B"
-        rate = ratio(w, "weir (Kafka source)", "rdkafka_performance", "records_per_s")
-        cpu = ratio(w, "rdkafka_performance", "weir (Kafka source)", "records_per_cpu_s")
-        if rate and cpu:
-            lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
-                         f"**{cpu:.2f}×** its CPU per record")
-    for size in (100, 500, 1000):
-        w = f"produce {size} B"
-        rate = ratio(w, "weir (Kafka sink)", "rdkafka_performance", "records_per_s")
-        cpu = ratio(w, "rdkafka_performance", "weir (Kafka sink)", "records_per_cpu_s")
-        if rate and cpu:
-            lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
-                         f"**{cpu:.2f}×** its CPU per record (targets ≥ 0.8× and ≤ 1.25×)")
+    for kind, who, targets in (("consume", "weir (Kafka source)", ""),
+                               ("produce", "weir (Kafka sink)", " (targets ≥ 0.8× and ≤ 1.25×)")):
+        for size in (100, 500, 1000):
+            w = f"{kind} {size} B"
+            rate = ratio(w, who, "rdkafka_performance", "records_per_s")
+            cpu = ratio(w, "rdkafka_performance", who, "records_per_cpu_s")
+            if rate and cpu:
+                lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
+                             f"**{cpu:.2f}×** its CPU per record{targets}")
     for lat in latencies:
         lines += ["", "## End-to-end latency at half of peak load", "",
                   f"Kafka → validate (WASM) → Kafka peaked at {lat['peak']:,.0f} records/s over records already in "

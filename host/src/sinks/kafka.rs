@@ -97,13 +97,6 @@ impl KafkaSink {
         pending.report = Some((self.report.clone(), volume(&encoded)));
         Ok((rejected, pending))
     }
-
-    /// [`KafkaSink::send`], then waits for every delivery report.
-    pub async fn write(&mut self, batch: &Batch) -> Result<Rejected, KafkaIoError> {
-        let (rejected, pending) = self.send(batch).await?;
-        pending.settle().await?;
-        Ok(rejected)
-    }
 }
 
 /// Records and bytes (keys and values) in `records`.

@@ -30,7 +30,7 @@ pub struct KafkaSource {
     /// outputs may still await the broker): a record below is a repeat. Only
     /// what the pipeline took counts: a record it dropped (its partition had
     /// moved away) must be read again if the partition comes back.
-    handed: HashMap<i32, i64>,
+    handed: BTreeMap<i32, i64>,
     /// Per partition seen in this session: records below this offset were
     /// already handled and are skipped (see [`check_resume`]).
     resume_from: HashMap<i32, (i64, bool)>,
@@ -69,7 +69,7 @@ impl KafkaSource {
             batch_size: batch_size as usize,
             batch_timeout: Duration::from_millis(batch_timeout_ms),
             pending: BTreeMap::new(),
-            handed: HashMap::new(),
+            handed: BTreeMap::new(),
             resume_from: HashMap::new(),
             floor: HashMap::new(),
             partitions: Vec::new(),
@@ -307,18 +307,12 @@ impl KafkaSource {
 
     /// Records that the pipeline took on the records read from `origins`.
     pub fn mark_in_flight(&mut self, origins: &[Origin]) {
-        for o in origins {
-            let next = self.handed.entry(o.partition).or_insert(0);
-            *next = (*next).max(o.offset + 1);
-        }
+        advance(&mut self.handed, origins);
     }
 
     /// Records that every record read from `origins` is fully handled.
     pub fn mark_handled(&mut self, origins: &[Origin]) {
-        for o in origins {
-            let next = self.pending.entry(o.partition).or_insert(0);
-            *next = (*next).max(o.offset + 1);
-        }
+        advance(&mut self.pending, origins);
     }
 
     /// Commits the handled positions to the group, and reports the lag.
@@ -388,6 +382,14 @@ impl KafkaSource {
             self.consumer.unsubscribe();
             Ok(())
         })
+    }
+}
+
+/// Moves each partition's next offset in `next` past the records of `origins`.
+fn advance(next: &mut BTreeMap<i32, i64>, origins: &[Origin]) {
+    for o in origins {
+        let n = next.entry(o.partition).or_insert(0);
+        *n = (*n).max(o.offset + 1);
     }
 }
 
