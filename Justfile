@@ -98,6 +98,7 @@ demo-gtfs SECS="20": plugin build
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
     cargo test --workspace --exclude test-misbehave --exclude test-future-version --exclude test-bad-import
+    cargo test --manifest-path vendor/tansu-storage/Cargo.toml --features dynostore --lib weir_tests
     {{target}}/debug/weir conformance
     just template-check
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
@@ -107,7 +108,37 @@ test: setup plugin build
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/check_proto.py
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/compare_json.py
     {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir
+    just audit
     just bench --quick
+
+# Supply chain (cargo-deny): advisories from the RustSec snapshot in
+# supply-chain/ (offline: this machine cannot reach GitHub), crate sources,
+# bans and licenses, as supply-chain/deny.toml says.
+audit:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-deny > /dev/null || cargo install cargo-deny --locked
+    dbs=$(mktemp -d)
+    trap 'rm -rf "$dbs"' EXIT
+    # cargo-deny opens the database as a git repository in a folder named for
+    # its URL; the commit carries the snapshot's date, so the staleness check
+    # measures the snapshot's real age.
+    db="$dbs/advisory-db-3157b0e258782691"
+    mkdir "$db"
+    tar -xzf supply-chain/advisory-db.tar.gz -C "$db"
+    date=$(sed -n 's/^date: //p' supply-chain/advisory-db.txt)
+    git -C "$db" init -q
+    git -C "$db" add -A
+    GIT_AUTHOR_DATE="$date" GIT_COMMITTER_DATE="$date" git -C "$db" -c user.name=weir -c user.email=weir@localhost commit -qm "RustSec advisory-db snapshot"
+    # Offline, cargo metadata needs every crate of every target downloaded.
+    cargo fetch --quiet
+    WEIR_ADVISORY_DBS="$dbs" cargo deny --offline --config supply-chain/deny.toml check advisories sources bans licenses
+
+# Replaces the RustSec snapshot with a checkout of
+# https://github.com/RustSec/advisory-db (a machine that reaches GitHub).
+audit-refresh ADVISORY_DB:
+    git -C "{{ADVISORY_DB}}" archive --format=tar.gz HEAD crates rust LICENSE.txt README.md -o "{{justfile_directory()}}/supply-chain/advisory-db.tar.gz"
+    git -C "{{ADVISORY_DB}}" log -1 --format='commit: %H%ndate: %cI' > "{{justfile_directory()}}/supply-chain/advisory-db.txt"
 
 # Format the code.
 fmt:

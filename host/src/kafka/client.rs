@@ -1,46 +1,17 @@
 //! The one place Kafka clients are configured: connector settings first, then the
 //! operator's `[kafka.properties]` passed through to librdkafka.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
-use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 
 use super::KafkaIoError;
 use crate::config::{KafkaConfig, StartFrom};
 
-/// A consumer in a group, counting the assignments the group hands it.
-pub type GroupConsumer = StreamConsumer<GroupContext>;
-
-/// Counts assignments. A group may take partitions away and hand them back
-/// inside one poll; the consumer then fetches from the group's committed
-/// offsets, which lag what weir handled, and the embedded broker answers a
-/// fetch from inside a stored batch with the next batch. The source re-checks
-/// its positions after every assignment (see `sources::kafka`).
-#[derive(Default)]
-pub struct GroupContext {
-    assignments: AtomicU64,
-}
-
-impl GroupContext {
-    /// Assignments received so far.
-    pub fn assignments(&self) -> u64 {
-        self.assignments.load(Ordering::Acquire)
-    }
-}
-
-impl ClientContext for GroupContext {}
-
-impl ConsumerContext for GroupContext {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(_) = rebalance {
-            self.assignments.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-}
+/// The consumer every Kafka source and reader uses.
+pub type GroupConsumer = StreamConsumer;
 
 /// A cluster address plus the connector's client settings.
 #[derive(Debug, Clone)]
@@ -136,9 +107,7 @@ impl Cluster {
             .set("fetch.wait.max.ms", "20")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed");
-        self.finish(c)
-            .create_with_context(GroupContext::default())
-            .map_err(self.err("consumer"))
+        self.finish(c).create().map_err(self.err("consumer"))
     }
 
     /// A client that only reads metadata (no group, never consumes).

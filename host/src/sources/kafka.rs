@@ -18,9 +18,6 @@ use crate::record::{Batch, Origin, Record, now_ms};
 
 pub struct KafkaSource {
     consumer: GroupConsumer,
-    /// The group's assignments seen so far: after each new one, every
-    /// partition's position is checked again (see [`check_resume`]).
-    assignments: u64,
     topic: Arc<str>,
     batch_size: usize,
     batch_timeout: Duration,
@@ -31,11 +28,8 @@ pub struct KafkaSource {
     /// what the pipeline took counts: a record it dropped (its partition had
     /// moved away) must be read again if the partition comes back.
     handed: BTreeMap<i32, i64>,
-    /// Per partition seen in this session: records below this offset were
-    /// already handled and are skipped (see [`check_resume`]).
-    resume_from: HashMap<i32, (i64, bool)>,
-    /// Positions of the checkpoint restored at start: records below them are
-    /// already in the restored state, even if the group's commit lags behind.
+    /// Positions of a restored checkpoint: a partition counts as handled up
+    /// to them even while the group's commit lags behind (see `caught_up`).
     floor: HashMap<i32, i64>,
     /// The topic's partitions, from metadata (empty until first asked).
     partitions: Vec<i32>,
@@ -44,10 +38,6 @@ pub struct KafkaSource {
     /// Offsets go into the connector's Kafka transactions, not to the group.
     transactional: bool,
 }
-
-/// How far before a committed offset to rewind when the broker skipped past it:
-/// librdkafka's default `batch.num.messages`, the most records a produced batch holds.
-const REWIND: i64 = 10_000;
 
 impl KafkaSource {
     pub fn new(
@@ -64,13 +54,11 @@ impl KafkaSource {
             })?;
         Ok(KafkaSource {
             consumer,
-            assignments: 0,
             topic: topic.into(),
             batch_size: batch_size as usize,
             batch_timeout: Duration::from_millis(batch_timeout_ms),
             pending: BTreeMap::new(),
             handed: BTreeMap::new(),
-            resume_from: HashMap::new(),
             floor: HashMap::new(),
             partitions: Vec::new(),
             lag_reported: None,
@@ -104,7 +92,6 @@ impl KafkaSource {
         self.pending.remove(&partition);
         self.handed.remove(&partition);
         self.floor.remove(&partition);
-        self.resume_from.remove(&partition);
     }
 
     /// Offsets are committed inside the connector's transactions (see
@@ -247,28 +234,9 @@ impl KafkaSource {
                 }
                 Ok(Ok(m)) => m,
             };
-            let assignments = self.consumer.context().assignments();
-            if assignments != self.assignments {
-                // The group may have taken partitions away and handed them
-                // back: the fetch restarted from the committed offsets.
-                if self.assignments != 0 {
-                    tracing::info!(topic = %self.topic, "The group assigned partitions again; positions are checked again.");
-                }
-                self.assignments = assignments;
-                self.resume_from.clear();
-            }
-            if !check_resume(
-                &self.consumer,
-                &self.topic,
-                &mut self.resume_from,
-                self.floor.get(&msg.partition()).copied(),
-                msg.partition(),
-                msg.offset(),
-            ) {
-                continue;
-            }
-            // Already handled, or already in this batch: a rewind or the
-            // broker's batch boundaries brought it again.
+            // Already handled, or already in this batch: after the group
+            // assigns a partition again, its fetch restarts from the group's
+            // committed offset, which lags what this host handled.
             let next = [
                 taken.get(&msg.partition()),
                 self.handed.get(&msg.partition()),
@@ -363,6 +331,7 @@ impl KafkaSource {
         if self.pending.is_empty() || self.transactional {
             return Ok(());
         }
+        tracing::debug!(topic = %self.topic, positions = ?self.pending, "Committing.");
         self.consumer
             .commit(&self.offsets_tpl()?, mode)
             .map_err(|source| KafkaIoError::Commit {
@@ -390,57 +359,6 @@ fn advance(next: &mut BTreeMap<i32, i64>, origins: &[Origin]) {
     for o in origins {
         let n = next.entry(o.partition).or_insert(0);
         *n = (*n).max(o.offset + 1);
-    }
-}
-
-/// Whether a fetched record is new. Tansu 0.6 (the embedded broker) answers a
-/// fetch from an offset in the middle of a stored batch with the *next* batch,
-/// silently skipping the rest of that batch. So on the first record of each
-/// partition (and again after each new assignment), compare with the committed
-/// offset (or the checkpoint's position, `floor`, when that is further); on a
-/// gap, rewind and skip what was already handled. Against real Kafka the check finds no gap.
-fn check_resume(
-    consumer: &GroupConsumer,
-    topic: &str,
-    resume_from: &mut HashMap<i32, (i64, bool)>,
-    floor: Option<i64>,
-    partition: i32,
-    offset: i64,
-) -> bool {
-    // `(from, rewinding)`: while a rewind is under way, records fetched before
-    // it (past `from`) are dropped until the rewound fetch brings one below.
-    if let Some((from, rewinding)) = resume_from.get_mut(&partition) {
-        if *rewinding {
-            if offset < *from {
-                *rewinding = false;
-            }
-            return false;
-        }
-        return offset >= *from;
-    }
-    let committed = committed(consumer, topic, partition).max(floor);
-    let from = committed.unwrap_or(0);
-    match committed {
-        Some(c) if offset > c => {
-            let rewind = (c - REWIND).max(0);
-            tracing::debug!(topic = %topic, partition, committed = c, fetched = offset, rewind, "Fetch skipped past the committed offset; rewinding.");
-            if let Err(e) = consumer.seek(
-                topic,
-                partition,
-                Offset::Offset(rewind),
-                Duration::from_secs(10),
-            ) {
-                tracing::error!(topic = %topic, partition, error = %e, "Cannot rewind to the committed offset; records may be skipped.");
-                resume_from.insert(partition, (from, false));
-                return true;
-            }
-            resume_from.insert(partition, (from, true));
-            false
-        }
-        _ => {
-            resume_from.insert(partition, (from, false));
-            offset >= from
-        }
     }
 }
 

@@ -48,6 +48,7 @@ pub struct Seen {
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
     pub partition: i32,
+    pub offset: i64,
 }
 
 impl Seen {
@@ -106,6 +107,7 @@ pub async fn consume_as(
                     })
                     .unwrap_or_default(),
                 partition: m.partition(),
+                offset: m.offset(),
             }),
         }
     }

@@ -3,6 +3,7 @@
 
 mod avro;
 mod bounce;
+mod broker;
 mod campaign;
 mod cdc;
 mod common;

@@ -1042,9 +1042,24 @@ impl Storage for DynoStore {
 
         // weir: start at the batch that holds `offset` (Kafka semantics), not
         // the first batch after it; the consumer skips the records before.
-        let first = offsets.range(..=offset).next_back().copied().unwrap_or(offset);
+        let first = offsets
+            .range(..=offset)
+            .next_back()
+            .copied()
+            .unwrap_or(offset);
+        // weir: the batches served must follow each other without a gap. The
+        // high watermark moves before a produced batch is stored, so while one
+        // producer's batch is still being stored another's later batch may be
+        // there already; serving the later one would move the consumer past
+        // the records of the missing one. Stop before a gap instead: the
+        // consumer asks again from there.
+        let mut expected = offset;
         for offset in offsets.split_off(&first) {
             debug!(?offset);
+
+            if offset > expected {
+                break;
+            }
 
             let location = Path::from(format!(
                 "clusters/{}/topics/{}/partitions/{:0>10}/records/{:0>20}.batch",
@@ -1067,6 +1082,7 @@ impl Storage for DynoStore {
                 .map_err(|_| Error::Api(ErrorCode::UnknownServerError))
                 .and_then(|encoded| self.decode(encoded))?;
             batch.base_offset = offset;
+            expected = offset + i64::from(batch.last_offset_delta) + 1;
             batches.push(batch);
 
             if size > bytes {
@@ -3042,6 +3058,60 @@ mod tests {
         assert_eq!(high, x1.high);
         assert!(x1.timestamps.is_none());
 
+        Ok(())
+    }
+}
+
+/// weir: tests of the changes made for weir.
+#[cfg(test)]
+mod weir_tests {
+    use super::*;
+
+    /// A fetch never serves a batch past one that is not stored yet.
+    #[tokio::test]
+    async fn a_fetch_stops_before_a_batch_not_stored_yet() -> Result<()> {
+        let store = DynoStore::new("weir", 111, object_store::memory::InMemory::new());
+        let topic = "t";
+        _ = store
+            .create_topic(
+                CreatableTopic::default()
+                    .name(topic.into())
+                    .num_partitions(1)
+                    .replication_factor(1),
+                false,
+            )
+            .await?;
+        let tp = Topition::new(topic, 0);
+        // Batches at offsets 0-2, 3-4 and 5-8.
+        for n in [3, 2, 4] {
+            let mut batch = inflated::Batch::builder().last_offset_delta(n - 1);
+            for i in 0..n {
+                batch = batch.record(
+                    Record::builder()
+                        .offset_delta(i)
+                        .value(Some(Bytes::from_static(b"v"))),
+                );
+            }
+            _ = store.produce(None, &tp, batch.build()?.try_into()?).await?;
+        }
+        let bases = |batches: Vec<deflated::Batch>| {
+            batches.iter().map(|b| b.base_offset).collect::<Vec<_>>()
+        };
+        let fetch = |offset| store.fetch(&tp, offset, 1, 1 << 20, IsolationLevel::ReadUncommitted);
+        assert_eq!(bases(fetch(0).await?), [0, 3, 5]);
+        assert_eq!(bases(fetch(4).await?), [3, 5], "from inside a batch");
+
+        // The middle batch's producer has moved the high watermark but not
+        // stored the batch yet.
+        store
+            .object_store
+            .delete(&Path::from(
+                "clusters/weir/topics/t/partitions/0000000000/records/00000000000000000003.batch",
+            ))
+            .await?;
+        assert_eq!(bases(fetch(0).await?), [0]);
+        assert_eq!(bases(fetch(4).await?), [0], "nothing at or past offset 4");
+        assert_eq!(bases(fetch(5).await?), [5]);
         Ok(())
     }
 }

@@ -121,6 +121,14 @@ use crate::{Error, Result, Storage, Topition};
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct FetchService;
 
+/// weir: the offset after the last record of `fetched`, where a further fetch
+/// continues; `None` when nothing was fetched.
+fn next_offset(fetched: &[Batch]) -> Option<i64> {
+    fetched
+        .last()
+        .map(|batch| batch.base_offset + i64::from(batch.last_offset_delta) + 1)
+}
+
 impl ApiKey for FetchService {
     const KEY: i16 = FetchRequest::KEY;
 }
@@ -172,10 +180,14 @@ impl FetchService {
             *max_bytes =
                 u32::try_from(fetched.byte_size()).map(|bytes| max_bytes.saturating_sub(bytes))?;
 
-            offset += fetched
-                .iter()
-                .map(|batch| batch.record_count as i64)
-                .sum::<i64>();
+            // weir: continue after the last record fetched. This added the
+            // record counts to `offset`, but the first batch holds `offset`
+            // and may start before it (storage patch 1), so the next round
+            // started that many records too far: batches produced in between
+            // were skipped and the consumer never saw their records.
+            if let Some(next) = next_offset(&fetched) {
+                offset = next;
+            }
 
             debug!(?offset, ?fetched);
 
@@ -479,5 +491,33 @@ impl ByteSize for PartitionData {
 impl ByteSize for FetchableTopicResponse {
     fn byte_size(&self) -> u64 {
         self.partitions.byte_size()
+    }
+}
+
+/// weir: the fetch loop continues where the fetched records end.
+#[cfg(test)]
+mod weir_tests {
+    use super::*;
+
+    fn batch(base_offset: i64, records: u32) -> Batch {
+        Batch {
+            base_offset,
+            last_offset_delta: records as i32 - 1,
+            record_count: records,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_fetch_from_inside_a_batch_continues_after_its_last_record() {
+        // Fetched from offset 7: the batch holding it starts at 5.
+        let fetched = [batch(5, 10), batch(15, 2)];
+        assert_eq!(next_offset(&fetched), Some(17));
+        // The old arithmetic (7 + 12 records) went past offsets 17 and 18.
+        assert_eq!(
+            7 + fetched.iter().map(|b| b.record_count as i64).sum::<i64>(),
+            19
+        );
+        assert_eq!(next_offset(&[]), None);
     }
 }
