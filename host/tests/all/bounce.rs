@@ -12,6 +12,9 @@
 //!   cdc-table) in one host, as the shipped files run: every change once on
 //!   the topic (`source.seq`), and the view's table, restored after each kill,
 //!   equal to the table the topic rebuilds, with nothing in its DLQ.
+//! - customer events: the shipped connector (generator → Avro in Confluent
+//!   framing, schema registered in the embedded registry): every event once
+//!   on the topic (`weir.seq`), all under the one registered schema id.
 //! - GTFS-realtime: a loopback feed whose version changes with every request,
 //!   polled, decoded by `gtfs-rt`, into Kafka: every version the host
 //!   acknowledged (it asks for the next one only once a feed's records are
@@ -324,6 +327,71 @@ async fn campaign_to_parquet_survives_five_stops_and_five_kills_exactly_once() {
         logs.join("\n")
     );
     assert_eq!((tally.lost, tally.duplicated), (0, 0), "{tally}");
+    times.check();
+}
+
+// ---------------------------------------------------------------- customer events
+
+/// Records on `topic` (3 partitions): the sum of its high watermarks.
+fn end_offsets(bootstrap: &str, topic: &str) -> i64 {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let Ok(c) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create::<BaseConsumer>()
+    else {
+        return 0;
+    };
+    (0..3)
+        .filter_map(|p| c.fetch_watermarks(topic, p, Duration::from_secs(5)).ok())
+        .map(|(_, high)| high)
+        .sum()
+}
+
+/// The shipped customer-events connector, as an operator runs it (its own
+/// embedded schema registry each time, state in the broker's `_schemas`),
+/// bounced while it produces 500 events a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_events_survive_five_stops_and_five_kills() {
+    plugin("customer-events");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let toml = repo_root().join("connectors/customer-events.toml");
+    let topic = "customer_events";
+    let began = Instant::now();
+    let mut times = Times::default();
+    for round in 0..=ROUNDS {
+        let at_start = end_offsets(&bootstrap, topic);
+        let started = Instant::now();
+        let run = Running::new(weir_run(&toml, &bootstrap, &state, &[]));
+        let progress = || end_offsets(&bootstrap, topic) - at_start;
+        let extra = Duration::from_millis(37 * round);
+        bounce(round, run, started, progress, 400, extra, &mut times).await;
+    }
+    let seen = consume(&bootstrap, topic, usize::MAX, Duration::from_secs(3)).await;
+    let produced = seen.iter().map(seq).max().unwrap_or(0);
+    let tally = Tally::of(produced, seen.iter().map(seq));
+    // Confluent framing (magic byte 0, then the schema id), one id throughout:
+    // eleven starts registered the schema once.
+    let ids: BTreeSet<u32> = seen
+        .iter()
+        .map(|s| {
+            let v = s.value.as_deref().expect("an event");
+            assert_eq!(v.first(), Some(&0), "Confluent magic byte");
+            u32::from_be_bytes(v[1..5].try_into().expect("schema id"))
+        })
+        .collect();
+    println!(
+        "customer events (Avro), {STOPS} SIGTERM + {} SIGKILL: {tally} (schema ids {ids:?}); {}; test took {:.1} s",
+        ROUNDS - STOPS,
+        times.summary(),
+        began.elapsed().as_secs_f64()
+    );
+    assert!(produced > 4_000, "{tally}");
+    assert_eq!((tally.lost, tally.duplicated), (0, 0), "{tally}");
+    assert_eq!(ids.len(), 1, "{ids:?}");
     times.check();
 }
 
