@@ -345,13 +345,36 @@ impl KafkaSource {
     /// to the other members at once instead of after the session timeout.
     /// Both calls block on the broker, which may be the embedded one on this same
     /// runtime, so they leave the async worker first.
+    /// A commit the group refuses because it rebalanced meanwhile (the
+    /// partitions may belong to another member now) is not an error: whoever
+    /// holds them reads on from the last accepted commit (at-least-once).
     pub fn close(&mut self) -> Result<(), KafkaIoError> {
         tokio::task::block_in_place(|| {
-            self.flush(CommitMode::Sync)?;
+            match self.flush(CommitMode::Sync) {
+                Err(KafkaIoError::Commit { source, .. }) if group_moved_on(&source) => {
+                    tracing::warn!(topic = %self.topic, error = %source, "The group rebalanced before the final commit; the records handled since the last commit will be read again.");
+                }
+                other => other?,
+            }
             self.consumer.unsubscribe();
             Ok(())
         })
     }
+}
+
+/// Whether a commit was refused because the group moved on without this
+/// member's generation (a rebalance, or the member timed out).
+fn group_moved_on(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            Code::IllegalGeneration
+                | Code::UnknownMemberId
+                | Code::RebalanceInProgress
+                | Code::FencedInstanceId
+        )
+    )
 }
 
 /// Moves each partition's next offset in `next` past the records of `origins`.
@@ -379,5 +402,32 @@ fn committed(consumer: &GroupConsumer, topic: &str, partition: i32) -> Option<i6
             tracing::warn!(topic = %topic, partition, error = %e, "Cannot read the committed offset.");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+
+    #[test]
+    fn a_commit_refused_after_a_rebalance_is_told_apart() {
+        for code in [
+            Code::IllegalGeneration,
+            Code::UnknownMemberId,
+            Code::RebalanceInProgress,
+        ] {
+            assert!(
+                group_moved_on(&KafkaError::ConsumerCommit(code)),
+                "{code:?}"
+            );
+        }
+        assert!(!group_moved_on(&KafkaError::ConsumerCommit(
+            Code::BrokerTransportFailure
+        )));
+        assert!(!group_moved_on(&KafkaError::ConsumerCommit(
+            Code::GroupAuthorizationFailed
+        )));
     }
 }
