@@ -39,6 +39,13 @@ pub struct KafkaSource {
     transactional: bool,
 }
 
+/// The longest a broker call between two polls may wait (end-of-input and
+/// watermark checks). These calls block the poll loop, and librdkafka puts a
+/// consumer that has not polled for `max.poll.interval.ms` out of its group;
+/// with 10 s waits, checks during a broker outage or a rebalance could do
+/// that over and over.
+const BETWEEN_POLLS: Duration = Duration::from_secs(1);
+
 impl KafkaSource {
     pub fn new(
         consumer: GroupConsumer,
@@ -187,24 +194,23 @@ impl KafkaSource {
             .unwrap_or_default()
     }
 
-    /// Everything below the partition's high watermark has been handled.
+    /// Everything below the partition's high watermark has been handled. The
+    /// group's commit is asked only when this host's own positions fall
+    /// short, and each broker call waits at most [`BETWEEN_POLLS`].
     fn caught_up(&self, p: i32) -> bool {
         let Ok((_, high)) = self
             .consumer
-            .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+            .fetch_watermarks(&self.topic, p, BETWEEN_POLLS)
         else {
             return false;
         };
-        let done = [
-            self.pending.get(&p).copied(),
-            self.floor.get(&p).copied(),
-            committed(&self.consumer, &self.topic, p),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
-        done >= high
+        let known = [self.pending.get(&p), self.floor.get(&p)]
+            .into_iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        known >= high || committed(&self.consumer, &self.topic, p).is_some_and(|c| c >= high)
     }
 
     /// Waits for a first record, then gathers more until `max` or the batch timeout.
@@ -389,8 +395,7 @@ fn advance(next: &mut BTreeMap<i32, i64>, origins: &[Origin]) {
 fn committed(consumer: &GroupConsumer, topic: &str, partition: i32) -> Option<i64> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
-    let got =
-        tokio::task::block_in_place(|| consumer.committed_offsets(tpl, Duration::from_secs(10)));
+    let got = tokio::task::block_in_place(|| consumer.committed_offsets(tpl, BETWEEN_POLLS));
     match got {
         Ok(tpl) => tpl
             .find_partition(topic, partition)
