@@ -98,7 +98,7 @@ demo-gtfs SECS="20": plugin build
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
     cargo test --workspace --exclude test-misbehave --exclude test-future-version --exclude test-bad-import
-    cargo test --manifest-path vendor/tansu-storage/Cargo.toml --features dynostore --lib weir_tests
+    cargo test --manifest-path vendor/tansu-storage/Cargo.toml --target-dir "{{target}}" --features dynostore --lib weir_tests
     {{target}}/debug/weir conformance
     just template-check
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir

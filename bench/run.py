@@ -85,12 +85,16 @@ def weir_env(bootstrap, registry, state, **extra):
     return env
 
 
+def bench_json(*args):
+    """Runs weir-bench with `args` (in-process workloads): a dict per JSON line it prints."""
+    _, _, _, out = measure([BENCH, *args])
+    return [json.loads(line) for line in out.splitlines()]
+
+
 def boundary():
     print("WASM boundary (in-process, no broker)")
     records = 20_000 if QUICK else 300_000
-    _, _, _, out = measure([BENCH, "boundary", "--records", str(records)])
-    for line in out.splitlines():
-        d = json.loads(line)
+    for d in bench_json("boundary", "--records", str(records)):
         results.append({"workload": f"boundary {d['workload']} batch {d['batch']}", "who": d["variant"],
                         "records": d["records"], "wall_s": d["seconds"], "cpu_s": d["seconds"],
                         "rss_mb": None, "records_per_s": d["records_per_sec"],
@@ -103,9 +107,7 @@ def boundary():
 def gtfs(tmp):
     print("GTFS-RT decode, 5,000 vehicles → JSON records")
     rounds = 3 if QUICK else 20
-    _, _, _, out = measure([BENCH, "gtfs", "--rounds", str(rounds)])
-    for line in out.splitlines():
-        d = json.loads(line)
+    for d in bench_json("gtfs", "--rounds", str(rounds)):
         add("gtfs decode 5k vehicles", f"weir {d['variant']}", d["records"], d["seconds"], d["seconds"], 0)
     feed = tmp / "feed.pb"
     measure([BENCH, "feed", "--out", str(feed)])
@@ -117,9 +119,7 @@ def gtfs(tmp):
 def parquet_rows():
     print("Parquet: campaign-minute rows through weir's sink vs a bare ArrowWriter (zstd, one file, fsynced)")
     rows = 50_000 if QUICK else 300_000
-    _, _, _, out = measure([BENCH, "parquet", "--rows", str(rows)])
-    for line in out.splitlines():
-        d = json.loads(line)
+    for d in bench_json("parquet", "--rows", str(rows)):
         add("parquet rows", d["variant"], d["records"], d["seconds"], d["seconds"], 0,
             note="in-process; the sink checks JSON rows against the declared columns first")
 

@@ -308,9 +308,9 @@ impl KafkaSource {
         self.lag_reported = Some(std::time::Instant::now());
         tokio::task::block_in_place(|| {
             for p in self.assigned() {
-                let Ok((low, high)) =
-                    self.consumer
-                        .fetch_watermarks(&self.topic, p, Duration::from_secs(1))
+                let Ok((low, high)) = self
+                    .consumer
+                    .fetch_watermarks(&self.topic, p, BETWEEN_POLLS)
                 else {
                     continue;
                 };
@@ -351,6 +351,7 @@ impl KafkaSource {
     /// to the other members at once instead of after the session timeout.
     /// Both calls block on the broker, which may be the embedded one on this same
     /// runtime, so they leave the async worker first.
+    ///
     /// A commit the group refuses because it rebalanced meanwhile (the
     /// partitions may belong to another member now) is not an error: whoever
     /// holds them reads on from the last accepted commit (at-least-once).

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -21,17 +19,20 @@ async fn a_fetch_from_inside_a_batch_misses_no_record() {
     let broker = broker().await;
     let bootstrap = broker.bootstrap();
     let topic = "batches";
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .expect("admin");
-    admin
-        .create_topics(
-            &[NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .expect("create topic");
+    weir::kafka::admin::ensure_topics(
+        &weir::kafka::client::Cluster {
+            bootstrap: bootstrap.clone(),
+            settings: Default::default(),
+        },
+        &[weir::kafka::admin::TopicSpec {
+            name: topic.into(),
+            partitions: 1,
+            replication_factor: 1,
+            config: Default::default(),
+        }],
+    )
+    .await
+    .expect("create topic");
 
     // One batch of 10 records (offsets 0-9), then 40 batches of one record.
     let producer: FutureProducer = ClientConfig::new()

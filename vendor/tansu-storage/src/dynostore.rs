@@ -1042,11 +1042,7 @@ impl Storage for DynoStore {
 
         // weir: start at the batch that holds `offset` (Kafka semantics), not
         // the first batch after it; the consumer skips the records before.
-        let first = offsets
-            .range(..=offset)
-            .next_back()
-            .copied()
-            .unwrap_or(offset);
+        let first = offsets.range(..=offset).next_back().copied().unwrap_or(offset);
         // weir: the batches served must follow each other without a gap. The
         // high watermark moves before a produced batch is stored, so while one
         // producer's batch is still being stored another's later batch may be
