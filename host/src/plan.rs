@@ -110,6 +110,10 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
     match &c.source {
         SourceConfig::Kafka(k) => {
             let group = k.group_id.clone().unwrap_or_else(|| loaded.name.clone());
+            let group = match &k.event_time {
+                Some(f) => format!("{group}`, event time from `{f}"),
+                None => group,
+            };
             let found = metadata
                 .as_ref()
                 .and_then(|m| m.iter().find(|(n, _)| *n == k.topic));

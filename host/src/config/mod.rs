@@ -187,6 +187,16 @@ fn resolve(
                     "must be at least 1".into(),
                 ));
             }
+            if let Some(field) = &k.event_time
+                && field.split('.').any(str::is_empty)
+            {
+                return Err(invalid(
+                    "source.kafka.event_time",
+                    format!(
+                        "`{field}` is not a field name: name a field of the JSON value, e.g. `start_timestamp`, or a dotted path such as `event.ts`"
+                    ),
+                ));
+            }
             None
         }
     };

@@ -134,6 +134,13 @@ pub struct KafkaSource {
     /// `start_from = "earliest"` or `"latest"`, when the group has no offset yet.
     #[serde(default)]
     pub start_from: StartFrom,
+    /// `event_time = "start_timestamp"`: the JSON value's field (or dotted
+    /// path) holding each record's event time, in epoch milliseconds or RFC
+    /// 3339; the watermark and the aggregator's windows then use it instead of
+    /// the Kafka timestamp. A record without it goes to the DLQ
+    /// (`event_time_missing` / `event_time_invalid`). Unset: the Kafka timestamp.
+    #[serde(default)]
+    pub event_time: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

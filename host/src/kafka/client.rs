@@ -8,10 +8,11 @@ use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 
 use super::KafkaIoError;
+use super::context::GroupContext;
 use crate::config::{KafkaConfig, StartFrom};
 
 /// The consumer every Kafka source and reader uses.
-pub type GroupConsumer = StreamConsumer;
+pub type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// A cluster address plus the connector's client settings.
 #[derive(Debug, Clone)]
@@ -107,7 +108,9 @@ impl Cluster {
             .set("fetch.wait.max.ms", "20")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed");
-        self.finish(c).create().map_err(self.err("consumer"))
+        self.finish(c)
+            .create_with_context(GroupContext::new(group_id))
+            .map_err(self.err("consumer"))
     }
 
     /// A client that only reads metadata (no group, never consumes).

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod context;
 pub mod embedded;
 pub mod print;
 pub mod state_topic;
@@ -49,6 +50,14 @@ pub enum KafkaIoError {
         step: &'static str,
         hint: &'static str,
         source: rdkafka::error::KafkaError,
+    },
+    #[error(
+        "topic `{topic}` does not exist on {bootstrap} (waited {waited_s} s); create it, start the connector that writes it first, or check the name in `[source.kafka] topic`"
+    )]
+    TopicMissing {
+        topic: String,
+        bootstrap: String,
+        waited_s: u64,
     },
     #[error("embedded broker: {0}")]
     Embedded(String),

@@ -41,13 +41,10 @@ impl Pipeline {
             return Ok(false);
         };
         let path = self.checkpoint_place();
-        if ckpt.source_cluster.is_some() && ckpt.source_cluster != self.checkpoints.source_cluster {
+        if let Some(mismatch) = self.checkpoints.foreign(&ckpt) {
             tracing::warn!(
                 connector = %self.name,
-                checkpoint = %path,
-                written_for = ?ckpt.source_cluster,
-                source_cluster = ?self.checkpoints.source_cluster,
-                "The checkpoint belongs to another Kafka cluster; starting from scratch (it will be replaced)."
+                "The checkpoint {path} {mismatch}; starting from scratch (it will be replaced)."
             );
             self.recover_sinks(None)?;
             return Ok(false);
@@ -249,6 +246,7 @@ impl Pipeline {
             sequence: self.checkpoints.sequence,
             written_ms: record::now_ms(),
             source_cluster: self.checkpoints.source_cluster.clone(),
+            output: self.checkpoints.output.clone(),
             positions: self.source.positions(),
             lineage,
             generated,

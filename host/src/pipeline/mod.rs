@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::producer::Producer;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Loaded, SourceConfig};
@@ -21,8 +22,9 @@ use crate::runtime::{
 };
 use crate::sinks::avro::AvroEncoder;
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, ParquetSink, Sink, SinkError};
+use crate::sources::event_time::EventTimeField;
 use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
-use crate::state::{CheckpointStore, StateError};
+use crate::state::{Checkpoint, CheckpointStore, StateError};
 
 mod checkpoint;
 mod landing;
@@ -133,6 +135,9 @@ struct Checkpoints {
     next: tokio::time::Instant,
     sequence: u64,
     source_cluster: Option<String>,
+    /// `<cluster id>/<topic>` of the Kafka sink, for a source whose position
+    /// is not a Kafka offset (see [`Checkpoint::output`]).
+    output: Option<String>,
     /// A checkpoint that failed because a sink could not write: how many
     /// times in a row, and when to try again. Reading pauses meanwhile.
     retry: Option<(u32, tokio::time::Instant)>,
@@ -140,6 +145,28 @@ struct Checkpoints {
     /// With `exactly_once`, checkpoints are Kafka transactions (state in the
     /// state topic, offsets in the transaction) instead of the file.
     transactions: Option<Transactions>,
+}
+
+impl Checkpoints {
+    /// Why `ckpt` belongs to another cluster or topic than this run's, if it
+    /// does: positions name another cluster's offsets, or a generator's state
+    /// describes records another cluster never received. Where either side is
+    /// unknown (an older checkpoint, a cluster that did not say its id), the
+    /// checkpoint is trusted.
+    fn foreign(&self, ckpt: &Checkpoint) -> Option<String> {
+        let differ = |saved: &Option<String>, now: &Option<String>| match (saved, now) {
+            (Some(saved), Some(now)) if saved != now => Some((saved.clone(), now.clone())),
+            _ => None,
+        };
+        if let Some((saved, now)) = differ(&ckpt.source_cluster, &self.source_cluster) {
+            return Some(format!(
+                "was written for source cluster {saved}, but this run reads from cluster {now}"
+            ));
+        }
+        differ(&ckpt.output, &self.output).map(|(saved, now)| {
+            format!("was written for output to {saved}, but this run writes to {now}")
+        })
+    }
 }
 
 /// A connector ready to run.
@@ -162,6 +189,8 @@ pub struct Pipeline {
     sink_topic: Option<String>,
     /// Records read so far, for a progress display.
     read_total: Arc<std::sync::atomic::AtomicU64>,
+    /// Where each record's event time is read from, when not its timestamp.
+    event_time: Option<EventTimeField>,
 }
 
 /// Checks `schema` against what `subject` holds (the registry's own
@@ -323,9 +352,14 @@ impl Pipeline {
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());
                 let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;
-                let mut source =
-                    KafkaSource::new(consumer, &k.topic, k.batch_size, k.batch_timeout_ms)
-                        .map_err(kafka_err)?;
+                let mut source = KafkaSource::new(
+                    consumer,
+                    &cluster.bootstrap,
+                    &k.topic,
+                    k.batch_size,
+                    k.batch_timeout_ms,
+                )
+                .map_err(kafka_err)?;
                 if transactional_id.is_some() {
                     source.set_transactional();
                 }
@@ -365,6 +399,15 @@ impl Pipeline {
             )));
         }
         let source_cluster = source.cluster_id();
+        let output = match (&source, &c.sink.kafka) {
+            (Source::Generator(_) | Source::Http(_), Some(k)) => {
+                let id = tokio::task::block_in_place(|| {
+                    producer.client().fetch_cluster_id(Duration::from_secs(10))
+                });
+                id.map(|id| format!("{id}/{}", k.topic))
+            }
+            _ => None,
+        };
         let lanes = match (
             &c.aggregate,
             &loaded.aggregate_plugin,
@@ -437,12 +480,17 @@ impl Pipeline {
                 next: tokio::time::Instant::now() + every,
                 sequence: 0,
                 source_cluster,
+                output,
                 retry: None,
                 last_failure: None,
                 transactions,
             },
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             read_total: Default::default(),
+            event_time: match &c.source {
+                SourceConfig::Kafka(k) => k.event_time.as_deref().map(EventTimeField::new),
+                SourceConfig::Generator(_) | SourceConfig::Http(_) => None,
+            },
             cluster,
         };
         // Lanes restore themselves from the state topic as partitions arrive.
@@ -563,7 +611,7 @@ impl Pipeline {
             // A bounded run: the end of the topic is the end of the input, once
             // it has held for a second of polling that brought nothing (a
             // broker's end offsets can lag what a fetch still brings).
-            if stop.at_end && idle && self.source.at_end() && self.holds_every_partition() {
+            if stop.at_end && idle && self.at_end()? && self.holds_every_partition() {
                 let since = *at_end_since.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() >= Duration::from_secs(1) {
                     tracing::info!(connector = %self.name, "Reached the end of the source.");
@@ -621,6 +669,9 @@ impl Pipeline {
         self.source.mark_in_flight(&origins);
         let mut dead = Vec::new();
         let mut records = input;
+        if let Some(field) = &self.event_time {
+            stamp_event_times(field, &mut records, &mut dead);
+        }
         let mut dropped = Vec::new();
         for stage in &mut self.stages {
             if records.is_empty() {
@@ -789,6 +840,16 @@ impl Pipeline {
         }
     }
 
+    /// Whether the source has been handled to its end (a bounded run).
+    fn at_end(&mut self) -> Result<bool, PipelineError> {
+        self.source
+            .at_end()
+            .map_err(|source| PipelineError::Source {
+                connector: self.name.clone(),
+                source,
+            })
+    }
+
     /// Whether this host holds every partition it must close windows for
     /// before a bounded run ends: with partitioned state, the last host
     /// standing holds them all (another member would close its own otherwise).
@@ -800,6 +861,27 @@ impl Pipeline {
             .iter()
             .all(|p| lanes.lanes.contains_key(p))
     }
+}
+
+/// Sets each record's timestamp to the event time `field` reads from its
+/// value; a record without one goes to `dead` with the reason, as it came in.
+fn stamp_event_times(field: &EventTimeField, records: &mut Batch, dead: &mut Vec<DlqEntry>) {
+    records.retain_mut(|r| match field.read(r.value.as_deref()) {
+        Ok(ms) => {
+            r.timestamp_ms = ms;
+            true
+        }
+        Err(reason) => {
+            dead.push(DlqEntry {
+                record: r.clone(),
+                reason,
+                stage: "source".into(),
+                plugin: "weir".into(),
+                plugin_contract: String::new(),
+            });
+            false
+        }
+    });
 }
 
 /// Ticks an aggregator with `watermark`; its output, or `None` (logged) when

@@ -359,6 +359,7 @@ impl Lanes {
             sequence: lane.sequence,
             written_ms: record::now_ms(),
             source_cluster: self.source_cluster.clone(),
+            output: None,
             positions,
             lineage: None,
             generated: 0,

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
+use crate::kafka::context::is_missing_topic;
 use crate::record::{Batch, Origin, Record, now_ms};
 
 pub struct KafkaSource {
@@ -37,7 +38,28 @@ pub struct KafkaSource {
     lag_reported: Option<std::time::Instant>,
     /// Offsets go into the connector's Kafka transactions, not to the group.
     transactional: bool,
+    /// Where the topic is looked for, for the messages about a missing one.
+    bootstrap: String,
+    /// Since when the topic has been found missing, and when that was last said.
+    missing: Option<Missing>,
 }
+
+/// A subscribed topic that does not exist yet.
+struct Missing {
+    since: std::time::Instant,
+    said: std::time::Instant,
+    probed: std::time::Instant,
+}
+
+/// How often the broker is asked whether a missing topic exists now.
+const MISSING_PROBE: Duration = Duration::from_secs(1);
+
+/// How often "waiting for topic" is said while it is missing.
+const MISSING_REPEAT: Duration = Duration::from_secs(30);
+
+/// How long a bounded run (`--exit-at-end`) waits for a missing topic before
+/// it ends with an error.
+const MISSING_LIMIT: Duration = Duration::from_secs(30);
 
 /// The longest a broker call between two polls may wait (end-of-input and
 /// watermark checks). These calls block the poll loop, and librdkafka puts a
@@ -49,6 +71,7 @@ const BETWEEN_POLLS: Duration = Duration::from_secs(1);
 impl KafkaSource {
     pub fn new(
         consumer: GroupConsumer,
+        bootstrap: &str,
         topic: &str,
         batch_size: u32,
         batch_timeout_ms: u64,
@@ -70,6 +93,8 @@ impl KafkaSource {
             partitions: Vec::new(),
             lag_reported: None,
             transactional: false,
+            bootstrap: bootstrap.to_string(),
+            missing: None,
         })
     }
 
@@ -141,12 +166,58 @@ impl KafkaSource {
 
     /// Whether every partition of the topic has been handled up to its end
     /// (not only the assigned ones: after a restart the group may not have
-    /// handed this consumer all of them yet).
-    pub fn at_end(&mut self) -> bool {
+    /// handed this consumer all of them yet). A topic that has not appeared
+    /// within [`MISSING_LIMIT`] has no end to reach: an error.
+    pub fn at_end(&mut self) -> Result<bool, KafkaIoError> {
         tokio::task::block_in_place(|| {
             let parts = self.topic_partitions();
-            !parts.is_empty() && parts.iter().all(|&p| self.caught_up(p))
+            if let Some(m) = &self.missing
+                && m.since.elapsed() >= MISSING_LIMIT
+            {
+                return Err(KafkaIoError::TopicMissing {
+                    topic: self.topic.to_string(),
+                    bootstrap: self.bootstrap.clone(),
+                    waited_s: m.since.elapsed().as_secs(),
+                });
+            }
+            Ok(!parts.is_empty() && parts.iter().all(|&p| self.caught_up(p)))
         })
+    }
+
+    /// Notes that the topic does not exist (yet), saying so in one line at
+    /// most every [`MISSING_REPEAT`]; the consumer picks the topic up once it
+    /// is created.
+    fn topic_missing(&mut self) {
+        let now = std::time::Instant::now();
+        let first = self.missing.is_none();
+        let m = self.missing.get_or_insert(Missing {
+            since: now,
+            said: now,
+            probed: now,
+        });
+        m.probed = now;
+        if first || m.said.elapsed() >= MISSING_REPEAT {
+            m.said = now;
+            tracing::warn!(
+                topic = %self.topic,
+                bootstrap = %self.bootstrap,
+                "Waiting for topic `{}` to exist on {}; reading starts once it is created.",
+                self.topic,
+                self.bootstrap
+            );
+        }
+    }
+
+    /// The topic exists: a later absence is news again.
+    fn topic_found(&mut self) {
+        if let Some(m) = self.missing.take() {
+            tracing::info!(
+                topic = %self.topic,
+                waited_s = m.since.elapsed().as_secs(),
+                "Topic `{}` exists now.",
+                self.topic
+            );
+        }
     }
 
     /// The topic's partitions that still have records to hand on: the ones
@@ -166,22 +237,43 @@ impl KafkaSource {
     /// The topic's partitions from metadata (fetched once), else the assigned ones.
     pub fn topic_partitions(&mut self) -> Vec<i32> {
         if self.partitions.is_empty() {
-            self.partitions = self
-                .consumer
-                .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
-                .ok()
-                .and_then(|m| {
-                    m.topics()
-                        .iter()
-                        .find(|t| t.name() == &*self.topic)
-                        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-                })
-                .unwrap_or_default();
+            self.look_for_topic();
         }
         if self.partitions.is_empty() {
             self.assigned()
         } else {
             self.partitions.clone()
+        }
+    }
+
+    /// Asks the broker for the topic's partitions (waiting at most
+    /// [`BETWEEN_POLLS`]), and notes whether the topic exists. A topic that
+    /// appears after the consumer subscribed is subscribed to again, so the
+    /// group assigns it now, not at librdkafka's next metadata refresh (5 min).
+    fn look_for_topic(&mut self) {
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), BETWEEN_POLLS);
+        let Ok(metadata) = metadata else {
+            // The broker did not answer: no news about the topic.
+            return;
+        };
+        let parts: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == &*self.topic && t.error().is_none())
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if parts.is_empty() {
+            self.topic_missing();
+            return;
+        }
+        self.partitions = parts;
+        if self.missing.is_some() {
+            if let Err(e) = self.consumer.subscribe(&[&self.topic]) {
+                tracing::warn!(topic = %self.topic, error = %e, "Cannot subscribe again to the topic that appeared; librdkafka's next metadata refresh finds it.");
+            }
+            self.topic_found();
         }
     }
 
@@ -220,6 +312,13 @@ impl KafkaSource {
         stop: &CancellationToken,
     ) -> Result<Batch, KafkaIoError> {
         let max = max.min(self.batch_size);
+        if self
+            .missing
+            .as_ref()
+            .is_some_and(|m| m.probed.elapsed() >= MISSING_PROBE)
+        {
+            tokio::task::block_in_place(|| self.look_for_topic());
+        }
         let mut batch = Vec::new();
         // Next offset per partition after the records taken into this batch.
         let mut taken: HashMap<i32, i64> = HashMap::new();
@@ -232,7 +331,11 @@ impl KafkaSource {
             let msg = match received {
                 Err(_) => break,
                 Ok(Err(source)) => {
-                    tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");
+                    if is_missing_topic(&source) {
+                        self.topic_missing();
+                    } else {
+                        tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");
+                    }
                     if batch.is_empty() {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
@@ -275,6 +378,9 @@ impl KafkaSource {
                     offset: msg.offset(),
                 }),
             });
+        }
+        if !batch.is_empty() && self.missing.is_some() {
+            self.topic_found();
         }
         Ok(batch)
     }

@@ -1,5 +1,6 @@
 //! Where records enter a pipeline. Every kind of source is listed once, here.
 
+pub mod event_time;
 pub mod generator;
 pub mod http;
 pub mod kafka;
@@ -105,10 +106,11 @@ impl Source {
 
     /// Whether a bounded read is complete: a Kafka source has handled everything
     /// up to the end of its partitions. Generators end by returning `None`.
-    pub fn at_end(&mut self) -> bool {
+    /// An error when the topic never appeared (a bounded run would wait forever).
+    pub fn at_end(&mut self) -> Result<bool, SourceError> {
         match self {
-            Source::Generator(_) | Source::Http(_) => false,
-            Source::Kafka(s) => s.at_end(),
+            Source::Generator(_) | Source::Http(_) => Ok(false),
+            Source::Kafka(s) => s.at_end().map_err(Into::into),
         }
     }
 

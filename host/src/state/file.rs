@@ -20,6 +20,8 @@ struct Header {
     sequence: u64,
     written_ms: i64,
     source_cluster: Option<String>,
+    #[serde(default)]
+    output: Option<String>,
     positions: BTreeMap<String, BTreeMap<i32, i64>>,
     #[serde(default)]
     lineage: Option<String>,
@@ -113,6 +115,7 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
         sequence: c.sequence,
         written_ms: c.written_ms,
         source_cluster: c.source_cluster.clone(),
+        output: c.output.clone(),
         positions: c.positions.clone(),
         lineage: c.lineage.clone(),
         generated: c.generated,
@@ -186,6 +189,7 @@ fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
         sequence: header.sequence,
         written_ms: header.written_ms,
         source_cluster: header.source_cluster,
+        output: header.output,
         positions: header.positions,
         lineage: header.lineage,
         generated: header.generated,
@@ -204,6 +208,7 @@ mod tests {
             sequence: 3,
             written_ms: 1_700_000_000_000,
             source_cluster: Some("c1".into()),
+            output: Some("c1/purchases".into()),
             positions,
             lineage: Some("l1".into()),
             generated: 42,
@@ -233,6 +238,22 @@ mod tests {
         next.sequence = 4;
         store.save(&next).unwrap();
         assert_eq!(store.load().unwrap().unwrap().sequence, 4);
+    }
+
+    /// A file written before `output` (and `lineage`) existed still loads.
+    #[test]
+    fn an_older_header_still_loads() {
+        let json = br#"{"sequence":7,"written_ms":1,"source_cluster":"c1","positions":{"t":{"0":5}},"stages":[]}"#;
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(json);
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+        let c = decode(&bytes).unwrap();
+        assert_eq!(c.sequence, 7);
+        assert_eq!(c.output, None);
+        assert_eq!(c.lineage, None);
+        assert_eq!(c.positions["t"][&0], 5);
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct Checkpoint {
     pub written_ms: i64,
     /// The source cluster's id: positions mean nothing on another cluster.
     pub source_cluster: Option<String>,
+    /// Where a source without Kafka offsets (a generator, a poller) sent its
+    /// output, as `<cluster id>/<topic>`: its state (a generator's table, the
+    /// records it already made) means nothing to another cluster or topic.
+    pub output: Option<String>,
     /// Next offset to read per topic and partition; everything below is in the snapshots.
     pub positions: BTreeMap<String, BTreeMap<i32, i64>>,
     /// A generator source's run identity and how many records it had made: on

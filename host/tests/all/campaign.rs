@@ -428,3 +428,121 @@ async fn an_unwritable_output_pauses_the_connector_until_it_can_write_again() {
         "the dataset of a run that never paused"
     );
 }
+
+/// View logs produced by another program an hour after they happened (Kafka
+/// timestamps are the time of produce, as a plain producer leaves them; here
+/// each view's `start_timestamp` + 1 h, since the generated views are recent),
+/// then consumed as one backfill. With `event_time = "start_timestamp"` the
+/// watermark and the windows use the same time, and the dataset is the live
+/// run's (whose Kafka timestamps are the event times); without it, the views
+/// are judged by their produce time and many are called late. A view without
+/// the field goes to the DLQ as `event_time_missing`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_produced_an_hour_later_give_the_live_dataset_with_event_time() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    plugin("campaign-views");
+    plugin("campaign-minute");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    produce(bootstrap.clone(), "views", "view_id", 0, 0.0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (live, _) = clean_run(&bootstrap, dir.path()).await;
+
+    // The same views, in the same partitions and order, stamped an hour after
+    // they started; plus one view without its start.
+    weir::kafka::admin::ensure_topics(
+        &weir::kafka::client::Cluster {
+            bootstrap: bootstrap.clone(),
+            settings: Default::default(),
+        },
+        &[weir::kafka::admin::TopicSpec {
+            name: "external".into(),
+            partitions: 3,
+            replication_factor: 1,
+            config: Default::default(),
+        }],
+    )
+    .await
+    .expect("topic");
+    let mut views = consume(&bootstrap, "views", VIEWS as usize, Duration::from_secs(3)).await;
+    assert_eq!(views.len(), VIEWS as usize);
+    views.sort_by_key(|s| (s.partition, s.offset));
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let headless = br#"{"view_id":"no-start","end_timestamp":1,"banner_id":1,"campaign_id":1}"#;
+    let hour_later = |v: &[u8]| {
+        let j: serde_json::Value = serde_json::from_slice(v).expect("view JSON");
+        j["start_timestamp"].as_i64().expect("start_timestamp") + 3_600_000
+    };
+    let newest = views
+        .iter()
+        .map(|s| hour_later(s.value.as_deref().expect("view")));
+    let newest = newest.max().expect("views");
+    let sends: Vec<_> = views
+        .iter()
+        .map(|s| {
+            let v = s.value.as_deref().expect("view");
+            (s.partition, s.key.as_deref(), v, hour_later(v))
+        })
+        .chain([(0, Some(&b"no-start"[..]), &headless[..], newest)])
+        .map(|(p, k, v, ts)| {
+            let mut r = FutureRecord::<[u8], [u8]>::to("external")
+                .partition(p)
+                .payload(v)
+                .timestamp(ts);
+            r.key = k;
+            producer.send(r, Duration::from_secs(30))
+        })
+        .collect();
+    for s in futures::future::join_all(sends).await {
+        s.expect("sent");
+    }
+
+    let backfill = |name: &str, event_time: bool| {
+        let out = dir.path().join(name);
+        let mut toml = minute_toml(name, "external", &out, false);
+        if event_time {
+            toml = toml.replace(
+                "topic = \"external\"",
+                "topic = \"external\"\nevent_time = \"start_timestamp\"",
+            );
+        }
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, toml).expect("write");
+        let state = dir.path().join(format!("{name}-state"));
+        let bootstrap = bootstrap.clone();
+        async move {
+            let log = run_to_end(&path, &bootstrap, &state).await;
+            (dataset(&out), log)
+        }
+    };
+    let (with_event_time, log) = backfill("backfill", true).await;
+    assert!(log.contains("Reached the end of the source"), "{log}");
+    let dead = dead_letters(&bootstrap, "backfill.dlq").await;
+    assert_eq!(
+        dead.get("event_time_missing").map(BTreeSet::len),
+        Some(1),
+        "{dead:?}"
+    );
+    assert!(!dead.contains_key("late"), "on-time views called late");
+    assert!(live.len() > 100, "{} rows", live.len());
+    assert_eq!(
+        with_event_time, live,
+        "the backfill differs from the live run"
+    );
+
+    let (by_produce_time, _) = backfill("produce-time", false).await;
+    let dead = dead_letters(&bootstrap, "produce-time.dlq").await;
+    let late = dead.get("late").map_or(0, BTreeSet::len);
+    println!(
+        "backfill stamped an hour late: {} of {} rows, {late} views late without `event_time`; {} rows and none late with it",
+        by_produce_time.len(),
+        live.len(),
+        with_event_time.len()
+    );
+    assert!(late > VIEWS as usize / 10, "{late} late");
+    assert_ne!(by_produce_time, live);
+}

@@ -176,3 +176,49 @@ async fn a_killed_source_continues_the_same_table() {
         "the topic rebuilds the generator's table"
     );
 }
+
+/// The same connector and state directory against a second cluster: the
+/// generator's checkpoint describes rows that cluster never received, so the
+/// generator starts fresh and the log says why (naming the checkpoint and
+/// both clusters), instead of updating and deleting rows the topic never had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_written_for_another_cluster_starts_the_generator_fresh() {
+    plugin("cdc-gen");
+    plugin("cdc-shape");
+    let first = broker().await;
+    let second = broker().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("cdc-source.toml");
+    std::fs::write(&toml, SOURCE.replace("RATE", "0")).expect("write");
+    let state = dir.path().join("state");
+    let run = |bootstrap: String| {
+        let (toml, state) = (toml.clone(), state.clone());
+        async move {
+            finish(weir_run(
+                &toml,
+                &bootstrap,
+                &state,
+                &["--max-records", "2000"],
+            ))
+            .await
+        }
+    };
+    run(first.bootstrap()).await;
+    let log = run(second.bootstrap()).await;
+    let ckpt = state.join("cdc-source.ckpt");
+    let line = log
+        .lines()
+        .find(|l| l.contains("starting from scratch"))
+        .unwrap_or_else(|| panic!("no line on the foreign checkpoint:\n{log}"));
+    assert!(line.contains(&ckpt.display().to_string()), "{line}");
+    assert_eq!(
+        line.matches("/users.cdc").count(),
+        2,
+        "both clusters: {line}"
+    );
+    assert!(!log.contains("Restored state"), "{log}");
+
+    let (table, changes) = rebuild(&second.bootstrap(), true).await;
+    assert_eq!(changes, 2_000);
+    assert_eq!(table, generator_rows(&state));
+}

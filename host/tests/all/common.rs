@@ -489,3 +489,36 @@ pub fn read_request(s: &mut impl std::io::Read) -> Vec<u8> {
     }
     req
 }
+
+/// The log of pipelines run in this test process, captured for a test to
+/// print: attach it to a future with `tracing::instrument::WithSubscriber`.
+#[derive(Clone, Default)]
+pub struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    /// A subscriber writing weir's and librdkafka's events at `info` (and
+    /// above) into this log, with the time of each line.
+    pub fn dispatch(&self) -> tracing::Dispatch {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::Dispatch::new(subscriber)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

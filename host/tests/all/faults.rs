@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
+use tracing::instrument::WithSubscriber;
 
 use crate::common::*;
 
@@ -210,19 +211,25 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
 
     let (_check_dir, check) = connector(VALIDATE);
     let bs = bootstrap.clone();
-    let consuming = tokio::spawn(async move {
-        let stop = weir::pipeline::StopAfter {
-            at_end: true,
-            duration: Some(Duration::from_secs(120)),
-            ..Default::default()
-        };
-        weir::pipeline::Pipeline::build(&check, &runtime(), &bs, None, &state_dir(&check))
-            .await
-            .expect("builds")
-            .run(stop, tokio_util::sync::CancellationToken::new())
-            .await
-            .expect("runs")
-    });
+    // The consumer's group events (assigned, revoked, lost, failed commits,
+    // client errors), printed with the figures.
+    let log = CapturedLog::default();
+    let consuming = tokio::spawn(
+        async move {
+            let stop = weir::pipeline::StopAfter {
+                at_end: true,
+                duration: Some(Duration::from_secs(120)),
+                ..Default::default()
+            };
+            weir::pipeline::Pipeline::build(&check, &runtime(), &bs, None, &state_dir(&check))
+                .await
+                .expect("builds")
+                .run(stop, tokio_util::sync::CancellationToken::new())
+                .await
+                .expect("runs")
+        }
+        .with_subscriber(log.dispatch()),
+    );
     let halfway = produced as i64 / 3;
     let midway = eventually(|| committed(&bootstrap, "check", "purchases") >= halfway).await;
     assert!(midway, "the consumer made no progress");
@@ -234,12 +241,18 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     let consume_recovered = up.elapsed();
     let answered = mock_seqs(&bootstrap, &["valid", "check.dlq"]).await;
     let tally = Tally::of(produced, answered);
+    let text = log.text();
+    let events: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("INFO") || l.contains("Partitions"))
+        .collect();
+    let events = events.join("\n");
     println!(
-        "broker down 3 s mid-consume: {tally} (read {} records); the run reached the end {:.1} s after the broker came back",
+        "broker down 3 s mid-consume: {tally} (read {} records); the run reached the end {:.1} s after the broker came back; the consumer's events:\n{events}",
         stats.read,
         consume_recovered.as_secs_f64()
     );
-    assert_eq!(tally.lost, 0, "{tally}");
+    assert_eq!(tally.lost, 0, "{tally}\n{text}");
 }
 
 /// A connector whose plugin traps on every call, beside a healthy one in the

@@ -134,3 +134,74 @@ partitions = 1
         .sum();
     assert_eq!(total, 120, "committed offsets: {committed:?}");
 }
+
+/// A Kafka source started before its topic exists says so in one line of its
+/// own (not librdkafka's error, not "Consumer error"), picks the topic up once
+/// it is created, and says that too. A bounded run (`--exit-at-end`) whose
+/// topic never appears ends with an error naming the topic and the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_started_before_its_topic_waits_for_it_and_says_so() {
+    plugin("purchases-gen");
+    plugin("purchases-validate");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("early.toml");
+    let connector = |topic: &str| {
+        format!(
+            r#"
+name = "early-{topic}"
+[source.kafka]
+topic = "{topic}"
+batch_timeout_ms = 100
+[[transform]]
+plugin = "purchases-validate"
+[sink.kafka]
+topic = "valid-{topic}"
+"#
+        )
+    };
+    std::fs::write(&toml, connector("purchases")).expect("write");
+    let run = Running::new(weir_run(&toml, &bootstrap, &dir.path().join("state"), &[]));
+    let waiting = format!("Waiting for topic `purchases` to exist on {bootstrap}");
+    assert!(
+        eventually(|| run.log().contains(&waiting)).await,
+        "{}",
+        run.log()
+    );
+    produce_purchases(&bootstrap, 2_000).await;
+    let created = std::time::Instant::now();
+    let picked_up = eventually_within(Duration::from_secs(60), || {
+        committed(&bootstrap, "early-purchases", "purchases") >= 2_000
+    })
+    .await;
+    println!(
+        "a source started before its topic: all 2,000 records handled {:.1} s after the topic was created",
+        created.elapsed().as_secs_f64()
+    );
+    assert!(picked_up, "{}", run.log());
+    run.signal("TERM");
+    let log = run.finish().await;
+    assert_eq!(log.matches("Waiting for topic").count(), 1, "{log}");
+    assert!(log.contains("Topic `purchases` exists now."), "{log}");
+    for noise in ["ERROR", "Consumer error", "UnknownTopicOrPartition"] {
+        assert!(!log.contains(noise), "`{noise}` in the log:\n{log}");
+    }
+
+    let never = dir.path().join("never.toml");
+    std::fs::write(&never, connector("never")).expect("write");
+    let out = weir_run(
+        &never,
+        &bootstrap,
+        &dir.path().join("state"),
+        &["--exit-at-end", "--duration", "120"],
+    )
+    .wait_with_output()
+    .expect("weir exits");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains(&format!("topic `never` does not exist on {bootstrap}")),
+        "{log}"
+    );
+}

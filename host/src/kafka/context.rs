@@ -1,0 +1,89 @@
+//! What a group consumer tells weir's logs: its group events (partitions
+//! assigned, revoked, lost), failed commits, and librdkafka's global errors.
+//! Without these an operator (or a test) cannot tell a consumer that waits for
+//! a rebalance from one that stalls.
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+/// The context of every group consumer weir makes.
+pub struct GroupContext {
+    group: String,
+}
+
+impl GroupContext {
+    pub fn new(group: &str) -> Self {
+        GroupContext {
+            group: group.to_string(),
+        }
+    }
+}
+
+/// `topic[partition]@offset, …` for a log line.
+fn describe(tpl: &TopicPartitionList) -> String {
+    tpl.elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => format!("{}[{}]@{o}", e.topic(), e.partition()),
+            _ => format!("{}[{}]", e.topic(), e.partition()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A subscribed topic that does not exist (yet): the Kafka source says so in
+/// its own words, once in a while, instead of librdkafka's error.
+pub fn is_missing_topic(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)
+    )
+}
+
+impl ClientContext for GroupContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if is_missing_topic(&error) {
+            tracing::debug!(group = %self.group, %error, reason, "librdkafka: topic not available.");
+        } else {
+            tracing::warn!(group = %self.group, %error, reason, "Kafka client error; librdkafka retries.");
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            if consumer.assignment_lost() {
+                tracing::warn!(group = %self.group, partitions = %describe(tpl), "Partitions lost: this consumer dropped out of the group (session timeout or max.poll.interval.ms); it rejoins.");
+            } else {
+                tracing::info!(group = %self.group, partitions = %describe(tpl), "Partitions revoked by the group.");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(group = %self.group, partitions = %describe(tpl), "Partitions assigned by the group.");
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => {
+                tracing::warn!(group = %self.group, error = %e, "The group rebalance failed; librdkafka rejoins.");
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => {
+                tracing::debug!(group = %self.group, offsets = %describe(offsets), "Offsets committed.")
+            }
+            Err(e) => {
+                tracing::warn!(group = %self.group, error = %e, offsets = %describe(offsets), "A commit failed; the next checkpoint commits again.")
+            }
+        }
+    }
+}
