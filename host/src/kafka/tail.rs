@@ -20,12 +20,15 @@ const WINDOW: i64 = 200_000;
 /// `topic` stamped with `lineage` (`lineage_header`), from the last records of
 /// every partition. A set, not a maximum: a batch cut short by a crash can reach
 /// one partition and not another.
+/// A record that made several outputs (numbered `i/n` in `part_header`)
+/// counts as delivered only once all of them are found.
 pub async fn delivered_since(
     cluster: &Cluster,
     topic: &str,
     lineage_header: &str,
     lineage: &str,
     seq_header: &str,
+    part_header: &str,
     after: u64,
 ) -> Result<HashSet<u64>, KafkaIoError> {
     let consume_err = |source| KafkaIoError::Consume {
@@ -55,9 +58,9 @@ pub async fn delivered_since(
             }
             Ok(ends)
         })?;
-    let mut delivered = HashSet::new();
+    let mut delivered = Delivered::default();
     if ends.is_empty() {
-        return Ok(delivered);
+        return Ok(delivered.complete());
     }
     let mut tpl = TopicPartitionList::new();
     for (&p, &(low, high)) in &ends {
@@ -96,7 +99,7 @@ pub async fn delivered_since(
                     .and_then(|s| s.parse::<u64>().ok())
                 && seq > after
             {
-                delivered.insert(seq);
+                delivered.note(seq, header(part_header).as_deref());
             }
         }
         if pending
@@ -106,5 +109,61 @@ pub async fn delivered_since(
             pending.remove(&msg.partition());
         }
     }
-    Ok(delivered)
+    Ok(delivered.complete())
+}
+
+/// Sequence numbers found, and the parts found of those that made several
+/// outputs (`i/n`).
+#[derive(Default)]
+struct Delivered {
+    whole: HashSet<u64>,
+    parts: HashMap<u64, (u32, HashSet<u32>)>,
+}
+
+impl Delivered {
+    fn note(&mut self, seq: u64, part: Option<&[u8]>) {
+        let part = part
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .and_then(|p| p.split_once('/'))
+            .and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+        match part {
+            None => {
+                self.whole.insert(seq);
+            }
+            Some((i, n)) => {
+                let (count, seen) = self.parts.entry(seq).or_default();
+                *count = n;
+                seen.insert(i);
+            }
+        }
+    }
+
+    /// The records every output of which was found.
+    fn complete(mut self) -> HashSet<u64> {
+        for (seq, (n, seen)) in self.parts {
+            if seen.len() as u32 >= n {
+                self.whole.insert(seq);
+            }
+        }
+        self.whole
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_counts_only_with_all_its_parts() {
+        let mut d = Delivered::default();
+        d.note(1, None);
+        d.note(2, Some(b"1/2"));
+        d.note(3, Some(b"2/2"));
+        d.note(3, Some(b"1/2"));
+        d.note(4, Some(b"1/3"));
+        d.note(4, Some(b"3/3"));
+        let mut got: Vec<u64> = d.complete().into_iter().collect();
+        got.sort();
+        assert_eq!(got, [1, 3]);
+    }
 }

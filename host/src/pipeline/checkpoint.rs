@@ -7,7 +7,7 @@ use crate::record;
 use crate::runtime::AsyncInstance;
 use crate::sinks::Sink;
 use crate::sources::Source;
-use crate::sources::generator::{LINEAGE_HEADER, SEQ_HEADER};
+use crate::sources::generator::{LINEAGE_HEADER, PART_HEADER, SEQ_HEADER};
 use crate::state::{Checkpoint, StageState, StateError};
 
 /// The aggregator's event times per partition, kept by the host itself.
@@ -89,6 +89,7 @@ impl Pipeline {
                     LINEAGE_HEADER,
                     lineage,
                     SEQ_HEADER,
+                    PART_HEADER,
                     ckpt.generated,
                 )
                 .await

@@ -34,6 +34,40 @@ pub struct GeneratorSource {
 /// Header names stamped on generated records.
 pub const LINEAGE_HEADER: &str = "weir.lineage";
 pub const SEQ_HEADER: &str = "weir.seq";
+/// `i/n` on each of the `n` outputs a generated record made, when it made
+/// more than one (e.g. a delete and its tombstone): a crash between them must
+/// not let a restart take the record as delivered.
+pub const PART_HEADER: &str = "weir.part";
+
+/// Numbers the outputs of each generated record that made more than one
+/// (`weir.part` = `i/n`, in batch order). Outputs of one record share its
+/// `weir.seq`; a record with one output (the usual case) gets no header.
+pub fn number_parts(records: &mut Batch) {
+    let seq_of = |r: &record::Record| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == SEQ_HEADER)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+    };
+    let mut counts: std::collections::HashMap<u64, (u32, u32)> = Default::default();
+    for r in records.iter() {
+        if let Some(seq) = seq_of(r) {
+            counts.entry(seq).or_default().1 += 1;
+        }
+    }
+    if counts.values().all(|&(_, n)| n < 2) {
+        return;
+    }
+    for r in records.iter_mut() {
+        let Some(seq) = seq_of(r) else { continue };
+        let Some((i, n)) = counts.get_mut(&seq).filter(|(_, n)| *n > 1) else {
+            continue;
+        };
+        *i += 1;
+        r.headers
+            .push((PART_HEADER.to_string(), format!("{i}/{n}").into_bytes()));
+    }
+}
 
 impl GeneratorSource {
     pub fn new(
@@ -146,5 +180,54 @@ impl GeneratorSource {
             *r -= (batch.len() as u64).min(*r);
         }
         Ok(Some(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+
+    fn out(seq: u64) -> Record {
+        Record {
+            key: None,
+            value: None,
+            headers: vec![(SEQ_HEADER.into(), seq.to_string().into_bytes())],
+            timestamp_ms: 0,
+            origin: None,
+        }
+    }
+
+    fn parts(records: &Batch) -> Vec<Option<&str>> {
+        records
+            .iter()
+            .map(|r| {
+                r.headers
+                    .iter()
+                    .find(|(k, _)| k == PART_HEADER)
+                    .map(|(_, v)| std::str::from_utf8(v).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_records_with_several_outputs_are_numbered() {
+        let mut batch = vec![out(1), out(2), out(2), out(3), out(4), out(4), out(4)];
+        number_parts(&mut batch);
+        assert_eq!(
+            parts(&batch),
+            [
+                None,
+                Some("1/2"),
+                Some("2/2"),
+                None,
+                Some("1/3"),
+                Some("2/3"),
+                Some("3/3")
+            ]
+        );
+        let mut plain = vec![out(1), out(2)];
+        number_parts(&mut plain);
+        assert_eq!(parts(&plain), [None, None]);
     }
 }
