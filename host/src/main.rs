@@ -50,7 +50,14 @@ enum Command {
         /// embedded broker is started.
         #[arg(long, env = "WEIR_BOOTSTRAP_SERVERS")]
         bootstrap_servers: Option<String>,
-        /// Stop each connector after it has read this many records.
+        /// Stop each connector once its source has handed on this many records
+        /// (then flush, checkpoint and exit). A record is what the source reads,
+        /// before any plugin: a Kafka source counts messages of its topic
+        /// (filtered and dead-lettered ones included); a generator counts the
+        /// records its plugin made; an HTTP source counts response bodies that
+        /// differ from the last one (polls returning the same body do not
+        /// count), not the records a plugin makes from a body (e.g. one per
+        /// GTFS vehicle).
         #[arg(long)]
         max_records: Option<u64>,
         /// Stop after this many seconds.

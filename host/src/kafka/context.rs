@@ -4,6 +4,7 @@
 //! a rebalance from one that stalls.
 
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaErrorCode;
@@ -43,7 +44,37 @@ pub fn is_missing_topic(e: &KafkaError) -> bool {
     )
 }
 
+/// A lost connection or an unreachable broker: librdkafka reconnects by
+/// itself, and its error callback has said so already.
+pub fn is_transport(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown)
+    )
+}
+
 impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let group = &self.group;
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", %group, "{fac} {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", %group, "{fac} {message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", %group, "{fac} {message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", %group, "{fac} {message}")
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if is_missing_topic(&error) {
             tracing::debug!(group = %self.group, %error, reason, "librdkafka: topic not available.");

@@ -681,6 +681,9 @@ impl Pipeline {
             records = out;
             dropped.push((stage.label.clone(), n));
         }
+        if matches!(self.source, Source::Generator(_)) {
+            crate::sources::generator::number_parts(&mut records);
+        }
         if let Some(agg) = &mut self.aggregate
             && !records.is_empty()
         {

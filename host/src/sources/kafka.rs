@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
-use crate::kafka::context::is_missing_topic;
+use crate::kafka::context::{is_missing_topic, is_transport};
 use crate::record::{Batch, Origin, Record, now_ms};
 
 pub struct KafkaSource {
@@ -61,12 +61,32 @@ const MISSING_REPEAT: Duration = Duration::from_secs(30);
 /// it ends with an error.
 const MISSING_LIMIT: Duration = Duration::from_secs(30);
 
-/// The longest a broker call between two polls may wait (end-of-input and
-/// watermark checks). These calls block the poll loop, and librdkafka puts a
-/// consumer that has not polled for `max.poll.interval.ms` out of its group;
-/// with 10 s waits, checks during a broker outage or a rebalance could do
-/// that over and over.
+/// The longest the broker calls of one check between two polls may wait in
+/// all (end-of-input, watermark and lag checks, a look for a missing topic).
+/// They block the poll loop, and librdkafka puts a consumer that has not
+/// polled for `max.poll.interval.ms` out of its group. During an outage or
+/// while the group forms every call waits its whole timeout: a check of three
+/// partitions at 1 s per call blocked for 6 s, again at every idle batch, and
+/// a consumer that is put out of its group while it rejoins can stall for
+/// minutes. A check that runs out of time answers "not known yet" and is
+/// asked again at the next idle batch.
 const BETWEEN_POLLS: Duration = Duration::from_secs(1);
+
+/// What is left of one [`BETWEEN_POLLS`], shared by the broker calls of one check.
+struct Budget(std::time::Instant);
+
+impl Budget {
+    fn new() -> Self {
+        Budget(std::time::Instant::now() + BETWEEN_POLLS)
+    }
+
+    /// The time left for the next call; `None` once it is spent.
+    fn left(&self) -> Option<Duration> {
+        self.0
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+}
 
 impl KafkaSource {
     pub fn new(
@@ -170,7 +190,8 @@ impl KafkaSource {
     /// within [`MISSING_LIMIT`] has no end to reach: an error.
     pub fn at_end(&mut self) -> Result<bool, KafkaIoError> {
         tokio::task::block_in_place(|| {
-            let parts = self.topic_partitions();
+            let budget = Budget::new();
+            let parts = self.partitions_within(&budget);
             if let Some(m) = &self.missing
                 && m.since.elapsed() >= MISSING_LIMIT
             {
@@ -180,7 +201,7 @@ impl KafkaSource {
                     waited_s: m.since.elapsed().as_secs(),
                 });
             }
-            Ok(!parts.is_empty() && parts.iter().all(|&p| self.caught_up(p)))
+            Ok(!parts.is_empty() && parts.iter().all(|&p| self.caught_up(p, &budget)))
         })
     }
 
@@ -227,17 +248,22 @@ impl KafkaSource {
     /// and the first ones must not run the watermark ahead of the rest.
     pub fn live_partitions(&mut self) -> Vec<i32> {
         tokio::task::block_in_place(|| {
-            self.topic_partitions()
+            let budget = Budget::new();
+            self.partitions_within(&budget)
                 .into_iter()
-                .filter(|&p| !self.caught_up(p))
+                .filter(|&p| !self.caught_up(p, &budget))
                 .collect()
         })
     }
 
     /// The topic's partitions from metadata (fetched once), else the assigned ones.
     pub fn topic_partitions(&mut self) -> Vec<i32> {
+        self.partitions_within(&Budget::new())
+    }
+
+    fn partitions_within(&mut self, budget: &Budget) -> Vec<i32> {
         if self.partitions.is_empty() {
-            self.look_for_topic();
+            self.look_for_topic(budget);
         }
         if self.partitions.is_empty() {
             self.assigned()
@@ -250,10 +276,9 @@ impl KafkaSource {
     /// [`BETWEEN_POLLS`]), and notes whether the topic exists. A topic that
     /// appears after the consumer subscribed is subscribed to again, so the
     /// group assigns it now, not at librdkafka's next metadata refresh (5 min).
-    fn look_for_topic(&mut self) {
-        let metadata = self
-            .consumer
-            .fetch_metadata(Some(&self.topic), BETWEEN_POLLS);
+    fn look_for_topic(&mut self, budget: &Budget) {
+        let Some(wait) = budget.left() else { return };
+        let metadata = self.consumer.fetch_metadata(Some(&self.topic), wait);
         let Ok(metadata) = metadata else {
             // The broker did not answer: no news about the topic.
             return;
@@ -288,12 +313,12 @@ impl KafkaSource {
 
     /// Everything below the partition's high watermark has been handled. The
     /// group's commit is asked only when this host's own positions fall
-    /// short, and each broker call waits at most [`BETWEEN_POLLS`].
-    fn caught_up(&self, p: i32) -> bool {
-        let Ok((_, high)) = self
-            .consumer
-            .fetch_watermarks(&self.topic, p, BETWEEN_POLLS)
-        else {
+    /// short. `false` when the broker does not answer within `budget`.
+    fn caught_up(&self, p: i32, budget: &Budget) -> bool {
+        let Some(wait) = budget.left() else {
+            return false;
+        };
+        let Ok((_, high)) = self.consumer.fetch_watermarks(&self.topic, p, wait) else {
             return false;
         };
         let known = [self.pending.get(&p), self.floor.get(&p)]
@@ -302,7 +327,11 @@ impl KafkaSource {
             .copied()
             .max()
             .unwrap_or(0);
-        known >= high || committed(&self.consumer, &self.topic, p).is_some_and(|c| c >= high)
+        known >= high
+            || budget
+                .left()
+                .and_then(|wait| committed(&self.consumer, &self.topic, p, wait))
+                .is_some_and(|c| c >= high)
     }
 
     /// Waits for a first record, then gathers more until `max` or the batch timeout.
@@ -317,7 +346,7 @@ impl KafkaSource {
             .as_ref()
             .is_some_and(|m| m.probed.elapsed() >= MISSING_PROBE)
         {
-            tokio::task::block_in_place(|| self.look_for_topic());
+            tokio::task::block_in_place(|| self.look_for_topic(&Budget::new()));
         }
         let mut batch = Vec::new();
         // Next offset per partition after the records taken into this batch.
@@ -333,6 +362,9 @@ impl KafkaSource {
                 Ok(Err(source)) => {
                     if is_missing_topic(&source) {
                         self.topic_missing();
+                    } else if is_transport(&source) {
+                        // The client context has logged it already.
+                        tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
                     } else {
                         tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");
                     }
@@ -413,11 +445,10 @@ impl KafkaSource {
         }
         self.lag_reported = Some(std::time::Instant::now());
         tokio::task::block_in_place(|| {
+            let budget = Budget::new();
             for p in self.assigned() {
-                let Ok((low, high)) = self
-                    .consumer
-                    .fetch_watermarks(&self.topic, p, BETWEEN_POLLS)
-                else {
+                let Some(wait) = budget.left() else { break };
+                let Ok((low, high)) = self.consumer.fetch_watermarks(&self.topic, p, wait) else {
                     continue;
                 };
                 let done = self.pending.get(&p).copied().unwrap_or(low);
@@ -498,11 +529,11 @@ fn advance(next: &mut BTreeMap<i32, i64>, origins: &[Origin]) {
     }
 }
 
-/// The group's committed offset for a partition, if any.
-fn committed(consumer: &GroupConsumer, topic: &str, partition: i32) -> Option<i64> {
+/// The group's committed offset for a partition, if the broker says within `wait`.
+fn committed(consumer: &GroupConsumer, topic: &str, partition: i32, wait: Duration) -> Option<i64> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
-    let got = tokio::task::block_in_place(|| consumer.committed_offsets(tpl, BETWEEN_POLLS));
+    let got = tokio::task::block_in_place(|| consumer.committed_offsets(tpl, wait));
     match got {
         Ok(tpl) => tpl
             .find_partition(topic, partition)
@@ -511,7 +542,8 @@ fn committed(consumer: &GroupConsumer, topic: &str, partition: i32) -> Option<i6
                 _ => None,
             }),
         Err(e) => {
-            tracing::warn!(topic = %topic, partition, error = %e, "Cannot read the committed offset.");
+            // Usual while the group forms or the broker is away; asked again later.
+            tracing::debug!(topic = %topic, partition, error = %e, "Cannot read the committed offset.");
             None
         }
     }

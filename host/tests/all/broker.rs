@@ -19,20 +19,7 @@ async fn a_fetch_from_inside_a_batch_misses_no_record() {
     let broker = broker().await;
     let bootstrap = broker.bootstrap();
     let topic = "batches";
-    weir::kafka::admin::ensure_topics(
-        &weir::kafka::client::Cluster {
-            bootstrap: bootstrap.clone(),
-            settings: Default::default(),
-        },
-        &[weir::kafka::admin::TopicSpec {
-            name: topic.into(),
-            partitions: 1,
-            replication_factor: 1,
-            config: Default::default(),
-        }],
-    )
-    .await
-    .expect("create topic");
+    create_topic(&bootstrap, topic, 1).await;
 
     // One batch of 10 records (offsets 0-9), then 40 batches of one record.
     let producer: FutureProducer = ClientConfig::new()

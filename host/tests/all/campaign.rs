@@ -450,20 +450,7 @@ async fn views_produced_an_hour_later_give_the_live_dataset_with_event_time() {
 
     // The same views, in the same partitions and order, stamped an hour after
     // they started; plus one view without its start.
-    weir::kafka::admin::ensure_topics(
-        &weir::kafka::client::Cluster {
-            bootstrap: bootstrap.clone(),
-            settings: Default::default(),
-        },
-        &[weir::kafka::admin::TopicSpec {
-            name: "external".into(),
-            partitions: 3,
-            replication_factor: 1,
-            config: Default::default(),
-        }],
-    )
-    .await
-    .expect("topic");
+    create_topic(&bootstrap, "external", 3).await;
     let mut views = consume(&bootstrap, "views", VIEWS as usize, Duration::from_secs(3)).await;
     assert_eq!(views.len(), VIEWS as usize);
     views.sort_by_key(|s| (s.partition, s.offset));

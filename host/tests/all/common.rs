@@ -501,7 +501,7 @@ impl CapturedLog {
     pub fn dispatch(&self) -> tracing::Dispatch {
         let sink = self.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("info")
+            .with_env_filter(std::env::var("TEST_WEIR_LOG").unwrap_or("info".into()))
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();
@@ -521,4 +521,23 @@ impl std::io::Write for CapturedLog {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Creates `topic` with `partitions` on `bootstrap` through weir's own admin
+/// path (replication 1, default settings).
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    weir::kafka::admin::ensure_topics(
+        &weir::kafka::client::Cluster {
+            bootstrap: bootstrap.to_string(),
+            settings: Default::default(),
+        },
+        &[weir::kafka::admin::TopicSpec {
+            name: topic.into(),
+            partitions,
+            replication_factor: 1,
+            config: Default::default(),
+        }],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create topic {topic}: {e}"));
 }

@@ -32,21 +32,7 @@ async fn records_offsets_and_the_cluster_id_survive_a_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = free_addr();
     let broker = durable_broker(&addr, dir.path()).await;
-    let cluster = weir::kafka::client::Cluster {
-        bootstrap: addr.clone(),
-        settings: Default::default(),
-    };
-    weir::kafka::admin::ensure_topics(
-        &cluster,
-        &[weir::kafka::admin::TopicSpec {
-            name: "durable".into(),
-            partitions: 3,
-            replication_factor: 1,
-            config: Default::default(),
-        }],
-    )
-    .await
-    .expect("topic");
+    create_topic(&addr, "durable", 3).await;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &addr)
         .set("enable.idempotence", "true")

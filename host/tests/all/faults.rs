@@ -214,6 +214,12 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     // The consumer's group events (assigned, revoked, lost, failed commits,
     // client errors), printed with the figures.
     let log = CapturedLog::default();
+    let pipeline =
+        weir::pipeline::Pipeline::build(&check, &runtime(), &bs, None, &state_dir(&check))
+            .with_subscriber(log.dispatch())
+            .await
+            .expect("builds");
+    let read = pipeline.records_read();
     let consuming = tokio::spawn(
         async move {
             let stop = weir::pipeline::StopAfter {
@@ -221,21 +227,23 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
                 duration: Some(Duration::from_secs(120)),
                 ..Default::default()
             };
-            weir::pipeline::Pipeline::build(&check, &runtime(), &bs, None, &state_dir(&check))
-                .await
-                .expect("builds")
+            pipeline
                 .run(stop, tokio_util::sync::CancellationToken::new())
                 .await
                 .expect("runs")
         }
         .with_subscriber(log.dispatch()),
     );
-    let halfway = produced as i64 / 3;
-    let midway = eventually(|| committed(&bootstrap, "check", "purchases") >= halfway).await;
-    assert!(midway, "the consumer made no progress");
+    // The outage comes once a third is read (librdkafka fetches ahead, so
+    // waiting for a third committed would find it nearly done).
+    let third = produced / 3;
+    let midway = eventually(|| read.load(std::sync::atomic::Ordering::Relaxed) >= third).await;
+    assert!(midway, "the consumer made no progress:\n{}", log.text());
+    let read_at_outage = read.load(std::sync::atomic::Ordering::Relaxed);
     mock.broker_down(1).expect("down");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let up = Instant::now();
+    let read_at_return = read.load(std::sync::atomic::Ordering::Relaxed);
     mock.broker_up(1).expect("up");
     let stats = consuming.await.expect("validate");
     let consume_recovered = up.elapsed();
@@ -248,7 +256,7 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
         .collect();
     let events = events.join("\n");
     println!(
-        "broker down 3 s mid-consume: {tally} (read {} records); the run reached the end {:.1} s after the broker came back; the consumer's events:\n{events}",
+        "broker down 3 s mid-consume: {tally} (read {read_at_outage} records when it went, {read_at_return} when it came back, {} in all); the run reached the end {:.1} s after the broker came back; the consumer's events:\n{events}",
         stats.read,
         consume_recovered.as_secs_f64()
     );
@@ -271,20 +279,7 @@ async fn a_neighbour_trapping_on_every_call_leaves_the_healthy_connector_whole()
     let events = 20_000u64;
     produce_purchases(&bootstrap, events).await;
     let traps = 600usize;
-    weir::kafka::admin::ensure_topics(
-        &weir::kafka::client::Cluster {
-            bootstrap: bootstrap.clone(),
-            settings: Default::default(),
-        },
-        &[weir::kafka::admin::TopicSpec {
-            name: "bad".into(),
-            partitions: 1,
-            replication_factor: 1,
-            config: Default::default(),
-        }],
-    )
-    .await
-    .expect("create the neighbour's topic");
+    create_topic(&bootstrap, "bad", 1).await;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .create()
@@ -426,8 +421,9 @@ async fn the_durable_broker_killed_mid_produce_and_mid_consume_loses_nothing() {
         "{}",
         check.log()
     );
+    let committed_at_kill = committed(&addr, "check", "purchases");
     kill(broker);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let up = Instant::now();
     let broker = broker_process_with(&addr, &args).await;
     let target = produced as i64;
@@ -437,7 +433,7 @@ async fn the_durable_broker_killed_mid_produce_and_mid_consume_loses_nothing() {
     check.finish().await;
     let tally = Tally::of(produced, seqs(&addr, &["valid", "check.dlq"]).await);
     println!(
-        "durable broker SIGKILLed mid-consume: {tally}; caught up {:.1} s after the restart",
+        "durable broker SIGKILLed for 3 s mid-consume ({committed_at_kill} of {produced} committed at the kill): {tally}; caught up {:.1} s after the restart",
         consume_recovered.as_secs_f64()
     );
     assert!(caught_up, "the consumer did not catch up after the restart");

@@ -110,17 +110,7 @@ async fn a_plan_against_a_cluster_names_existing_topics_and_fails_on_an_incompat
 
     // The topic exists with 1 partition and the subject holds an incompatible
     // UserEvent (event_id a long): the plan fails, naming the registry's reason.
-    weir::kafka::admin::ensure_topics(
-        &cluster,
-        &[weir::kafka::admin::TopicSpec {
-            name: "customer_events".into(),
-            partitions: 1,
-            replication_factor: 1,
-            config: Default::default(),
-        }],
-    )
-    .await
-    .expect("topic");
+    create_topic(&bootstrap, "customer_events", 1).await;
     let theirs = serde_json::json!({
         "type": "record", "name": "UserEvent", "namespace": "io.weir.media",
         "fields": [{"name": "event_id", "type": "long"}]
@@ -186,4 +176,41 @@ plugin = "purchases-gen"
     assert!(!text.contains("hunter2"), "a secret was printed:\n{text}");
     assert!(text.contains("sasl.password=<redacted>"), "{text}");
     assert!(text.contains("sasl.username=weir"), "{text}");
+}
+
+/// A Kafka source whose topic does not exist yet is a warning, not an error:
+/// the connector waits for the topic (see `pipeline.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_source_topic_is_a_warning() {
+    plugin("purchases-validate");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("early.toml");
+    std::fs::write(
+        &toml,
+        r#"
+[source.kafka]
+topic = "not-yet"
+event_time = "ts"
+[[transform]]
+plugin = "purchases-validate"
+[sink.kafka]
+topic = "out"
+"#,
+    )
+    .expect("write");
+    let path = toml.display().to_string();
+    let (ok, text) =
+        tokio::task::spawn_blocking(move || plan(&[&path, "--bootstrap-servers", &bootstrap], &[]))
+            .await
+            .expect("plan");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(
+            "warn  source: topic `not-yet` does not exist yet; the consumer waits for it (group `early`, event time from `ts`)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("0 errors"), "{text}");
 }

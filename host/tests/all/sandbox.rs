@@ -30,20 +30,7 @@ memory_mb = 16
 call_timeout_ms = 300
 "#,
     );
-    weir::kafka::admin::ensure_topics(
-        &weir::kafka::client::Cluster {
-            bootstrap: broker.bootstrap(),
-            settings: Default::default(),
-        },
-        &[weir::kafka::admin::TopicSpec {
-            name: "in".into(),
-            partitions: 1,
-            replication_factor: 1,
-            config: Default::default(),
-        }],
-    )
-    .await
-    .expect("create input topic");
+    create_topic(&broker.bootstrap(), "in", 1).await;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .create()
