@@ -49,14 +49,23 @@ pub fn number_parts(records: &mut Batch) {
             .find(|(k, _)| k == SEQ_HEADER)
             .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
     };
+    // The usual batch: one output per record, in order; nothing to number,
+    // and no map built.
+    let mut last = None;
+    let increasing = records.iter().all(|r| {
+        let seq = seq_of(r);
+        let up = seq.is_some() && seq > last;
+        last = seq;
+        up
+    });
+    if increasing {
+        return;
+    }
     let mut counts: std::collections::HashMap<u64, (u32, u32)> = Default::default();
     for r in records.iter() {
         if let Some(seq) = seq_of(r) {
             counts.entry(seq).or_default().1 += 1;
         }
-    }
-    if counts.values().all(|&(_, n)| n < 2) {
-        return;
     }
     for r in records.iter_mut() {
         let Some(seq) = seq_of(r) else { continue };
