@@ -204,8 +204,9 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     let bootstrap = broker.bootstrap();
     // No late views here: with one aggregator over three partitions the
     // watermark waits for partitions the broker has not served yet, so which
-    // late views are recognised depends on how it interleaves them (see the
-    // README's limits); the partitioned test below covers late views.
+    // late views are recognised depends on how it interleaves them (see
+    // docs/broker.md, "Partitions are served one after another"); the
+    // partitioned test below covers late views.
     produce(bootstrap.clone(), "views", "view_id", 0, 0.0).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
