@@ -24,6 +24,19 @@ pub struct Record {
     pub origin: Option<Origin>,
 }
 
+impl Record {
+    /// A record with nothing in it; allocates nothing.
+    pub fn empty() -> Self {
+        Record {
+            key: None,
+            value: None,
+            headers: Vec::new(),
+            timestamp_ms: 0,
+            origin: None,
+        }
+    }
+}
+
 /// The one batch type of the host.
 pub type Batch = Vec<Record>;
 

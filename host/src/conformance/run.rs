@@ -6,10 +6,11 @@ use std::sync::Arc;
 use super::ConformanceError;
 use super::case::{Case, Step};
 use super::render::Produced;
-use crate::record;
+use crate::record::{self, Record};
 use crate::runtime::{
     CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, VirtualEnv,
 };
+use weir_sdk::flat::{Outcome, Output};
 
 /// The connector name plugins see in conformance runs.
 const CONNECTOR: &str = "conformance";
@@ -75,27 +76,10 @@ pub fn run_case(
                     "update"
                 };
                 match result {
-                    Ok(outcome) => {
-                        if outcome.origins.len() != outcome.output.len()
-                            || outcome.origins.iter().any(|&o| o as usize >= batch.len())
-                            || outcome
-                                .failures
-                                .iter()
-                                .any(|(i, _)| *i as usize >= batch.len())
-                        {
-                            out.error(n, call, "malformed outcome: indices outside the batch");
-                        } else {
-                            let origins: Vec<usize> = outcome
-                                .origins
-                                .iter()
-                                .map(|&o| cursor + o as usize)
-                                .collect();
-                            emit(&mut out, n, &outcome.output, Some(&origins), call);
-                            for (i, r) in &outcome.failures {
-                                out.failure(n, cursor + *i as usize, r);
-                            }
-                        }
-                    }
+                    Ok(outcome) => match outcome.check(batch.len()) {
+                        Err(e) => out.error(n, call, &format!("malformed outcome: {e}")),
+                        Ok(()) => record_outcome(&mut out, n, batch, cursor, &outcome),
+                    },
                     Err(e) => out.error(n, call, &reason(&e)),
                 }
                 cursor = end;
@@ -153,6 +137,32 @@ fn default_steps(role: Role, inputs: usize) -> Vec<Step> {
                 now_ms: None,
             },
         ],
+    }
+}
+
+/// A checked outcome's outputs in the order the next stage gets them (passed
+/// inputs as they came in), then its failures; indices count from the case's
+/// first input.
+fn record_outcome(
+    out: &mut Produced,
+    step: usize,
+    batch: &[Record],
+    cursor: usize,
+    outcome: &Outcome,
+) {
+    let emitted = match record::from_flat(&outcome.output, |_| None) {
+        Ok(records) => records,
+        Err(e) => return out.error(step, "outcome", &format!("malformed batch: {e}")),
+    };
+    for (origin, from) in outcome.order() {
+        let r = match from {
+            Output::Passed => &batch[origin as usize],
+            Output::New(j) => &emitted[j],
+        };
+        out.output(step, Some(cursor + origin as usize), r);
+    }
+    for f in &outcome.failures {
+        out.failure(step, cursor + f.index as usize, &f.text());
     }
 }
 

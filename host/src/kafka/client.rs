@@ -5,10 +5,10 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, StreamConsumer};
-use rdkafka::producer::FutureProducer;
 
 use super::KafkaIoError;
 use super::context::GroupContext;
+use super::produce::{DeliveryCounter, Producer};
 use crate::config::{KafkaConfig, StartFrom};
 
 /// The consumer every Kafka source and reader uses.
@@ -62,15 +62,15 @@ impl Cluster {
     }
 
     /// Idempotent, `acks=all`, compressed unless the connector says otherwise.
-    pub fn producer(&self) -> Result<FutureProducer, KafkaIoError> {
+    pub fn producer(&self) -> Result<Producer, KafkaIoError> {
         self.finish(self.producer_config())
-            .create()
+            .create_with_context(DeliveryCounter)
             .map_err(self.err("producer"))
     }
 
     /// The producer of an `exactly_once` connector: the same settings plus a
     /// transactional id (which needs idempotence and `acks=all`).
-    pub fn transactional_producer(&self, id: &str) -> Result<FutureProducer, KafkaIoError> {
+    pub fn transactional_producer(&self, id: &str) -> Result<Producer, KafkaIoError> {
         let mut c = self.producer_config();
         c.set("enable.idempotence", "true")
             .set("acks", "all")
@@ -79,7 +79,9 @@ impl Cluster {
             // transaction's; a transaction spans one checkpoint interval.
             .set("transaction.timeout.ms", "60000")
             .set("message.timeout.ms", "60000");
-        self.finish(c).create().map_err(self.err("producer"))
+        self.finish(c)
+            .create_with_context(DeliveryCounter)
+            .map_err(self.err("producer"))
     }
 
     /// A consumer in `group_id` that commits only what weir tells it to, and

@@ -6,6 +6,7 @@ pub mod client;
 pub mod context;
 pub mod embedded;
 pub mod print;
+pub mod produce;
 pub mod state_topic;
 pub mod tail;
 pub mod transaction;

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::KafkaIoError;
 use super::client::Cluster;
+use super::produce::{Outgoing, Producer, enqueue};
 use crate::config::StartFrom;
+use crate::record::Record;
 
 /// How long loading may wait for the next record before giving up.
 const READ_WAIT: Duration = Duration::from_secs(10);
@@ -22,12 +23,12 @@ const POLL: Duration = Duration::from_millis(200);
 /// One state topic and the producer that writes to it.
 pub struct StateTopic {
     cluster: Cluster,
-    producer: FutureProducer,
+    producer: Producer,
     topic: String,
 }
 
 impl StateTopic {
-    pub fn new(cluster: Cluster, producer: FutureProducer, topic: String) -> Self {
+    pub fn new(cluster: Cluster, producer: Producer, topic: String) -> Self {
         StateTopic {
             cluster,
             producer,
@@ -130,21 +131,21 @@ impl StateTopic {
 
     /// Writes every `(key, value)` and returns once all are acknowledged.
     pub async fn save(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KafkaIoError> {
-        let sends: Vec<_> = entries
+        let records: Vec<Record> = entries
             .iter()
-            .map(|(k, v)| {
-                self.producer.send(
-                    FutureRecord::to(&self.topic).key(k).payload(v),
-                    Duration::from_secs(30),
-                )
+            .map(|(k, v)| Record {
+                key: Some(k.as_bytes().to_vec()),
+                value: Some(v.clone()),
+                ..Record::empty()
             })
             .collect();
-        for sent in futures::future::join_all(sends).await {
-            sent.map_err(|(e, _)| KafkaIoError::Delivery {
-                topic: self.topic.clone(),
-                reason: e.to_string(),
-            })?;
-        }
-        Ok(())
+        enqueue(
+            &self.producer,
+            &self.topic,
+            records.iter().map(Outgoing::record),
+        )
+        .await?
+        .settle()
+        .await
     }
 }

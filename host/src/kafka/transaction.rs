@@ -7,9 +7,10 @@ use std::time::Duration;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer as _;
 
 use super::KafkaIoError;
+use super::produce::Producer;
 use super::state_topic::StateTopic;
 
 /// How long one transactional call may wait for the coordinator.
@@ -17,7 +18,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The open transaction of one connector, and where its state is kept.
 pub struct Transactions {
-    producer: FutureProducer,
+    producer: Producer,
     state: StateTopic,
     /// The state topic key of this connector's checkpoint.
     key: String,
@@ -97,7 +98,7 @@ impl Transactions {
     /// the same id and aborts what it left open, then opens a transaction.
     /// `producer` must be the one every sink of the connector writes with.
     pub fn start(
-        producer: FutureProducer,
+        producer: Producer,
         state: StateTopic,
         key: String,
         bootstrap: String,

@@ -33,7 +33,6 @@ mod stage;
 mod stats;
 mod watermark;
 
-pub use stage::reason_codes;
 pub use stats::{Latency, RunStats, StopAfter};
 
 use landing::InFlight;
@@ -737,13 +736,12 @@ impl Pipeline {
                         source,
                     })?;
             reports.extend(acks);
-            refused.extend(rejected.into_iter().map(|(i, reason)| DlqEntry {
-                record: records[i].clone(),
-                reason,
-                stage: format!("sink.{}", sink.kind()),
-                plugin: sink.kind().to_string(),
-                plugin_contract: String::new(),
-            }));
+            let stage = format!("sink.{}", sink.kind());
+            refused.extend(
+                rejected.into_iter().map(|(i, why)| {
+                    DlqEntry::from_host(records[i].clone(), why, &stage, sink.kind())
+                }),
+            );
         }
         let written = records.len().saturating_sub(refused.len());
         let dead = if refused.is_empty() {
@@ -774,7 +772,7 @@ impl Pipeline {
         metrics::counter!("weir_records_written_total", "connector" => connector.clone())
             .increment(written as u64);
         for e in dead.iter() {
-            for code in reason_codes(&e.reason) {
+            for code in e.counted_codes() {
                 *stats.dlq_reasons.entry(code.to_string()).or_default() += 1;
                 metrics::counter!(
                     "weir_dlq_records_total",
@@ -874,14 +872,8 @@ fn stamp_event_times(field: &EventTimeField, records: &mut Batch, dead: &mut Vec
             r.timestamp_ms = ms;
             true
         }
-        Err(reason) => {
-            dead.push(DlqEntry {
-                record: r.clone(),
-                reason,
-                stage: "source".into(),
-                plugin: "weir".into(),
-                plugin_contract: String::new(),
-            });
+        Err(why) => {
+            dead.push(DlqEntry::from_host(r.clone(), why, "source", "weir"));
             false
         }
     });

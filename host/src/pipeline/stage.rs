@@ -1,9 +1,10 @@
 //! One plugin stage of a batch: the call, the outcome checked against its input,
 //! and rejected records on their way to the DLQ with a counted reason.
 
-use weir_sdk::flat::Outcome;
+use weir_sdk::Rejection;
+use weir_sdk::flat::{Failure, Outcome, Output};
 
-use crate::record::{self, Batch};
+use crate::record::{self, Batch, Record};
 use crate::runtime::{AsyncInstance, CallError};
 use crate::sinks::DlqEntry;
 
@@ -15,21 +16,6 @@ pub(super) struct Stage {
     pub(super) contract: String,
 }
 
-/// The failure codes at the start of a DLQ reason (`code[,code…]: message`),
-/// which the DLQ is counted by; `rejected` when a plugin gave none.
-pub fn reason_codes(reason: &str) -> Vec<&str> {
-    let is_code = |c: &str| {
-        !c.is_empty()
-            && c.len() <= 40
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    };
-    match reason.split_once(':') {
-        Some((head, _)) if head.split(',').all(is_code) => head.split(',').collect(),
-        _ => vec!["rejected"],
-    }
-}
-
 /// Which call a stage gets for a batch.
 #[derive(Clone, Copy)]
 pub(super) enum Call {
@@ -39,7 +25,7 @@ pub(super) enum Call {
 
 /// Runs one stage; rejected records (or the whole batch, when the call traps or
 /// its outcome does not fit the input) go to `dead`. Returns the outputs and how
-/// many inputs the plugin dropped (neither emitted from nor failed).
+/// many inputs the plugin dropped (none of passed, emitted from or failed).
 pub(super) async fn run_stage(
     stage: &mut Stage,
     records: Batch,
@@ -53,101 +39,180 @@ pub(super) async fn run_stage(
             Call::Process => p.process(flat),
             Call::Update => p.update(flat),
         })
-        .await
-        .map_err(|e| match e {
-            CallError::Trap(r) => format!("plugin_trap: plugin trapped: {r}"),
-            CallError::Plugin(r) => format!("batch_rejected: plugin rejected the batch: {r}"),
-        })
-        .and_then(|outcome| {
-            split_outcome(&records, outcome)
-                .map_err(|r| format!("malformed_outcome: plugin returned a malformed outcome: {r}"))
-        });
-    let entry = |r: &record::Record, reason: String| DlqEntry {
-        record: r.clone(),
-        reason,
-        stage: stage.label.clone(),
-        plugin: stage.plugin.name().to_string(),
-        plugin_contract: stage.contract.clone(),
-    };
-    let dead_before = dead.len();
-    let (output, dropped) = match result {
-        Ok(Split {
-            output,
-            failures,
-            dropped,
-        }) => {
-            for (i, reason) in failures {
-                dead.push(entry(&records[i as usize], reason));
-            }
-            (output, dropped)
-        }
-        Err(reason) => {
-            tracing::warn!(plugin = stage.plugin.name(), records = records.len(), %reason, "Batch sent to the DLQ.");
-            dead.extend(records.iter().map(|r| entry(r, reason.clone())));
-            (Vec::new(), 0)
-        }
-    };
+        .await;
     let labels = [
         ("plugin", stage.plugin.name().to_string()),
         ("stage", stage.label.clone()),
     ];
-    metrics::counter!("weir_stage_records_in_total", &labels).increment(records.len() as u64);
+    let inputs = records.len() as u64;
+    let dead_before = dead.len();
+    let checked = match result {
+        Ok(outcome) => outcome.check(records.len()).map(|()| outcome).map_err(|r| {
+            Rejection::new(
+                "malformed_outcome",
+                format!("plugin returned a malformed outcome: {r}"),
+            )
+        }),
+        Err(CallError::Trap(r)) => Err(Rejection::new(
+            "plugin_trap",
+            format!("plugin trapped: {r}"),
+        )),
+        Err(CallError::Plugin(r)) => Err(Rejection::new(
+            "batch_rejected",
+            format!("plugin rejected the batch: {r}"),
+        )),
+    };
+    let (output, dropped) = match checked {
+        Ok(outcome) => {
+            let split = apply_outcome(records, outcome, |r, f| dead.push(stage.entry(r, f)));
+            (split.output, split.dropped)
+        }
+        Err(why) => {
+            tracing::warn!(plugin = stage.plugin.name(), records = records.len(), reason = %why, "Batch sent to the DLQ.");
+            for r in records {
+                let f = Failure {
+                    index: 0,
+                    codes: why.codes.iter().map(|c| c.to_string()).collect(),
+                    reason: why.reason.clone(),
+                };
+                dead.push(stage.entry(r, f));
+            }
+            (Vec::new(), 0)
+        }
+    };
+    metrics::counter!("weir_stage_records_in_total", &labels).increment(inputs);
     metrics::counter!("weir_stage_records_out_total", &labels).increment(output.len() as u64);
     metrics::counter!("weir_stage_records_failed_total", &labels)
         .increment((dead.len() - dead_before) as u64);
     (output, dropped)
 }
 
-/// An outcome checked against its input: outputs (each inheriting its input's
-/// origin), failures by input index, and how many inputs were dropped.
+impl Stage {
+    /// The DLQ entry for input `record`, which this stage's plugin refused.
+    fn entry(&self, record: Record, failure: Failure) -> DlqEntry {
+        DlqEntry {
+            record,
+            codes: failure.codes,
+            reason: failure.reason,
+            stage: self.label.clone(),
+            plugin: self.plugin.name().to_string(),
+            plugin_contract: self.contract.clone(),
+        }
+    }
+}
+
+/// An outcome applied to its input: the next stage's records and how many
+/// inputs were dropped.
 struct Split {
     output: Batch,
-    failures: Vec<(u32, String)>,
     dropped: u64,
 }
 
-/// Splits an outcome after checking that every index names an input record.
-fn split_outcome(records: &Batch, outcome: Outcome) -> Result<Split, String> {
-    let in_range = |i: &u32| (*i as usize) < records.len();
-    if !outcome.origins.iter().all(in_range)
-        || !outcome.failures.iter().all(|(i, _)| in_range(i))
-        || outcome.origins.len() != outcome.output.len()
-    {
-        return Err("outputs name input records that do not exist".into());
-    }
-    let output = record::from_flat(&outcome.output, |i| {
+/// Applies a checked outcome: failed inputs go to `fail` (a copy of the input
+/// record, as the plugin got it), passed inputs move into the output unchanged,
+/// and new records take the origin of the input they came from.
+fn apply_outcome(
+    mut records: Batch,
+    mut outcome: Outcome,
+    mut fail: impl FnMut(Record, Failure),
+) -> Split {
+    let emitted = record::from_flat(&outcome.output, |i| {
         records[outcome.origins[i] as usize].origin.clone()
     })
-    .map_err(|e| e.to_string())?;
+    .unwrap_or_default();
     let mut answered = vec![false; records.len()];
-    for i in outcome
-        .origins
-        .iter()
-        .chain(outcome.failures.iter().map(|(i, _)| i))
-    {
-        answered[*i as usize] = true;
+    for &i in outcome.origins.iter().chain(&outcome.passed) {
+        answered[i as usize] = true;
+    }
+    for f in std::mem::take(&mut outcome.failures) {
+        let i = f.index as usize;
+        answered[i] = true;
+        fail(records[i].clone(), f);
     }
     let dropped = answered.iter().filter(|a| !**a).count() as u64;
-    Ok(Split {
-        output,
-        failures: outcome.failures,
-        dropped,
-    })
+    if outcome.passed.is_empty() {
+        return Split {
+            output: emitted,
+            dropped,
+        };
+    }
+    let mut emitted: Vec<Option<Record>> = emitted.into_iter().map(Some).collect();
+    let output = outcome
+        .order()
+        .filter_map(|(origin, from)| match from {
+            Output::Passed => Some(std::mem::replace(
+                &mut records[origin as usize],
+                Record::empty(),
+            )),
+            Output::New(j) => emitted[j].take(),
+        })
+        .collect();
+    Split { output, dropped }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::reason_codes;
+    use super::*;
+    use crate::record::Origin;
+
+    fn input(n: usize) -> Batch {
+        (0..n)
+            .map(|i| Record {
+                key: Some(vec![b'k', b'0' + i as u8]),
+                value: Some(vec![b'v', b'0' + i as u8]),
+                headers: vec![("h".into(), b"x".to_vec())],
+                timestamp_ms: i as i64,
+                origin: Some(Origin {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 10 + i as i64,
+                }),
+            })
+            .collect()
+    }
+
+    fn keys(b: &Batch) -> Vec<String> {
+        b.iter()
+            .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned())
+            .collect()
+    }
 
     #[test]
-    fn reason_codes_come_from_the_prefix() {
+    fn passed_inputs_and_new_records_merge_in_input_order() {
+        let records = input(4);
+        let mut o = Outcome::default();
+        o.pass(0);
+        o.emit(1, Some(b"new1"), None, &[], 7);
+        o.pass(2);
+        o.emit(2, Some(b"new2"), None, &[], 8);
+        o.fail(3, "bad", "record 3 is bad");
+        o.check(records.len()).expect("well formed");
+        let mut dead = Vec::new();
+        let split = apply_outcome(records.clone(), o, |r, f| dead.push((r, f)));
+        assert_eq!(keys(&split.output), ["k0", "new1", "k2", "new2"]);
         assert_eq!(
-            reason_codes("quantity_positive,total_mismatch: quantity is -2"),
-            vec!["quantity_positive", "total_mismatch"]
+            split.output[0], records[0],
+            "a passed record is the input, unchanged"
         );
-        assert_eq!(reason_codes("late: window closed"), vec!["late"]);
-        assert_eq!(reason_codes("record asked to fail"), vec!["rejected"]);
-        assert_eq!(reason_codes("Bad thing: x"), vec!["rejected"]);
-        assert_eq!(reason_codes("a,,b: x"), vec!["rejected"]);
+        assert_eq!(
+            split.output[3].origin, records[2].origin,
+            "new records keep their input's origin"
+        );
+        assert_eq!(split.dropped, 0);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            (dead[0].0.clone(), dead[0].1.text()),
+            (records[3].clone(), "bad: record 3 is bad".to_string())
+        );
+    }
+
+    #[test]
+    fn unanswered_inputs_count_as_dropped() {
+        let records = input(3);
+        let mut o = Outcome::default();
+        o.pass(1);
+        let split = apply_outcome(records, o, |_, _| panic!("nothing failed"));
+        assert_eq!(keys(&split.output), ["k1"]);
+        assert_eq!(split.dropped, 2);
     }
 }

@@ -24,7 +24,7 @@ pub struct RunStats {
     pub dead_lettered: u64,
     /// Records a plugin dropped on purpose (filtered, deduplicated, a policy).
     pub dropped: u64,
-    /// DLQ records per reason code (see [`reason_codes`]).
+    /// DLQ records per reason code (see [`DlqEntry::counted_codes`](crate::sinks::DlqEntry::counted_codes)).
     pub dlq_reasons: BTreeMap<String, u64>,
     /// Aggregator triggers.
     pub triggers: u64,

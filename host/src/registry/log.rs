@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +20,11 @@ use super::compat::Level;
 use super::error::ApiError;
 use super::store::{Change, Store};
 use crate::config::StartFrom;
+use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::{Cluster, GroupConsumer};
+use crate::kafka::produce::{Outgoing, Producer, enqueue};
+use crate::record::Record;
 
 /// The topic name Confluent uses (`kafkastore.topic`).
 pub const TOPIC: &str = "_schemas";
@@ -201,7 +202,7 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<Option<Change>, String
 
 /// The writing end of the `_schemas` topic.
 pub struct Log {
-    producer: FutureProducer,
+    producer: Producer,
 }
 
 impl Log {
@@ -229,18 +230,19 @@ impl Log {
     /// Writes a change and waits until the broker has acknowledged it.
     pub async fn append(&self, change: &Change) -> Result<(), ApiError> {
         let (key, value) = encode(change).map_err(|e| ApiError::Storage(e.to_string()))?;
-        let record = FutureRecord::<Vec<u8>, Vec<u8>>::to(TOPIC)
-            .partition(0)
-            .key(&key);
-        let record = match &value {
-            Some(v) => record.payload(v),
-            None => record,
+        let record = Record {
+            key: Some(key),
+            value,
+            ..Record::empty()
         };
-        self.producer
-            .send(record, Timeout::After(Duration::from_secs(30)))
+        let storage = |e: KafkaIoError| ApiError::Storage(e.to_string());
+        let out = std::iter::once(Outgoing::record(&record).to_partition(0));
+        enqueue(&self.producer, TOPIC, out)
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| ApiError::Storage(e.to_string()))
+            .map_err(storage)?
+            .settle()
+            .await
+            .map_err(storage)
     }
 }
 

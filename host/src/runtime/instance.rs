@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use wasmtime::{Store, Trap};
-use weir_sdk::flat::{FlatBatch, Outcome};
+use weir_sdk::flat::{Failure, FlatBatch, Outcome};
 
 use super::bindings::{aggregator_api, source_api, transform_api, types};
 use super::component::{Indices, Plugin};
@@ -416,10 +416,15 @@ fn outcome(o: types::Outcome) -> Outcome {
     Outcome {
         output: from_wit(o.output),
         origins: o.origins,
+        passed: o.passed,
         failures: o
             .failures
             .into_iter()
-            .map(|f| (f.index, f.reason))
+            .map(|f| Failure {
+                index: f.index,
+                codes: f.codes,
+                reason: f.reason,
+            })
             .collect(),
     }
 }

@@ -84,6 +84,11 @@ impl Runtime {
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, RuntimeError> {
         let mut config = Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
+        // `WEIR_PERFMAP=1`: guest functions by name in `perf report`
+        // (/tmp/perf-PID.map), for profiling a pipeline with its plugins.
+        if std::env::var_os("WEIR_PERFMAP").is_some_and(|v| v != "0") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)

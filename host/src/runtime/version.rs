@@ -6,7 +6,7 @@ use std::fmt;
 /// The contract this host implements (`wit/*.wit`).
 pub const HOST_VERSION: Version = Version {
     major: 0,
-    minor: 2,
+    minor: 3,
     patch: 0,
 };
 

@@ -1,17 +1,20 @@
 //! The dead-letter queue: rejected records, as they entered the stage that
 //! rejected them, with the reason and their provenance in headers.
 
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureProducer;
-
-use super::kafka::{Pending, enqueue};
 use crate::kafka::KafkaIoError;
+use crate::kafka::produce::{Outgoing, Pending, Producer, enqueue};
 use crate::record::{Record, now_ms};
+use rdkafka::message::{Header, OwnedHeaders};
+use weir_sdk::Rejection;
+use weir_sdk::codes::reason_text;
 
 /// A record the pipeline could not process, and why.
 #[derive(Debug, Clone)]
 pub struct DlqEntry {
     pub record: Record,
+    /// The rules the record broke; the DLQ is counted per code.
+    pub codes: Vec<String>,
+    /// Why, in words an operator can act on.
     pub reason: String,
     /// `transform[0]`, `source`, …
     pub stage: String,
@@ -20,14 +23,42 @@ pub struct DlqEntry {
     pub plugin_contract: String,
 }
 
+impl DlqEntry {
+    /// An entry for `record`, refused by the host itself (`stage` names where).
+    pub fn from_host(record: Record, why: Rejection, stage: &str, kind: &str) -> Self {
+        DlqEntry {
+            record,
+            codes: why.codes.iter().map(|c| c.to_string()).collect(),
+            reason: why.reason,
+            stage: stage.to_string(),
+            plugin: kind.to_string(),
+            plugin_contract: String::new(),
+        }
+    }
+
+    /// The codes the DLQ counts this entry under: `rejected` when it has none.
+    pub fn counted_codes(&self) -> impl Iterator<Item = &str> {
+        let fallback = self.codes.is_empty().then_some(REJECTED);
+        self.codes.iter().map(String::as_str).chain(fallback)
+    }
+
+    /// `code[,code…]: reason`, the `weir.dlq.reason` header.
+    pub fn reason_text(&self) -> String {
+        reason_text(&self.codes, &self.reason)
+    }
+}
+
+/// The code of a rejection that named none.
+pub const REJECTED: &str = "rejected";
+
 pub struct Dlq {
-    producer: FutureProducer,
+    producer: Producer,
     topic: String,
     connector: String,
 }
 
 impl Dlq {
-    pub fn new(producer: FutureProducer, topic: String, connector: String) -> Self {
+    pub fn new(producer: Producer, topic: String, connector: String) -> Self {
         Dlq {
             producer,
             topic,
@@ -48,7 +79,8 @@ impl Dlq {
         let time = now_ms().to_string();
         let items = entries.iter().map(|e| {
             let mut h = OwnedHeaders::new()
-                .insert(header("weir.dlq.reason", &e.reason))
+                .insert(header("weir.dlq.reason", &e.reason_text()))
+                .insert(header("weir.dlq.codes", &codes_text(e)))
                 .insert(header("weir.dlq.stage", &e.stage))
                 .insert(header("weir.dlq.plugin", &e.plugin))
                 .insert(header("weir.dlq.plugin.contract", &e.plugin_contract))
@@ -63,10 +95,15 @@ impl Dlq {
                     ))
                     .insert(header("weir.dlq.source.offset", &o.offset.to_string()));
             }
-            (&e.record, Some(h))
+            Outgoing::with_headers(&e.record, h)
         });
         enqueue(&self.producer, &self.topic, items).await.map(Some)
     }
+}
+
+/// The counted codes, comma-separated: `weir.dlq.codes`.
+fn codes_text(e: &DlqEntry) -> String {
+    e.counted_codes().collect::<Vec<_>>().join(",")
 }
 
 fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {

@@ -9,10 +9,12 @@ pub mod parquet;
 
 use crate::kafka::KafkaIoError;
 use crate::record::Batch;
+use weir_sdk::Rejection;
 
+pub use crate::kafka::produce::Pending;
 pub use console::ConsoleSink;
 pub use dlq::{Dlq, DlqEntry};
-pub use kafka::{KafkaSink, Pending};
+pub use kafka::KafkaSink;
 pub use parquet::ParquetSink;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +34,11 @@ pub enum Sink {
     Parquet(Box<ParquetSink>),
 }
 
-/// Records a sink refused (index in the batch, reason); they go to the DLQ.
-pub type Rejected = Vec<(usize, String)>;
+/// Records a sink refused (index in the batch, why); they go to the DLQ.
+pub type Rejected = Vec<(usize, Rejection)>;
+
+/// DLQ code of a value that does not fit the sink's schema.
+pub const SCHEMA_MISMATCH: &str = "schema_mismatch";
 
 impl Sink {
     /// `kafka`, `console`, `parquet`: names the sink in DLQ entries.

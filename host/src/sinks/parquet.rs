@@ -27,8 +27,10 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use serde_json::{Map, Value};
 
+use super::{Rejected, SCHEMA_MISMATCH};
 use crate::config::{ColumnType, ParquetColumn, ParquetCompression, ParquetSink as Config};
 use crate::record::Batch;
+use weir_sdk::Rejection;
 
 /// The folder name Hive, Spark and pyarrow use for a null partition value.
 pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -108,7 +110,7 @@ impl ParquetSink {
 
     /// Buffers every record that fits the schema; returns the others with the
     /// reason (which column, what was wrong), for the DLQ.
-    pub fn write(&mut self, batch: &Batch) -> Vec<(usize, String)> {
+    pub fn write(&mut self, batch: &Batch) -> Rejected {
         let mut rejected = Vec::new();
         for (i, r) in batch.iter().enumerate() {
             match self.row(r.value.as_deref()) {
@@ -116,7 +118,7 @@ impl ParquetSink {
                     self.buffer.entry(folder).or_default().push(row);
                     self.buffered += 1;
                 }
-                Err(reason) => rejected.push((i, format!("schema_mismatch: {reason}"))),
+                Err(reason) => rejected.push((i, Rejection::new(SCHEMA_MISMATCH, reason))),
             }
         }
         rejected

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use weir_sdk::Rejection;
 
 /// DLQ code of a record whose value lacks the event-time field.
 pub const MISSING: &str = "event_time_missing";
@@ -32,13 +33,14 @@ impl EventTimeField {
         }
     }
 
-    /// The record's event time in epoch milliseconds, or a DLQ reason
-    /// (`code: message`) naming the field.
-    pub fn read(&self, value: Option<&[u8]>) -> Result<i64, String> {
+    /// The record's event time in epoch milliseconds, or why the DLQ gets
+    /// the record, naming the field.
+    pub fn read(&self, value: Option<&[u8]>) -> Result<i64, Rejection> {
         let spec = &self.spec;
         let Some(value) = value else {
-            return Err(format!(
-                "{MISSING}: the record has no value (a tombstone), so no event time in `{spec}`"
+            return Err(Rejection::new(
+                MISSING,
+                format!("the record has no value (a tombstone), so no event time in `{spec}`"),
             ));
         };
         let mut de = serde_json::Deserializer::from_slice(value);
@@ -50,14 +52,24 @@ impl EventTimeField {
             Ok(Found::Text(text)) => chrono::DateTime::parse_from_rfc3339(&text)
                 .map(|t| t.timestamp_millis())
                 .map_err(|e| {
-                    format!("{INVALID}: `{spec}` is \"{text}\", not RFC 3339 time or epoch milliseconds ({e})")
+                    Rejection::new(
+                        INVALID,
+                        format!(
+                            "`{spec}` is \"{text}\", not RFC 3339 time or epoch milliseconds ({e})"
+                        ),
+                    )
                 }),
-            Ok(Found::Other(kind)) => Err(format!(
-                "{INVALID}: `{spec}` is {kind}, not epoch milliseconds or an RFC 3339 string"
+            Ok(Found::Other(kind)) => Err(Rejection::new(
+                INVALID,
+                format!("`{spec}` is {kind}, not epoch milliseconds or an RFC 3339 string"),
             )),
-            Ok(Found::Absent) => Err(format!("{MISSING}: the value has no field `{spec}`")),
-            Err(e) => Err(format!(
-                "{INVALID}: cannot read `{spec}`: the value is not a JSON object ({e})"
+            Ok(Found::Absent) => Err(Rejection::new(
+                MISSING,
+                format!("the value has no field `{spec}`"),
+            )),
+            Err(e) => Err(Rejection::new(
+                INVALID,
+                format!("cannot read `{spec}`: the value is not a JSON object ({e})"),
             )),
         }
     }
@@ -192,7 +204,9 @@ mod tests {
     use super::*;
 
     fn read(spec: &str, value: &str) -> Result<i64, String> {
-        EventTimeField::new(spec).read(Some(value.as_bytes()))
+        EventTimeField::new(spec)
+            .read(Some(value.as_bytes()))
+            .map_err(|r| r.to_string())
     }
 
     #[test]
@@ -246,7 +260,10 @@ mod tests {
         );
         let e = read("ts", r#"{"ts":1} trailing"#).unwrap_err();
         assert!(e.starts_with(INVALID), "{e}");
-        let e = EventTimeField::new("ts").read(None).unwrap_err();
+        let e = EventTimeField::new("ts")
+            .read(None)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(MISSING) && e.contains("tombstone"), "{e}");
         assert!(read("ts", "[1,2]").unwrap_err().starts_with(MISSING));
     }

@@ -176,8 +176,7 @@ fn dataset(root: &Path) -> Vec<Row> {
 async fn dead_letters(bootstrap: &str, topic: &str) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     let mut out: BTreeMap<String, BTreeSet<Vec<u8>>> = BTreeMap::new();
     for s in consume(bootstrap, topic, usize::MAX, Duration::from_secs(3)).await {
-        let reason = s.header("weir.dlq.reason").expect("reason").to_string();
-        for code in weir::pipeline::reason_codes(&reason) {
+        for code in s.header("weir.dlq.codes").expect("codes").split(',') {
             out.entry(code.to_string())
                 .or_default()
                 .insert(s.value.clone().expect("the view"));

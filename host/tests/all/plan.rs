@@ -64,7 +64,7 @@ fn every_shipped_connector_plans_on_the_embedded_broker() {
         );
     }
     assert!(text.contains("partitioned state topic `campaign-minute.state` would be created"));
-    assert!(text.contains("weir:plugin@0.2.0"), "{text}");
+    assert!(text.contains("weir:plugin@0.3.0"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,7 +110,7 @@ def check(bootstrap: str, out: pathlib.Path, log: str) -> None:
     dead = defaultdict(set)
     for m in read_topic(bootstrap, "campaign-minute.dlq"):
         headers = {k: v.decode() for k, v in (m.headers() or [])}
-        code = headers["weir.dlq.reason"].split(":", 1)[0]
+        code = headers["weir.dlq.codes"]
         dead[code].add(json.loads(m.value())["view_id"])
 
     injected = defaultdict(set)

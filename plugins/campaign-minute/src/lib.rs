@@ -12,7 +12,7 @@ use campaign_model::codes::{NEGATIVE_DURATION, UNKNOWN_CAMPAIGN, WRONG_TYPE};
 use campaign_model::{time, view};
 use config::{Config, UnknownCampaign};
 use serde::Serialize;
-use weir_sdk::{Aggregator, FlatBatch, Outcome, RecordRef};
+use weir_sdk::{Aggregator, FlatBatch, Outcome, RecordRef, Rejection};
 use windows::{Closed, Windows, window_of};
 
 /// The plugin: settings, the table, and the windows that are checkpointed.
@@ -44,33 +44,42 @@ pub struct Row<'a> {
 impl CampaignMinute {
     /// Counts one view, or says why not: `Ok(false)` for a view dropped on
     /// purpose (unknown campaign with policy `drop`).
-    fn fold(&mut self, value: Option<&[u8]>) -> Result<bool, String> {
+    fn fold(&mut self, value: Option<&[u8]>) -> Result<bool, Rejection> {
         let v = view::parse(value)?;
         let (start, end) = (v.start_timestamp, v.end_timestamp);
         let duration = end.checked_sub(start).ok_or_else(|| {
-            format!("{WRONG_TYPE}: end_timestamp {end} minus start_timestamp {start} overflows")
+            Rejection::new(
+                WRONG_TYPE,
+                format!("end_timestamp {end} minus start_timestamp {start} overflows"),
+            )
         })?;
         if duration < 0 {
-            return Err(format!(
-                "{NEGATIVE_DURATION}: view ends at {}, {} ms before it starts at {}",
-                time::rfc3339_millis(end),
-                -i128::from(duration),
-                time::rfc3339_millis(start)
+            return Err(Rejection::new(
+                NEGATIVE_DURATION,
+                format!(
+                    "view ends at {}, {} ms before it starts at {}",
+                    time::rfc3339_millis(end),
+                    -i128::from(duration),
+                    time::rfc3339_millis(start)
+                ),
             ));
         }
         let window = window_of(start, self.windows.window_ms()).ok_or_else(|| {
-            format!("{WRONG_TYPE}: start_timestamp {start} is too far from 1970 for a window")
+            Rejection::new(
+                WRONG_TYPE,
+                format!("start_timestamp {start} is too far from 1970 for a window"),
+            )
         })?;
-        if let Some(reason) = self.windows.late(start, window) {
-            return Err(reason);
+        if let Some(rejection) = self.windows.late(start, window) {
+            return Err(rejection);
         }
         if !self.campaigns.contains(v.campaign_id) {
             match self.unknown_campaign {
                 UnknownCampaign::Drop => return Ok(false),
                 UnknownCampaign::Dlq => {
-                    return Err(format!(
-                        "{UNKNOWN_CAMPAIGN}: campaign {} is not in the campaigns table",
-                        v.campaign_id
+                    return Err(Rejection::new(
+                        UNKNOWN_CAMPAIGN,
+                        format!("campaign {} is not in the campaigns table", v.campaign_id),
                     ));
                 }
                 UnknownCampaign::Null => {}
@@ -78,7 +87,7 @@ impl CampaignMinute {
         }
         self.windows
             .add(window.0, v.campaign_id, duration)
-            .map_err(|e| format!("{WRONG_TYPE}: {e}"))?;
+            .map_err(|e| Rejection::new(WRONG_TYPE, e))?;
         Ok(true)
     }
 
@@ -116,7 +125,7 @@ impl Aggregator for CampaignMinute {
             match self.fold(r.value) {
                 Ok(true) => {}
                 Ok(false) => self.dropped += 1,
-                Err(reason) => out.fail(i, reason),
+                Err(rejection) => out.reject(i, rejection),
             }
         }
         Ok(())

@@ -20,7 +20,7 @@ fn view(campaign_id: i64, start: i64, duration: i64) -> String {
     )
 }
 
-/// The failures of one update, by input index.
+/// The failures of one update: input index and the DLQ reason text.
 fn update(a: &mut CampaignMinute, values: &[String]) -> Vec<(u32, String)> {
     let mut batch = FlatBatch::default();
     for v in values {
@@ -30,7 +30,7 @@ fn update(a: &mut CampaignMinute, values: &[String]) -> Vec<(u32, String)> {
     let mut out = Outcome::default();
     a.update(&records, &mut out).expect("update");
     assert!(out.output.is_empty(), "update emits nothing");
-    out.failures
+    out.failures.iter().map(|f| (f.index, f.text())).collect()
 }
 
 /// (key, value text, record timestamp) of each emitted row.
@@ -219,7 +219,7 @@ fn malformed_views_fail_with_codes() {
     a.update(&out.records().expect("layout"), &mut o)
         .expect("update");
     assert_eq!(
-        o.failures[0].1,
+        o.failures[0].text(),
         "malformed_json: record has no value (a tombstone)"
     );
     // The zero-length view counted.
@@ -289,4 +289,40 @@ fn state_survives_a_restart_through_the_snapshot() {
     let mut d = agg("");
     assert_eq!(d.restore(b""), Ok(()));
     assert_eq!(tick(&mut d, i64::MAX), vec![]);
+}
+
+/// Not a check but a measurement, in release:
+/// `cargo test --release -p campaign-minute -- --ignored --nocapture`
+/// prints what one view costs in `update`.
+#[test]
+#[ignore]
+fn per_record_cost() {
+    let mut batch = FlatBatch::default();
+    for i in 0..1000 {
+        let v = view(1 + i % 2, T10 + i * 50, 1_500);
+        batch.push(Some(b"k"), Some(v.as_bytes()), &[], 0);
+    }
+    let records = batch.records().expect("layout");
+    let mut a = agg("");
+    let ns = ns_per_call(records.len(), || {
+        let mut out = Outcome::default();
+        a.update(&records, &mut out).expect("update");
+        assert!(out.failures.is_empty());
+    });
+    println!("campaign-minute: update {ns:.0} ns per view");
+}
+
+/// Nanoseconds per record of `f`, which handles `records` records: the best of
+/// several rounds, as the machine may be busy.
+fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
+    let rounds = (200_000 / records).max(20);
+    (0..7)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / (rounds * records) as f64
+        })
+        .fold(f64::INFINITY, f64::min)
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use campaign_model::codes::LATE;
 use campaign_model::time;
 use serde::{Deserialize, Serialize};
+use weir_sdk::Rejection;
 
 const PLUGIN: &str = "campaign-minute";
 
@@ -59,15 +60,18 @@ impl Windows {
         self.open.len()
     }
 
-    /// The `late: …` reason when the window `[start, end)` of a view at `t` was
+    /// The `late` rejection when the window `[start, end)` of a view at `t` was
     /// already closed by the watermark.
-    pub fn late(&self, t: i64, (start, end): (i64, i64)) -> Option<String> {
+    pub fn late(&self, t: i64, (start, end): (i64, i64)) -> Option<Rejection> {
         (end <= self.watermark_ms).then(|| {
-            format!(
-                "{LATE}: view at {} belongs to window {}, closed at watermark {}",
-                time::rfc3339_millis(t),
-                time::clock_span(start, end),
-                time::rfc3339(self.watermark_ms)
+            Rejection::new(
+                LATE,
+                format!(
+                    "view at {} belongs to window {}, closed at watermark {}",
+                    time::rfc3339_millis(t),
+                    time::clock_span(start, end),
+                    time::rfc3339(self.watermark_ms)
+                ),
             )
         })
     }
@@ -276,7 +280,9 @@ mod tests {
         assert_eq!(w.late(T10, (T10, T10 + MIN)), None, "no watermark yet");
         w.close(T10 + 150_000);
         assert_eq!(
-            w.late(T10 + 12_345, (T10, T10 + MIN)).as_deref(),
+            w.late(T10 + 12_345, (T10, T10 + MIN))
+                .map(|r| r.to_string())
+                .as_deref(),
             Some(
                 "late: view at 2026-11-23T10:00:12.345Z belongs to window 10:00–10:01, \
                  closed at watermark 2026-11-23T10:02:30Z"

@@ -1,5 +1,5 @@
-//! Failure reason codes of the CDC plugins (`code[,code…]: message`), which the
-//! host's DLQ counts by code. The three generic ones are the SDK's, so a
+//! Failure reason codes of the CDC plugins, which travel beside the reason (a
+//! [`weir_sdk::Rejection`]) and which the host's DLQ counts by code. The three generic ones are the SDK's, so a
 //! dashboard counts `malformed_json` the same way for every pipeline.
 
 pub use weir_sdk::codes::{MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE};

@@ -5,11 +5,18 @@
 //!
 //! Fields stay borrowed [`RawValue`]s until read, so a stage can pass a nested
 //! object on byte for byte, with its key order, without a `Value` round trip.
+//!
+//! [`Object`] builds a map per object and reads each field twice; a stage first
+//! tries [`typed`], one pass into a struct of the fields it reads, and reads the
+//! record with [`Object`] only when that fails, to say what is wrong.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::value::RawValue;
+use weir_sdk::Rejection;
 
 use crate::codes::{MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE};
 
@@ -36,10 +43,10 @@ impl Problems {
         self.missing.is_empty() && self.other.is_empty()
     }
 
-    /// The failure reason: the codes sorted and comma-separated, then one sentence
-    /// per problem in the same order; `None` when nothing is wrong.
-    pub fn reason(&self) -> Option<String> {
-        let mut parts: BTreeMap<&str, Vec<String>> = self.other.clone();
+    /// The rejection: the codes sorted, then one sentence per problem in the
+    /// same order, `;`-separated; `None` when nothing is wrong.
+    pub fn rejection(&self) -> Option<Rejection> {
+        let mut parts: BTreeMap<&'static str, Vec<String>> = self.other.clone();
         if !self.missing.is_empty() {
             let sentence = weir_sdk::codes::missing_fields(&self.missing);
             parts.insert(MISSING_FIELD, vec![sentence]);
@@ -47,9 +54,12 @@ impl Problems {
         if parts.is_empty() {
             return None;
         }
-        let codes: Vec<&str> = parts.keys().copied().collect();
+        let codes: Vec<&'static str> = parts.keys().copied().collect();
         let sentences: Vec<String> = parts.into_values().flatten().collect();
-        Some(format!("{}: {}", codes.join(","), sentences.join("; ")))
+        Some(Rejection {
+            codes,
+            reason: sentences.join("; "),
+        })
     }
 }
 
@@ -71,20 +81,20 @@ pub const STRING: &str = "a string";
 pub const OBJECT: &str = "an object";
 
 impl<'a> Object<'a> {
-    /// The object a record value holds, or the `malformed_json` reason: no value
+    /// The object a record value holds, or a `malformed_json` rejection: no value
     /// (a tombstone), not JSON, or JSON that is not an object.
-    pub fn from_value(value: Option<&'a [u8]>) -> Result<Object<'a>, String> {
-        let bytes =
-            value.ok_or_else(|| format!("{MALFORMED_JSON}: record has no value (a tombstone)"))?;
+    pub fn from_value(value: Option<&'a [u8]>) -> Result<Object<'a>, Rejection> {
+        let malformed = |reason: String| Rejection::new(MALFORMED_JSON, reason);
+        let bytes = value.ok_or_else(|| malformed("record has no value (a tombstone)".into()))?;
         match serde_json::from_slice(bytes) {
             Ok(fields) => Ok(Object {
                 prefix: String::new(),
                 fields,
             }),
             Err(_) if serde_json::from_slice::<IgnoredAny>(bytes).is_ok() => {
-                Err(format!("{MALFORMED_JSON}: value is not a JSON object"))
+                Err(malformed("value is not a JSON object".into()))
             }
-            Err(e) => Err(format!("{MALFORMED_JSON}: value is not valid JSON: {e}")),
+            Err(e) => Err(malformed(format!("value is not valid JSON: {e}"))),
         }
     }
 
@@ -151,6 +161,42 @@ impl<'a> Object<'a> {
     }
 }
 
+/// `T` read straight from `text` when it holds a JSON object: the fast path of
+/// a stage, which reads `text` with [`Object`] when this gives `None`.
+///
+/// `T` is a `#[derive(Deserialize)]` struct of `Option` fields (`null` reads as
+/// `None`, as [`Object::raw`] has it), strings as [`Text`], nested objects as
+/// `&RawValue` to read with `typed` in turn. It fails where [`Object`] would
+/// report a problem: a field of another type, a key that is not a valid string;
+/// also on a repeated key that `T` reads, where [`Object`] keeps the last, so
+/// the slow path decides. Other fields are skipped unparsed, as [`Object`] keeps
+/// them as raw text unparsed. The object check is needed because serde also
+/// reads a struct from a JSON array, by position.
+pub fn typed<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// [`typed`] for a record value; `None` as well for a tombstone or bytes that
+/// are not UTF-8, which [`Object::from_value`] refuses even in a field it
+/// does not read.
+pub fn typed_value<'a, T: Deserialize<'a>>(value: Option<&'a [u8]>) -> Option<T> {
+    typed(std::str::from_utf8(value?).ok()?)
+}
+
+/// A JSON string, borrowed from the input unless it has escapes. A field
+/// `Option<Cow<'a, str>>` would always copy, `#[serde(borrow)]` or not: serde
+/// borrows only a bare `Cow<'a, str>`.
+#[derive(Debug, Deserialize)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+/// Any JSON object, its fields skipped: read with [`typed`] to check what
+/// [`Object::object`] checks of a field that must be an object.
+#[derive(Debug, Deserialize)]
+pub struct AnyObject {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +204,7 @@ mod tests {
 
     #[test]
     fn values_that_are_not_objects_are_malformed() {
-        let err = |v: Option<&[u8]>| Object::from_value(v).expect_err("malformed");
+        let err = |v: Option<&[u8]>| Object::from_value(v).expect_err("malformed").to_string();
         assert_eq!(
             err(None),
             "malformed_json: record has no value (a tombstone)"
@@ -195,13 +241,40 @@ mod tests {
         assert_eq!(row.required::<String>("name", STRING, &mut p), None);
         assert!(o.object("old", &mut p).is_none());
         p.add(UNKNOWN_OP, "op \"x\" is unknown".into());
+        let rejection = p.rejection().expect("problems");
+        assert_eq!(rejection.codes, [MISSING_FIELD, UNKNOWN_OP, WRONG_TYPE]);
         assert_eq!(
-            p.reason().as_deref(),
+            Some(rejection.to_string().as_str()),
             Some(
                 "missing_field,unknown_op,wrong_type: required fields ts_ms, n, row.name are \
                  missing; op \"x\" is unknown; seq is not an unsigned integer; row.id is not an \
                  unsigned integer; old is not an object"
             )
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Pair<'a> {
+        #[serde(borrow)]
+        a: Option<Text<'a>>,
+        b: Option<u64>,
+    }
+
+    #[test]
+    fn typed_reads_objects_only_and_borrows_strings() {
+        let pair = |text: &'static str| typed::<Pair<'_>>(text);
+        let p = pair(r#" {"a":"x","b":1,"c":[1e400]}"#).expect("object");
+        assert!(matches!(p.a, Some(Text(Cow::Borrowed("x")))) && p.b == Some(1));
+        let p = pair(r#"{"a":"x\n","b":null}"#).expect("object");
+        assert!(matches!(p.a, Some(Text(Cow::Owned(s))) if s == "x\n") && p.b.is_none());
+        assert!(pair(r#"["x",1]"#).is_none(), "not by position");
+        assert!(pair(r#"{"b":1,"b":2}"#).is_none(), "repeated key");
+        assert!(pair(r#"{"b":1.0}"#).is_none() && pair("{").is_none());
+        assert!(typed_value::<Pair<'_>>(Some(b"{\"c\":\"\xff\"}")).is_none());
+        assert!(typed_value::<Pair<'_>>(None).is_none());
+        assert!(typed::<AnyObject>(r#"{"a":1,"a":2}"#).is_some());
+        assert!(
+            typed::<AnyObject>(r#"{"\ud800":1}"#).is_none() && typed::<AnyObject>("[]").is_none()
         );
     }
 
@@ -211,10 +284,10 @@ mod tests {
         assert_eq!(o.raw("row").map(RawValue::get), Some(r#"{"b":1,"a":"x"}"#));
         assert!(o.raw("old").is_none() && o.raw("nope").is_none());
         let mut p = Problems::default();
-        assert!(p.reason().is_none());
+        assert!(p.rejection().is_none());
         o.object("old", &mut p);
         assert_eq!(
-            p.reason().as_deref(),
+            p.rejection().map(|r| r.to_string()).as_deref(),
             Some("missing_field: required field old is missing")
         );
     }

@@ -46,8 +46,8 @@ impl Aggregator for CdcTable {
             let c = match change::parse(r.value) {
                 Ok(Some(c)) => c,
                 Ok(None) => continue,
-                Err(reason) => {
-                    out.fail(i, reason);
+                Err(rejection) => {
+                    out.reject(i, rejection);
                     continue;
                 }
             };
@@ -64,7 +64,7 @@ impl Aggregator for CdcTable {
                         timestamp_ms: r.timestamp_ms,
                     },
                 )?,
-                Err(reason) => out.fail(i, reason),
+                Err(rejection) => out.reject(i, rejection),
             }
         }
         Ok(())

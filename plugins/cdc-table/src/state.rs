@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use cdc_model::codes::{DUPLICATE_CREATE, MISSING_FIELD, ORPHAN_CHANGE};
 use cdc_model::{Op, Row};
 use serde::{Deserialize, Serialize};
+use weir_sdk::Rejection;
 
 use crate::change::Change;
 use crate::describe;
@@ -87,9 +88,9 @@ struct Read {
 
 impl State {
     /// Applies `c`, remembering it among the `keep` most recent changes. `Ok` is
-    /// the `change` text to show; `Err` a failure reason: an orphan update or
-    /// delete is not applied, a duplicate create is applied as an upsert.
-    pub fn apply(&mut self, c: Change, keep: usize) -> Result<String, String> {
+    /// the `change` text to show; `Err` why the record goes to the DLQ: an orphan
+    /// update or delete is not applied, a duplicate create is applied as an upsert.
+    pub fn apply(&mut self, c: Change, keep: usize) -> Result<String, Rejection> {
         let id = c.id;
         let (result, row) = match (c.op, c.after) {
             (Op::Delete, _) => {
@@ -109,22 +110,14 @@ impl State {
             (op, Some(after)) => {
                 let result = match self.rows.insert(id, after.clone()) {
                     None => Ok(describe::created(op, &after)),
-                    Some(before) => Err(format!(
-                        "{DUPLICATE_CREATE}: {} of id {id}, which the table already holds \
-                         ({}); applied as an upsert",
-                        if op == Op::Read {
-                            "snapshot read"
-                        } else {
-                            "create"
-                        },
-                        describe::brief(&before)
-                    )),
+                    Some(before) => Err(duplicate(op, id, &before)),
                 };
                 (result, after)
             }
             (op, None) => {
-                return Err(format!(
-                    "{MISSING_FIELD}: required field after is missing ({op} of id {id})"
+                return Err(Rejection::new(
+                    MISSING_FIELD,
+                    format!("required field after is missing ({op} of id {id})"),
                 ));
             }
         };
@@ -213,8 +206,27 @@ impl State {
     }
 }
 
-fn orphan(what: &str, id: u64) -> String {
-    format!("{ORPHAN_CHANGE}: {what} of id {id}, which the table does not hold; not applied")
+fn orphan(what: &str, id: u64) -> Rejection {
+    Rejection::new(
+        ORPHAN_CHANGE,
+        format!("{what} of id {id}, which the table does not hold; not applied"),
+    )
+}
+
+/// A create or snapshot read of an id the table holds as `before`.
+fn duplicate(op: Op, id: u64, before: &Row) -> Rejection {
+    let what = if op == Op::Read {
+        "snapshot read"
+    } else {
+        "create"
+    };
+    Rejection::new(
+        DUPLICATE_CREATE,
+        format!(
+            "{what} of id {id}, which the table already holds ({}); applied as an upsert",
+            describe::brief(before)
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -283,19 +295,20 @@ mod tests {
     #[test]
     fn orphans_are_refused_and_duplicates_upserted() {
         let mut s = State::default();
+        let apply = |s: &mut State, c: Change| s.apply(c, 10).map_err(|r| r.to_string());
         assert_eq!(
-            s.apply(change(1, Op::Update, 7, Some(row(7, "A B", 1))), 10),
+            apply(&mut s, change(1, Op::Update, 7, Some(row(7, "A B", 1)))),
             Err("orphan_change: update of id 7, which the table does not hold; not applied".into())
         );
         assert_eq!(
-            s.apply(change(2, Op::Delete, 7, None), 10),
+            apply(&mut s, change(2, Op::Delete, 7, None)),
             Err("orphan_change: delete of id 7, which the table does not hold; not applied".into())
         );
         assert_eq!(s, State::default(), "nothing applied, nothing counted");
         s.apply(change(3, Op::Create, 7, Some(row(7, "A B", 100))), 10)
             .expect("create");
         assert_eq!(
-            s.apply(change(4, Op::Read, 7, Some(row(7, "C D", 200))), 10),
+            apply(&mut s, change(4, Op::Read, 7, Some(row(7, "C D", 200)))),
             Err(
                 "duplicate_create: snapshot read of id 7, which the table already holds \
                  (A B, balance 1.00); applied as an upsert"

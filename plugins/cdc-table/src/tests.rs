@@ -1,5 +1,7 @@
 use serde_json::{Value, json};
 
+use weir_sdk::Failure;
+
 use super::*;
 use crate::report::{CHANGES, LAST_CHANGED, SECTION_HEADER, USERS};
 
@@ -37,7 +39,7 @@ fn lines(batch: &FlatBatch, timestamp_ms: i64) -> Vec<Line> {
         .collect()
 }
 
-fn update(t: &mut CdcTable, values: &[Option<String>]) -> (Vec<Line>, Vec<(u32, String)>) {
+fn update(t: &mut CdcTable, values: &[Option<String>]) -> (Vec<Line>, Vec<Failure>) {
     let mut batch = FlatBatch::default();
     for v in values {
         batch.push(Some(b"{}"), v.as_deref().map(str::as_bytes), &[], AT);
@@ -180,7 +182,8 @@ fn orphans_and_duplicates_are_failed() {
         ],
     );
     assert_eq!(shown.len(), 1);
-    let reasons: Vec<(u32, &str)> = failures.iter().map(|(i, r)| (*i, r.as_str())).collect();
+    let texts: Vec<(u32, String)> = failures.iter().map(|f| (f.index, f.text())).collect();
+    let reasons: Vec<(u32, &str)> = texts.iter().map(|(i, t)| (*i, t.as_str())).collect();
     assert_eq!(
         reasons,
         [
@@ -236,4 +239,58 @@ fn the_state_survives_a_restart() {
         err.starts_with("cdc-table snapshot: not a cdc-table snapshot"),
         "{err}"
     );
+}
+
+/// Not a check but a measurement, in release:
+/// `cargo test --release -p cdc-table -- --ignored --nocapture`
+/// prints what one envelope costs in `change::parse` and in `update`.
+#[test]
+#[ignore]
+fn per_record_cost() {
+    let u = envelope(
+        2,
+        "u",
+        row(1, "Claude McCarthy", "1623.64", AT),
+        row(1, "Claude McCarthy", "1924.96", AT),
+    )
+    .expect("envelope");
+    let parse = ns_per_call(1, || {
+        std::hint::black_box(change::parse(Some(std::hint::black_box(u.as_bytes()))))
+            .expect("valid");
+    });
+    // Create, update and delete each id, so every round applies cleanly.
+    let mut batch = FlatBatch::default();
+    for id in 0..300 {
+        let r = |balance: &str| row(id, "Claude McCarthy", balance, AT);
+        for v in [
+            envelope(3 * id, "c", Value::Null, r("1623.64")),
+            envelope(3 * id + 1, "u", r("1623.64"), r("1924.96")),
+            envelope(3 * id + 2, "d", r("1924.96"), Value::Null),
+        ] {
+            batch.push(Some(b"{}"), v.as_deref().map(str::as_bytes), &[], AT);
+        }
+    }
+    let records = batch.records().expect("layout");
+    let mut t = table("{}");
+    let update = ns_per_call(records.len(), || {
+        let mut out = Outcome::default();
+        t.update(&records, &mut out).expect("update");
+        assert!(out.failures.is_empty());
+    });
+    println!("cdc-table: change::parse {parse:.0} ns, update {update:.0} ns per envelope");
+}
+
+/// Nanoseconds per record of `f`, which handles `records` records: the best of
+/// several rounds, as the machine may be busy.
+fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
+    let rounds = (200_000 / records).max(20);
+    (0..7)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / (rounds * records) as f64
+        })
+        .fold(f64::INFINITY, f64::min)
 }

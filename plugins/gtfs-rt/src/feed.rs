@@ -2,7 +2,9 @@
 //! entity, which ones become records and under which key.
 
 use prost::Message as _;
+use weir_sdk::Rejection;
 
+use crate::MALFORMED_PROTOBUF;
 use crate::proto::transit_realtime::{FeedEntity, FeedMessage};
 
 /// An entity that becomes a record: its position in `FeedMessage.entity` and its key.
@@ -23,17 +25,17 @@ pub struct Sorted {
     pub skipped: Vec<String>,
 }
 
-/// Decodes a record value as a FeedMessage; the error is the DLQ reason.
-pub fn decode(value: Option<&[u8]>) -> Result<FeedMessage, String> {
-    let bytes = value.ok_or("malformed_protobuf: record has no value (a tombstone)")?;
-    let feed = FeedMessage::decode(bytes).map_err(|e| format!("malformed_protobuf: {e}"))?;
+/// Decodes a record value as a FeedMessage; the error is why it goes to the DLQ.
+pub fn decode(value: Option<&[u8]>) -> Result<FeedMessage, Rejection> {
+    let malformed = |reason: String| Rejection::new(MALFORMED_PROTOBUF, reason);
+    let bytes = value.ok_or_else(|| malformed("record has no value (a tombstone)".into()))?;
+    let feed = FeedMessage::decode(bytes).map_err(|e| malformed(e.to_string()))?;
     // prost fills absent required fields with defaults; an empty version means
     // the header (or its version) is missing, which random bytes often parse as.
     if feed.header.gtfs_realtime_version.is_empty() {
-        return Err(
-            "malformed_protobuf: FeedMessage.header.gtfs_realtime_version is missing (required)"
-                .into(),
-        );
+        return Err(malformed(
+            "FeedMessage.header.gtfs_realtime_version is missing (required)".into(),
+        ));
     }
     Ok(feed)
 }
@@ -193,10 +195,18 @@ mod tests {
     #[test]
     fn undecodable_values_are_malformed() {
         let err = decode(Some(b"\xff\xff\xff")).expect_err("garbage");
-        assert!(err.starts_with("malformed_protobuf: "), "{err}");
+        assert_eq!(err.codes, [MALFORMED_PROTOBUF]);
+        assert!(err.to_string().starts_with("malformed_protobuf: "), "{err}");
         let err = decode(Some(b"")).expect_err("no header");
-        assert!(err.contains("gtfs_realtime_version is missing"), "{err}");
-        assert!(decode(None).is_err());
+        assert_eq!(
+            err.to_string(),
+            "malformed_protobuf: FeedMessage.header.gtfs_realtime_version is missing (required)"
+        );
+        let err = decode(None).expect_err("tombstone");
+        assert_eq!(
+            err.to_string(),
+            "malformed_protobuf: record has no value (a tombstone)"
+        );
         let ok = decode(Some(&feed(vec![]).encode_to_vec())).expect("valid");
         assert!(ok.entity.is_empty());
     }

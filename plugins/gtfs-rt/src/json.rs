@@ -7,9 +7,11 @@
 //! an absent required message into a default one) and knows every name.
 
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions, Value};
+use weir_sdk::Rejection;
 
 use crate::config::FieldNames;
 use crate::proto::DESCRIPTOR_SET;
+use crate::{MALFORMED_PROTOBUF, unexplained};
 
 /// Serializes feeds with one naming convention.
 #[derive(Debug, Clone)]
@@ -43,11 +45,11 @@ impl Mapper {
     }
 
     /// Decodes `bytes` (already accepted by [`crate::feed::decode`]).
-    pub fn decode(&self, bytes: &[u8]) -> Result<JsonFeed, String> {
+    pub fn decode(&self, bytes: &[u8]) -> Result<JsonFeed, Rejection> {
         let mut msg = DynamicMessage::decode(self.feed.clone(), bytes)
-            .map_err(|e| format!("malformed_protobuf: {e}"))?;
+            .map_err(|e| Rejection::new(MALFORMED_PROTOBUF, e.to_string()))?;
         let header = match msg.get_field_by_name("header") {
-            Some(h) => self.to_json(h.as_message())?,
+            Some(h) => self.to_json(h.as_message()).map_err(unexplained)?,
             None => b"{}".to_vec(),
         };
         let entities = match msg.take_field_by_name("entity") {

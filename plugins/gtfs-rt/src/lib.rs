@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use config::Config;
 use json::Mapper;
-use weir_sdk::{Outcome, RecordRef, Transform};
+use weir_sdk::{Outcome, RecordRef, Rejection, Transform};
 
 /// Entity records made from one input, and the skipped entities.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,6 +25,18 @@ pub struct Decoded {
     pub skipped: Vec<String>,
     /// `FeedHeader.timestamp`, when the feed has one.
     pub header_timestamp: Option<u64>,
+}
+
+/// The rule broken by a value that is not a GTFS-realtime FeedMessage.
+pub const MALFORMED_PROTOBUF: &str = "malformed_protobuf";
+
+/// A rejection that is the plugin's fault, not the record's: it breaks no rule,
+/// so it carries no code.
+pub(crate) fn unexplained(reason: String) -> Rejection {
+    Rejection {
+        codes: Vec::new(),
+        reason,
+    }
 }
 
 /// The host's header naming the URL a polled body came from.
@@ -39,8 +51,8 @@ pub struct GtfsRt {
 }
 
 impl GtfsRt {
-    /// Decodes one input value; the error is the input's DLQ reason.
-    pub fn decode(&self, value: Option<&[u8]>) -> Result<Decoded, String> {
+    /// Decodes one input value; the error is why the input goes to the DLQ.
+    pub fn decode(&self, value: Option<&[u8]>) -> Result<Decoded, Rejection> {
         let typed = feed::decode(value)?;
         let sorted = feed::sort(&typed);
         let mut decoded = Decoded {
@@ -53,9 +65,8 @@ impl GtfsRt {
         }
         let json = self.mapper.decode(value.unwrap_or_default())?;
         for k in sorted.keyed {
-            decoded
-                .records
-                .push((k.key, self.mapper.record(&json, k.index)?));
+            let record = self.mapper.record(&json, k.index).map_err(unexplained)?;
+            decoded.records.push((k.key, record));
         }
         Ok(decoded)
     }
@@ -94,7 +105,7 @@ impl Transform for GtfsRt {
                         warn_skipped(i, &d);
                     }
                 }
-                Err(reason) => out.fail(i, reason),
+                Err(rejection) => out.reject(i, rejection),
             }
         }
         Ok(())

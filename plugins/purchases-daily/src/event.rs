@@ -2,10 +2,18 @@
 //! validated, but are checked again: a failure here goes to the DLQ with the same
 //! rule codes `purchases-validate` uses ([`purchases_model::codes`]).
 
+use std::borrow::Cow;
+use std::fmt;
+
 use purchases_model::codes::{MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE};
 use purchases_model::money::to_cents;
 use purchases_model::time::parse_rfc3339;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
+use weir_sdk::Rejection;
+
+use weir_sdk::{Strict, Text};
 
 /// One purchase, reduced to what the totals and the details need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,15 +27,101 @@ pub struct Event {
 
 const TEXT_FIELDS: [&str; 3] = ["event_id", "customer_id", "product_category"];
 
-/// The event of a record value, or the failure reason `code: message`.
-pub fn parse(value: Option<&[u8]>) -> Result<Event, String> {
-    let bytes =
-        value.ok_or_else(|| format!("{MALFORMED_JSON}: record has no value (a tombstone)"))?;
-    let event: Map<String, Value> = match serde_json::from_slice(bytes) {
-        Ok(Value::Object(event)) => event,
-        Ok(_) => return Err(format!("{MALFORMED_JSON}: value is not a JSON object")),
-        Err(e) => return Err(format!("{MALFORMED_JSON}: value is not valid JSON: {e}")),
-    };
+/// The event of a record value, or why it is refused.
+pub fn parse(value: Option<&[u8]>) -> Result<Event, Rejection> {
+    match value.and_then(fast) {
+        Some(event) => Ok(event),
+        None => slow(value),
+    }
+}
+
+/// The event of a well-formed value, read without a `Value` tree; `None` sends
+/// the value to [`slow`], which says what is wrong with it.
+fn fast(bytes: &[u8]) -> Option<Event> {
+    let t: Typed<'_> = serde_json::from_slice(bytes).ok()?;
+    let cents = to_cents(t.total_amount?)?;
+    let event_ms = parse_rfc3339(&t.timestamp?).ok()?;
+    Some(Event {
+        event_id: t.event_id?.into_owned(),
+        customer_id: t.customer_id?.into_owned(),
+        category: t.product_category?.into_owned(),
+        cents,
+        event_ms,
+    })
+}
+
+/// The fields [`parse`] reads, decoded straight from the bytes: strings borrowed
+/// unless escaped, no tree, so a valid event costs no allocation but its three
+/// strings. A field missing or `null` is `None`, one of another type fails the
+/// decode; every other field is still parsed in full ([`Strict`]), so the decode
+/// fails on whatever the `Value` path refuses. A repeated key keeps its last
+/// value, as a `Value` map does.
+#[derive(Default)]
+struct Typed<'a> {
+    event_id: Option<Cow<'a, str>>,
+    customer_id: Option<Cow<'a, str>>,
+    product_category: Option<Cow<'a, str>>,
+    total_amount: Option<f64>,
+    timestamp: Option<Cow<'a, str>>,
+}
+
+/// The keys of [`Typed`]'s fields, and `Other`.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Key {
+    EventId,
+    CustomerId,
+    ProductCategory,
+    TotalAmount,
+    Timestamp,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Typed<'de> {
+    /// A JSON object only: `#[derive(Deserialize)]` would also read an array
+    /// positionally, and would skip other fields without checking them.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TypedVisitor)
+    }
+}
+
+struct TypedVisitor;
+
+impl<'de> Visitor<'de> for TypedVisitor {
+    type Value = Typed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a purchase event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Typed<'de>, A::Error> {
+        let mut t = Typed::default();
+        while let Some(key) = map.next_key()? {
+            match key {
+                Key::EventId => t.event_id = text(&mut map)?,
+                Key::CustomerId => t.customer_id = text(&mut map)?,
+                Key::ProductCategory => t.product_category = text(&mut map)?,
+                Key::TotalAmount => t.total_amount = map.next_value()?,
+                Key::Timestamp => t.timestamp = text(&mut map)?,
+                Key::Other => {
+                    map.next_value::<Strict>()?;
+                }
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// The next value as a borrowed string, `None` for `null`.
+fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(map.next_value::<Option<Text<'de>>>()?.map(|t| t.0))
+}
+
+/// The event of a record value, or why it is refused: the `Value` path, which
+/// names every problem.
+fn slow(value: Option<&[u8]>) -> Result<Event, Rejection> {
+    let event = object(value)?;
     let field = |name: &str| event.get(name).filter(|x| !x.is_null());
     let missing: Vec<&str> = TEXT_FIELDS
         .into_iter()
@@ -35,9 +129,9 @@ pub fn parse(value: Option<&[u8]>) -> Result<Event, String> {
         .filter(|n| field(n).is_none())
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "{MISSING_FIELD}: {}",
-            weir_sdk::codes::missing_fields(&missing)
+        return Err(Rejection::new(
+            MISSING_FIELD,
+            weir_sdk::codes::missing_fields(&missing),
         ));
     }
     let mut wrong = Vec::new();
@@ -71,6 +165,177 @@ pub fn parse(value: Option<&[u8]>) -> Result<Event, String> {
             cents,
             event_ms,
         }),
-        _ => Err(format!("{WRONG_TYPE}: {}", wrong.join("; "))),
+        _ => Err(Rejection::new(WRONG_TYPE, wrong.join("; "))),
+    }
+}
+
+/// The JSON object a record value holds, or a `malformed_json` rejection.
+fn object(value: Option<&[u8]>) -> Result<Map<String, Value>, Rejection> {
+    let malformed = |reason: String| Rejection::new(MALFORMED_JSON, reason);
+    let bytes = value.ok_or_else(|| malformed("record has no value (a tombstone)".into()))?;
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(event)) => Ok(event),
+        Ok(_) => Err(malformed("value is not a JSON object".into())),
+        Err(e) => Err(malformed(format!("value is not valid JSON: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixture event: every field the generator writes, nested `location` too.
+    const EVENT: &str = r#"{"event_id":"27b0a990-ecb0-40da-8f1d-fc0b1959c869","timestamp":"2026-11-23T18:54:42.123Z","customer_id":"CUST-000004","customer_segment":"regular","product_id":"P01002","product_name":"Jacket","product_category":"Clothing","quantity":2,"unit_price":89.99,"total_amount":179.98,"currency":"USD","payment_method":"debit_card","order_source":"mobile_app","location":{"country":"US","city":"New York"},"discount_percentage":0,"is_new_customer":false,"device_type":"tablet"}"#;
+
+    const FIELDS: [&str; 6] = [
+        "event_id",
+        "timestamp",
+        "customer_id",
+        "product_category",
+        "total_amount",
+        "location",
+    ];
+
+    /// Values put in place of a field, after it (a repeated key) or beside it.
+    const VALUES: [&str; 24] = [
+        "null",
+        "0",
+        "-0",
+        "3",
+        "-7",
+        "3.0",
+        "12.345",
+        "1e2",
+        "1e300",
+        "1e400",
+        "18446744073709551616",
+        r#""x""#,
+        r#""""#,
+        r#""179.98""#,
+        r#""2026-11-23T18:54:42+05:30""#,
+        r#""2026-11-23T18:54:42""#,
+        r#""E\u0031\"\\ \u00e9""#,
+        r#""\ud800""#,
+        "true",
+        "[]",
+        r#"["a",1]"#,
+        "{}",
+        r#"{"a":[1,{"b":null}]}"#,
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+    ];
+
+    /// `EVENT` with `field`'s value replaced (`Some`) or the field dropped.
+    fn with(field: &str, value: Option<&str>) -> String {
+        let v: Value = serde_json::from_str(EVENT).expect("json");
+        let Value::Object(map) = v else {
+            unreachable!("an object")
+        };
+        let entries: Vec<String> = map
+            .iter()
+            .filter_map(|(k, v)| match (k == field, value) {
+                (false, _) => Some(format!("{k:?}:{v}")),
+                (true, Some(new)) => Some(format!("{k:?}:{new}")),
+                (true, None) => None,
+            })
+            .collect();
+        format!("{{{}}}", entries.join(","))
+    }
+
+    /// `EVENT` with `entry` added after its last field.
+    fn append(entry: &str) -> String {
+        format!("{},{entry}}}", &EVENT[..EVENT.len() - 1])
+    }
+
+    /// What the tests and fixtures use, and more: each field dropped, set to
+    /// each of [`VALUES`], repeated with each, and an unknown field of each;
+    /// arrays, scalars, broken JSON and invalid UTF-8; and every value of the
+    /// conformance fixtures.
+    fn spread() -> Vec<Vec<u8>> {
+        let mut docs: Vec<String> = vec![
+            EVENT.into(),
+            format!("  \n{EVENT}\t "),
+            format!("[{EVENT}]"),
+            r#"["E1","2026-11-23T18:54:42.123Z","C","Books",1,1,1,"USD"]"#.into(),
+            "{not json".into(),
+            format!("{EVENT} x"),
+            String::new(),
+            "{}".into(),
+            "[]".into(),
+            "42".into(),
+            r#""event""#.into(),
+            "null".into(),
+            EVENT.replace("\"event_id\"", "\"event\\u005fid\""),
+        ];
+        for field in FIELDS {
+            docs.push(with(field, None));
+            for value in VALUES {
+                docs.push(with(field, Some(value)));
+                docs.push(EVENT.replacen('{', &format!("{{\"{field}\":{value},"), 1));
+                docs.push(append(&format!("\"{field}\":{value}")));
+            }
+        }
+        for value in VALUES {
+            docs.push(EVENT.replacen('{', &format!("{{\"extra\":{value},"), 1));
+        }
+        let mut docs: Vec<Vec<u8>> = docs.into_iter().map(String::into_bytes).collect();
+        let mut bad_utf8 = EVENT.replace("tablet", "tabl?t").into_bytes();
+        let at = bad_utf8.iter().position(|b| *b == b'?').expect("?");
+        bad_utf8[at] = 0xff;
+        docs.push(bad_utf8);
+        docs.extend(fixture_values(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures"
+        )));
+        docs
+    }
+
+    /// The record values in `input.jsonl` of every conformance case under `dir`
+    /// (`value` as compact JSON, `value_text` as is).
+    fn fixture_values(dir: &str) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for case in std::fs::read_dir(dir).expect("fixtures") {
+            let path = case.expect("case").path().join("input.jsonl");
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let line: serde_json::Value = serde_json::from_str(line).expect("json");
+                if let Some(v) = line.get("value") {
+                    out.push(v.to_string().into_bytes());
+                }
+                if let Some(t) = line.get("value_text").and_then(|t| t.as_str()) {
+                    out.push(t.as_bytes().to_vec());
+                }
+            }
+        }
+        assert!(out.len() > 10, "{dir}: {} values", out.len());
+        out
+    }
+
+    /// The fast path declines or gives exactly what the `Value` path gives, and
+    /// takes every well-formed event, escapes and repeated keys included.
+    #[test]
+    fn fast_path_agrees_with_the_value_path() {
+        let mut taken = 0;
+        for doc in spread() {
+            let slow = slow(Some(&doc));
+            if let Some(fast) = fast(&doc) {
+                assert_eq!(Ok(fast), slow, "{}", String::from_utf8_lossy(&doc));
+                taken += 1;
+            }
+            assert_eq!(parse(Some(&doc)), slow);
+        }
+        assert_eq!(parse(None), slow(None));
+        for doc in [
+            EVENT.to_string(),
+            with("event_id", Some(r#""E\u0031\"\\ \u00e9""#)),
+            with("location", Some("1e300")),
+            append(r#""total_amount":1,"total_amount":3"#),
+        ] {
+            assert!(fast(doc.as_bytes()).is_some(), "{doc}");
+        }
+        assert!(taken > 60, "{taken}");
+        let t: Typed<'_> = serde_json::from_str(EVENT).expect("typed");
+        assert!(matches!(t.event_id, Some(Cow::Borrowed(_))), "no copy");
     }
 }

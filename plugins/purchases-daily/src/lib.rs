@@ -38,7 +38,7 @@ impl Aggregator for PurchasesDaily {
                     let date = self.zone.date(e.event_ms);
                     self.state.fold(e, date, self.details_rows);
                 }
-                Err(reason) => out.fail(i, reason),
+                Err(rejection) => out.reject(i, rejection),
             }
         }
         Ok(())

@@ -22,6 +22,12 @@ impl PurchasesValidate {
     /// The verdict on one record; a valid one is remembered for duplicate detection.
     pub fn validate(&mut self, record: &RecordRef<'_>) -> rules::Violations {
         let at = record.timestamp_ms;
+        if let Some(id) = rules::valid_event_id(record.value, at, &self.config)
+            && !self.seen.contains(&id, at)
+        {
+            self.seen.remember(&id, at);
+            return rules::Violations::default();
+        }
         let mut verdict = rules::check(record.value, at, &self.config);
         if let Some(id) = &verdict.event_id {
             if self.seen.contains(id, at) {
@@ -48,9 +54,9 @@ impl Transform for PurchasesValidate {
         for (i, r) in input.iter().enumerate() {
             let violations = self.validate(r);
             if violations.is_empty() {
-                out.emit(i, r.key, r.value, &r.headers, r.timestamp_ms);
+                out.pass(i);
             } else {
-                out.fail(i, violations.reason());
+                out.reject(i, violations.rejection());
             }
         }
         Ok(())

@@ -9,7 +9,13 @@ use purchases_model::codes::{
 use purchases_model::fields::REQUIRED;
 use purchases_model::money::{fmt_cents, to_cents};
 use purchases_model::time::parse_rfc3339;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
+use weir_sdk::{Rejection, Strict, Text};
 
 use crate::config::Config;
 use crate::money::{div_round, fmt_percent, to_basis_points};
@@ -38,12 +44,20 @@ impl Violations {
         codes
     }
 
-    /// `code[,code…]: message; message`, messages in the order of their codes.
-    pub fn reason(&self) -> String {
+    /// The distinct codes with every message, in the order of their codes.
+    pub fn rejection(&self) -> Rejection {
         let mut items = self.0.clone();
         items.sort_by_key(|(c, _)| *c);
         let messages: Vec<_> = items.into_iter().map(|(_, m)| m).collect();
-        format!("{}: {}", self.codes().join(","), messages.join("; "))
+        Rejection {
+            codes: self.codes(),
+            reason: messages.join("; "),
+        }
+    }
+
+    /// `code[,code…]: message; message`, as the DLQ shows it.
+    pub fn reason(&self) -> String {
+        self.rejection().to_string()
     }
 }
 
@@ -80,6 +94,128 @@ pub fn check(value: Option<&[u8]>, record_ms: i64, config: &Config) -> Verdict {
     verdict
 }
 
+/// The fields the rules read, decoded straight from the bytes: strings
+/// borrowed unless escaped, no tree. A field missing or `null` is `None`, one
+/// of another type fails the decode; every other field is still parsed in full
+/// ([`Strict`]), so the decode fails on whatever the `Value` path refuses. A
+/// repeated key keeps its last value, as a `Value` map does.
+#[derive(Default)]
+struct Typed<'a> {
+    event_id: Option<Cow<'a, str>>,
+    timestamp: Option<Cow<'a, str>>,
+    customer_id: Option<Cow<'a, str>>,
+    product_category: Option<Cow<'a, str>>,
+    quantity: Option<i64>,
+    unit_price: Option<f64>,
+    total_amount: Option<f64>,
+    currency: Option<Cow<'a, str>>,
+    discount_percentage: Option<f64>,
+}
+
+/// The keys of [`Typed`]'s fields, `is_new_customer` (checked, not kept) and
+/// the rest.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Key {
+    EventId,
+    Timestamp,
+    CustomerId,
+    ProductCategory,
+    Quantity,
+    UnitPrice,
+    TotalAmount,
+    Currency,
+    DiscountPercentage,
+    IsNewCustomer,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Typed<'de> {
+    /// A JSON object only: `#[derive(Deserialize)]` would also read an array
+    /// positionally, and would skip other fields without checking them.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TypedVisitor)
+    }
+}
+
+struct TypedVisitor;
+
+impl<'de> Visitor<'de> for TypedVisitor {
+    type Value = Typed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a purchase event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Typed<'de>, A::Error> {
+        let mut t = Typed::default();
+        while let Some(key) = map.next_key()? {
+            match key {
+                Key::EventId => t.event_id = text(&mut map)?,
+                Key::Timestamp => t.timestamp = text(&mut map)?,
+                Key::CustomerId => t.customer_id = text(&mut map)?,
+                Key::ProductCategory => t.product_category = text(&mut map)?,
+                Key::Quantity => t.quantity = map.next_value()?,
+                Key::UnitPrice => t.unit_price = map.next_value()?,
+                Key::TotalAmount => t.total_amount = map.next_value()?,
+                Key::Currency => t.currency = text(&mut map)?,
+                Key::DiscountPercentage => t.discount_percentage = map.next_value()?,
+                Key::IsNewCustomer => {
+                    map.next_value::<Option<bool>>()?;
+                }
+                Key::Other => {
+                    map.next_value::<Strict>()?;
+                }
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// The next value as a borrowed string, `None` for `null`.
+fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(map.next_value::<Option<Text<'de>>>()?.map(|t| t.0))
+}
+
+/// The fast path for an event that breaks no rule: its event id when `value`
+/// is a JSON object with every required field well typed and every rule but
+/// `duplicate_event_id` holds; `None` for anything else (then [`check`]
+/// describes it). Allocates nothing for a valid event without escapes.
+pub fn valid_event_id<'a>(
+    value: Option<&'a [u8]>,
+    record_ms: i64,
+    config: &Config,
+) -> Option<Cow<'a, str>> {
+    let t: Typed<'a> = serde_json::from_slice(value?).ok()?;
+    let required = [
+        &t.event_id,
+        &t.timestamp,
+        &t.customer_id,
+        &t.product_category,
+        &t.currency,
+    ];
+    if required.iter().any(|f| f.is_none()) {
+        return None;
+    }
+    let timestamp = t.timestamp.as_deref()?;
+    let f = Fields {
+        event_id: t.event_id.as_deref(),
+        currency: t.currency.as_deref(),
+        timestamp: Some((timestamp, parse_rfc3339(timestamp).ok()?)),
+        quantity: Some(t.quantity?),
+        unit_cents: Some(to_cents(t.unit_price?)?),
+        total_cents: Some(to_cents(t.total_amount?)?),
+        discount: Some(t.discount_percentage.unwrap_or(0.0)),
+    };
+    let mut v = Violations::default();
+    check_fields(&f, record_ms, config, &mut v);
+    if !v.is_empty() {
+        return None;
+    }
+    t.event_id
+}
+
 /// The fields the rules read, each `None` when missing or mistyped.
 struct Fields<'a> {
     event_id: Option<&'a str>,
@@ -98,6 +234,12 @@ fn check_event(
     v: &mut Violations,
 ) -> Option<String> {
     let f = read_fields(event, v);
+    check_fields(&f, record_ms, config, v);
+    f.event_id.map(str::to_string)
+}
+
+/// Every rule whose fields could be read.
+fn check_fields(f: &Fields<'_>, record_ms: i64, config: &Config, v: &mut Violations) {
     if let Some(q) = f.quantity
         && q <= 0
     {
@@ -145,7 +287,6 @@ fn check_event(
     {
         check_time(text, event_ms, record_ms, config, v);
     }
-    f.event_id.map(str::to_string)
 }
 
 /// Reports missing and mistyped fields, returning the usable ones.

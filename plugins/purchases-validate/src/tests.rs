@@ -35,8 +35,8 @@ fn valid_records_pass_unchanged() {
     let mut v = PurchasesValidate::init("{}").expect("init");
     let input = batch(&["a", "b"], AT);
     let out = run(&mut v, &input);
-    assert_eq!(out.output, input);
-    assert_eq!(out.origins, [0, 1]);
+    assert!(out.output.is_empty(), "nothing is copied back");
+    assert_eq!(out.passed, [0, 1]);
     assert!(out.failures.is_empty());
 }
 
@@ -47,16 +47,17 @@ fn failures_name_their_input() {
     input.push(Some(b"k"), Some(b"{oops"), &[], AT);
     input.push(Some(b"k"), None, &[], AT);
     let out = run(&mut v, &input);
-    assert_eq!(out.origins, [0]);
+    assert_eq!(out.passed, [0]);
     assert_eq!(out.failures.len(), 2);
-    assert_eq!(out.failures[0].0, 1);
+    assert_eq!(out.failures[0].index, 1);
+    assert_eq!(out.failures[0].codes, ["malformed_json"]);
     assert!(
         out.failures[0]
-            .1
+            .text()
             .starts_with("malformed_json: value is not valid JSON")
     );
     assert_eq!(
-        out.failures[1],
+        (out.failures[1].index, out.failures[1].text()),
         (
             2,
             "malformed_json: record has no value (a tombstone)".into()
@@ -68,9 +69,10 @@ fn failures_name_their_input() {
 fn the_first_occurrence_passes_later_ones_fail() {
     let mut v = PurchasesValidate::init("{}").expect("init");
     let out = run(&mut v, &batch(&["a", "a", "b"], AT));
-    assert_eq!(out.origins, [0, 2]);
+    assert_eq!(out.passed, [0, 2]);
+    let failures: Vec<_> = out.failures.iter().map(|f| (f.index, f.text())).collect();
     assert_eq!(
-        out.failures,
+        failures,
         [(
             1,
             "duplicate_event_id: event_id a was already seen".to_string()
@@ -83,7 +85,7 @@ fn the_first_occurrence_passes_later_ones_fail() {
         much_later
             .failures
             .iter()
-            .all(|(_, r)| !r.contains("duplicate")),
+            .all(|f| !f.codes.iter().any(|c| c == "duplicate_event_id")),
         "{:?}",
         much_later.failures
     );
@@ -98,14 +100,11 @@ fn only_valid_events_are_remembered() {
     input.push(None, Some(event("x").as_bytes()), &[], AT);
     input.push(None, Some(broken.as_bytes()), &[], AT);
     let out = run(&mut v, &input);
-    assert_eq!(out.origins, [1]);
+    assert_eq!(out.passed, [1]);
+    assert_eq!(out.failures[0].codes, ["currency_allowed"]);
     assert_eq!(
-        out.failures[0].1.split(':').next(),
-        Some("currency_allowed")
-    );
-    assert_eq!(
-        out.failures[1].1.split(':').next(),
-        Some("currency_allowed,duplicate_event_id")
+        out.failures[1].codes,
+        ["currency_allowed", "duplicate_event_id"]
     );
 }
 
@@ -114,7 +113,7 @@ fn the_memory_cap_evicts_the_oldest_ids() {
     let mut v = PurchasesValidate::init(r#"{"dedup_max_ids":2}"#).expect("init");
     run(&mut v, &batch(&["a", "b", "c"], AT));
     let out = run(&mut v, &batch(&["a", "c"], AT));
-    assert_eq!(out.origins, [0], "a was evicted, c is remembered");
+    assert_eq!(out.passed, [0], "a was evicted, c is remembered");
 }
 
 #[test]

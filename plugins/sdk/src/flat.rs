@@ -161,18 +161,49 @@ impl FlatBatch {
     }
 }
 
-/// What a transform or aggregator made of an input batch: outputs (each naming the
-/// input it came from) and rejected inputs with reasons. Inputs with neither are
-/// dropped on purpose.
+/// What a transform or aggregator made of an input batch: new outputs (each
+/// naming the input it came from), inputs passed on unchanged, and rejected
+/// inputs with their codes and reasons. Inputs with none of these are dropped
+/// on purpose.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub output: FlatBatch,
     pub origins: Vec<u32>,
-    pub failures: Vec<(u32, String)>,
+    /// Inputs passed on unchanged, ascending: the host forwards their bytes.
+    pub passed: Vec<u32>,
+    pub failures: Vec<Failure>,
+}
+
+/// Where an output record of an [`Outcome`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The input at the origin index, passed on unchanged.
+    Passed,
+    /// Record `j` of the outcome's new records.
+    New(usize),
+}
+
+/// An input record a plugin rejected. The codes travel apart from the words so
+/// the host counts DLQ records per rule without reading the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Index of the record in the input batch.
+    pub index: u32,
+    /// Rule codes (`missing_field`, …); none counts as `rejected`.
+    pub codes: Vec<String>,
+    pub reason: String,
+}
+
+impl Failure {
+    /// `code[,code…]: reason`, the text a DLQ entry carries (just the reason
+    /// when there are no codes).
+    pub fn text(&self) -> String {
+        crate::codes::reason_text(&self.codes, &self.reason)
+    }
 }
 
 impl Outcome {
-    /// Emits an output record derived from input `origin`.
+    /// Emits a new output record derived from input `origin`.
     pub fn emit(
         &mut self,
         origin: usize,
@@ -185,9 +216,79 @@ impl Outcome {
         self.origins.push(origin as u32);
     }
 
-    /// Rejects input `index`; the host sends it to the DLQ with `reason`.
-    pub fn fail(&mut self, index: usize, reason: impl Into<String>) {
-        self.failures.push((index as u32, reason.into()));
+    /// Passes input `index` on unchanged without copying it: the host forwards
+    /// the record it sent. Call it in input order.
+    pub fn pass(&mut self, index: usize) {
+        self.passed.push(index as u32);
+    }
+
+    /// Rejects input `index` for breaking rule `code`; the host sends it to the
+    /// DLQ with `reason`.
+    pub fn fail(&mut self, index: usize, code: &str, reason: impl Into<String>) {
+        self.failures.push(Failure {
+            index: index as u32,
+            codes: vec![code.to_string()],
+            reason: reason.into(),
+        });
+    }
+
+    /// Checks the outcome against an input of `inputs` records: every index
+    /// names an input, the new records decode, and passed inputs and new
+    /// records can be merged in input order. The host checks this before it
+    /// trusts an outcome.
+    pub fn check(&self, inputs: usize) -> Result<(), LayoutError> {
+        let in_range = |i: &u32| (*i as usize) < inputs;
+        if self.origins.len() != self.output.len() {
+            return Err(LayoutError(format!(
+                "{} output records but {} origins",
+                self.output.len(),
+                self.origins.len()
+            )));
+        }
+        if !self.origins.iter().all(in_range)
+            || !self.passed.iter().all(in_range)
+            || !self.failures.iter().all(|f| in_range(&f.index))
+        {
+            return Err(LayoutError(format!(
+                "the outcome names input records that do not exist (the batch has {inputs})"
+            )));
+        }
+        if !self.passed.is_sorted_by(|a, b| a < b) {
+            return Err(LayoutError(
+                "passed inputs are not in ascending order".into(),
+            ));
+        }
+        if !self.passed.is_empty() && !self.origins.is_sorted() {
+            return Err(LayoutError(
+                "records emitted beside passed inputs are not in input order".into(),
+            ));
+        }
+        self.output.records().map(|_| ())
+    }
+
+    /// The outputs in the order the next stage gets them, as `(origin, source)`
+    /// pairs: passed inputs and new records merged by input index, a passed
+    /// input first. Call it on a [checked](Outcome::check) outcome.
+    pub fn order(&self) -> impl Iterator<Item = (u32, Output)> + '_ {
+        let mut emitted = self.origins.iter().copied().enumerate().peekable();
+        let mut passed = self.passed.iter().copied().peekable();
+        std::iter::from_fn(move || match (passed.peek(), emitted.peek()) {
+            (Some(&p), Some(&(_, o))) if o < p => emitted.next().map(|(j, o)| (o, Output::New(j))),
+            (Some(&p), _) => {
+                passed.next();
+                Some((p, Output::Passed))
+            }
+            (None, _) => emitted.next().map(|(j, o)| (o, Output::New(j))),
+        })
+    }
+
+    /// Rejects input `index` with a [`Rejection`](crate::codes::Rejection).
+    pub fn reject(&mut self, index: usize, rejection: crate::codes::Rejection) {
+        self.failures.push(Failure {
+            index: index as u32,
+            codes: rejection.codes.iter().map(|c| c.to_string()).collect(),
+            reason: rejection.reason,
+        });
     }
 }
 
@@ -229,5 +330,57 @@ mod tests {
         assert!(b.records().is_err());
         b.timestamps.push(1);
         assert!(b.records().is_err());
+    }
+
+    #[test]
+    fn passed_inputs_merge_before_new_records_of_the_same_index() {
+        let mut o = Outcome::default();
+        o.pass(0);
+        o.emit(1, Some(b"a"), None, &[], 0);
+        o.pass(2);
+        o.emit(2, Some(b"b"), None, &[], 0);
+        o.emit(4, Some(b"c"), None, &[], 0);
+        o.pass(5);
+        o.check(6).expect("well formed");
+        let order: Vec<_> = o.order().collect();
+        assert_eq!(
+            order,
+            vec![
+                (0, Output::Passed),
+                (1, Output::New(0)),
+                (2, Output::Passed),
+                (2, Output::New(1)),
+                (4, Output::New(2)),
+                (5, Output::Passed),
+            ]
+        );
+    }
+
+    #[test]
+    fn outcomes_that_do_not_fit_their_input_are_refused() {
+        let refuse = |o: Outcome| o.check(2).unwrap_err().0;
+        let mut o = Outcome::default();
+        o.pass(2);
+        assert!(refuse(o).contains("do not exist"));
+        let mut o = Outcome::default();
+        o.pass(1);
+        o.pass(0);
+        assert!(refuse(o).contains("ascending"));
+        let mut o = Outcome::default();
+        o.pass(0);
+        o.emit(1, None, None, &[], 0);
+        o.emit(0, None, None, &[], 0);
+        assert!(refuse(o).contains("input order"));
+        let mut o = Outcome::default();
+        o.emit(0, None, None, &[], 0);
+        o.origins.push(1);
+        assert!(refuse(o).contains("origins"));
+        let mut o = Outcome::default();
+        o.fail(5, "x", "y");
+        assert!(refuse(o).contains("do not exist"));
+        let mut o = Outcome::default();
+        o.emit(1, None, None, &[], 0);
+        o.emit(0, None, None, &[], 0);
+        assert_eq!(o.check(2), Ok(()), "without passed inputs, any order");
     }
 }

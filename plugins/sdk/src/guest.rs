@@ -80,10 +80,15 @@ macro_rules! __weir_common {
             wit::Outcome {
                 output: from_flat(o.output),
                 origins: o.origins,
+                passed: o.passed,
                 failures: o
                     .failures
                     .into_iter()
-                    .map(|(index, reason)| wit::Failure { index, reason })
+                    .map(|f| wit::Failure {
+                        index: f.index,
+                        codes: f.codes,
+                        reason: f.reason,
+                    })
                     .collect(),
             }
         }

@@ -18,21 +18,22 @@
 //! The flat batch layout ([`flat`], also used by the host) and the generic failure
 //! [`codes`] are plain Rust without dependencies; the bindings, the macros,
 //! [`now_ms`] and the JSON helpers for config and snapshots ([`parse_config`],
-//! [`snapshot_json`], [`restore_json`]) exist with the default `guest` feature.
+//! [`snapshot_json`], [`restore_json`]) exist with the `json` feature (part of the default `guest`).
 
 pub mod codes;
 pub mod flat;
 pub mod ids;
 
-pub use flat::{FlatBatch, Outcome, RecordRef};
+pub use codes::Rejection;
+pub use flat::{Failure, FlatBatch, Outcome, RecordRef};
 
 #[cfg(feature = "guest")]
 mod guest;
-#[cfg(feature = "guest")]
+#[cfg(feature = "json")]
 mod json;
 #[cfg(feature = "guest")]
 pub use guest::*;
-#[cfg(feature = "guest")]
+#[cfg(feature = "json")]
 pub use json::*;
 #[cfg(feature = "guest")]
 #[doc(hidden)]

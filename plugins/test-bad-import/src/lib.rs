@@ -3,7 +3,7 @@
 
 wit_bindgen::generate!({
     inline: "
-        package weir:plugin@0.2.0;
+        package weir:plugin@0.3.0;
         interface secrets {
             get: func(name: string) -> string;
         }

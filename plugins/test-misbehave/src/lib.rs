@@ -6,7 +6,7 @@
 //! terminal escape in it; any other record passes through unchanged. It counts the records it passed (its snapshot), so
 //! tests can see that a trap does not lose state.
 
-use weir_sdk::{Level, Outcome, RecordRef, Transform, log};
+use weir_sdk::{Level, Outcome, RecordRef, Rejection, Transform, log};
 
 pub struct Misbehave {
     passed: u64,
@@ -48,16 +48,16 @@ impl Transform for Misbehave {
                     Level::Warn,
                     "forged\nINFO weir: all is well \x1b[31mred\x1b[0m",
                 );
-                out.emit(i, r.key, r.value, &r.headers, r.timestamp_ms);
+                out.pass(i);
             } else if has(b"PANIC") {
                 panic!("misbehave was told to panic on record {i}");
             } else if has(b"FAIL") {
-                out.fail(i, "record asked to fail");
+                out.reject(i, asked_to_fail());
             } else if has(b"DROP") {
                 continue;
             } else {
                 self.passed += 1;
-                out.emit(i, r.key, r.value, &r.headers, r.timestamp_ms);
+                out.pass(i);
             }
         }
         Ok(())
@@ -79,6 +79,15 @@ impl Transform for Misbehave {
         })?;
         self.passed = u64::from_le_bytes(bytes);
         Ok(())
+    }
+}
+
+/// The rejection of a `FAIL` record: no rule code, so the host counts it as
+/// `rejected` and the DLQ reason is the bare sentence.
+fn asked_to_fail() -> Rejection {
+    Rejection {
+        codes: Vec::new(),
+        reason: "record asked to fail".to_string(),
     }
 }
 
@@ -114,3 +123,30 @@ fn probe() -> String {
 }
 
 weir_sdk::export_transform!(Misbehave);
+
+#[cfg(test)]
+mod tests {
+    use weir_sdk::FlatBatch;
+
+    use super::*;
+
+    #[test]
+    fn records_pass_fail_or_drop_in_input_order() {
+        let mut input = FlatBatch::default();
+        for value in ["fine", "please FAIL", "DROP me", "also fine"] {
+            input.push(Some(b"k"), Some(value.as_bytes()), &[], 1);
+        }
+        let mut m = Misbehave { passed: 0 };
+        let mut out = Outcome::default();
+        m.process(&input.records().expect("layout"), &mut out)
+            .expect("process");
+        assert_eq!(out.check(4), Ok(()));
+        assert_eq!(out.passed, vec![0, 3]);
+        assert!(out.output.is_empty());
+        assert_eq!(out.failures.len(), 1);
+        assert_eq!(out.failures[0].index, 1);
+        assert!(out.failures[0].codes.is_empty());
+        assert_eq!(out.failures[0].text(), "record asked to fail");
+        assert_eq!(m.snapshot(), 2u64.to_le_bytes());
+    }
+}

@@ -346,3 +346,54 @@ fn long_input_is_cut_in_messages() {
     assert!(reason.len() < 120, "{reason}");
     assert!(reason.contains("XXX…"));
 }
+
+#[test]
+fn the_fast_path_reads_objects_only() {
+    let config = Config::parse("{}").expect("config");
+    let object = br#"{"event_id":"e-1","timestamp":"2026-11-23T18:54:42.123Z","customer_id":"C","product_category":"Books","quantity":1,"unit_price":9.99,"total_amount":9.99,"currency":"USD"}"#;
+    let at = 1_795_460_082_123;
+    assert_eq!(
+        valid_event_id(Some(object), at, &config).as_deref(),
+        Some("e-1")
+    );
+    // The same fields in field order: serde would read them into the struct.
+    let array = br#"["e-1","2026-11-23T18:54:42.123Z","C","Books",1,9.99,9.99,"USD",0,false]"#;
+    assert_eq!(valid_event_id(Some(array), at, &config), None);
+    assert!(!check(Some(array), at, &config).violations.is_empty());
+}
+
+#[test]
+fn the_fast_path_refuses_what_the_value_path_refuses_and_borrows_the_id() {
+    let config = Config::parse("{}").expect("config");
+    let at = 1_795_460_082_123;
+    let base = r#""event_id":"e-1","timestamp":"2026-11-23T18:54:42.123Z","customer_id":"C","product_category":"Books","quantity":1,"unit_price":9.99,"total_amount":9.99,"currency":"USD""#;
+    let valid = format!("{{{base}}}");
+    let id = valid_event_id(Some(valid.as_bytes()), at, &config);
+    assert!(matches!(id, Some(Cow::Borrowed("e-1"))), "{id:?}");
+    for extra in [
+        r#""location":1e400"#,
+        r#""note":"\ud800""#,
+        r#""is_new_customer":"yes""#,
+        r#""quantity":1.0"#,
+    ] {
+        let doc = format!("{{{base},{extra}}}");
+        assert_eq!(
+            valid_event_id(Some(doc.as_bytes()), at, &config),
+            None,
+            "{extra}"
+        );
+        assert!(
+            !check(Some(doc.as_bytes()), at, &config)
+                .violations
+                .is_empty(),
+            "{extra}"
+        );
+    }
+    let escaped = valid.replace("e-1", "e\\u002d1");
+    let id = valid_event_id(Some(escaped.as_bytes()), at, &config);
+    assert_eq!(
+        id.as_deref(),
+        Some("e-1"),
+        "an escaped id is read, as a copy"
+    );
+}

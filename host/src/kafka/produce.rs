@@ -1,0 +1,295 @@
+//! The one produce path of the host: a producer whose delivery reports are
+//! counted per batch. Every record of a batch carries the same [`Acks`] (an
+//! `Arc`, so no allocation per record); librdkafka's delivery callback counts
+//! it down and wakes the batch's waiter once, when the last report arrives.
+//! A future per record (rdkafka's `FutureProducer`) costs an allocation, a
+//! channel and a wake-up for every message.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use tokio::sync::Notify;
+
+use super::KafkaIoError;
+use super::context::log_line;
+use crate::record::Record;
+
+/// The producer every sink, the DLQ, the state topics and the registry log use.
+pub type Producer = ThreadedProducer<DeliveryCounter>;
+
+/// The producer's context: counts delivery reports into the batch's [`Acks`]
+/// and logs librdkafka's own lines through tracing.
+#[derive(Default)]
+pub struct DeliveryCounter;
+
+impl ClientContext for DeliveryCounter {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        log_line("producer", level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "Kafka producer error; librdkafka retries.");
+    }
+}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = Arc<Acks>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, acks: Arc<Acks>) {
+        acks.report(result.as_ref().err().map(|(e, _)| e));
+    }
+}
+
+/// The delivery reports still owed for one batch, and the first failure.
+#[derive(Default)]
+pub struct Acks {
+    outstanding: AtomicU64,
+    failure: Mutex<Option<String>>,
+    done: Notify,
+}
+
+impl Acks {
+    fn expect_one(&self) {
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One report arrived (`error` when the record was not delivered).
+    fn report(&self, error: Option<&KafkaError>) {
+        if let Some(e) = error
+            && let Ok(mut f) = self.failure.lock()
+        {
+            f.get_or_insert_with(|| e.to_string());
+        }
+        if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+
+    /// Waits until every record handed to the producer has its report.
+    async fn all_reported(&self) {
+        while self.outstanding.load(Ordering::Acquire) > 0 {
+            self.done.notified().await;
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+/// Records handed to the producer whose delivery reports are still to come.
+/// Until [`Pending::settle`] says they all arrived, nothing about them may be
+/// checkpointed or committed.
+#[must_use = "records are durable only once their delivery reports are settled"]
+pub struct Pending {
+    topic: String,
+    acks: Arc<Acks>,
+    /// Records and key + value bytes queued.
+    volume: (u64, u64),
+    /// Where the sink sums up what was acknowledged.
+    summary: Option<DeliverySummary>,
+}
+
+impl Pending {
+    /// Counts these records into `summary` once they are acknowledged.
+    pub fn summed_into(mut self, summary: &DeliverySummary) -> Self {
+        self.summary = Some(summary.clone());
+        self
+    }
+
+    /// Waits for every delivery report: the first failure is the error.
+    pub async fn settle(self) -> Result<(), KafkaIoError> {
+        self.acks.all_reported().await;
+        match self.acks.failure() {
+            None => {
+                if let Some(s) = &self.summary
+                    && let Ok(mut s) = s.0.lock()
+                {
+                    s.delivered(&self.topic, self.volume);
+                }
+                Ok(())
+            }
+            Some(reason) => {
+                metrics::counter!("weir_producer_delivery_errors_total", "topic" => self.topic.clone())
+                    .increment(1);
+                Err(KafkaIoError::Delivery {
+                    topic: self.topic,
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+/// One record on its way to the producer: a record of a batch, optionally with
+/// another value (an encoded one) and extra headers first (the DLQ's).
+pub struct Outgoing<'a> {
+    record: &'a Record,
+    value: Option<&'a [u8]>,
+    extra: Option<OwnedHeaders>,
+    partition: Option<i32>,
+}
+
+impl<'a> Outgoing<'a> {
+    /// The record as it is.
+    pub fn record(record: &'a Record) -> Self {
+        Outgoing {
+            value: record.value.as_deref(),
+            record,
+            extra: None,
+            partition: None,
+        }
+    }
+
+    /// The record with `value` instead of its own.
+    pub fn with_value(record: &'a Record, value: Option<&'a [u8]>) -> Self {
+        Outgoing {
+            record,
+            value,
+            extra: None,
+            partition: None,
+        }
+    }
+
+    /// To partition `p` instead of the partitioner's choice.
+    pub fn to_partition(self, p: i32) -> Self {
+        Outgoing {
+            partition: Some(p),
+            ..self
+        }
+    }
+
+    /// The record with `extra` headers before its own.
+    pub fn with_headers(record: &'a Record, extra: OwnedHeaders) -> Self {
+        Outgoing {
+            extra: Some(extra),
+            ..Outgoing::record(record)
+        }
+    }
+}
+
+/// Hands records to the producer; the one produce path of the host. When
+/// librdkafka's queue is full it waits a moment for the broker to take some,
+/// then goes on.
+pub async fn enqueue<'a>(
+    producer: &Producer,
+    topic: &str,
+    records: impl Iterator<Item = Outgoing<'a>>,
+) -> Result<Pending, KafkaIoError> {
+    let acks = Arc::new(Acks::default());
+    let mut volume = (0u64, 0u64);
+    for out in records {
+        let r = out.record;
+        let mut br: BaseRecord<'_, [u8], [u8], Arc<Acks>> =
+            BaseRecord::with_opaque_to(topic, Arc::clone(&acks)).timestamp(r.timestamp_ms);
+        if let Some(h) = headers(r, out.extra) {
+            br = br.headers(h);
+        }
+        if let Some(k) = &r.key {
+            br = br.key(k.as_slice());
+        }
+        if let Some(v) = out.value {
+            br = br.payload(v);
+        }
+        if let Some(p) = out.partition {
+            br = br.partition(p);
+        }
+        volume.0 += 1;
+        volume.1 += (r.key.as_ref().map_or(0, Vec::len) + out.value.map_or(0, <[u8]>::len)) as u64;
+        acks.expect_one();
+        loop {
+            match producer.send(br) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // librdkafka's queue is full: let the broker take some.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    br = back;
+                }
+                Err((e, _)) => {
+                    acks.report(Some(&e));
+                    return Err(KafkaIoError::Delivery {
+                        topic: topic.to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(Pending {
+        topic: topic.to_string(),
+        acks,
+        volume,
+        summary: None,
+    })
+}
+
+/// A sink's running count of acknowledged records and bytes, logged about
+/// every [`REPORT_EVERY`]. A failed delivery is not counted here: it stops the
+/// connector with its reason.
+#[derive(Clone)]
+pub struct DeliverySummary(Arc<Mutex<Delivered>>);
+
+struct Delivered {
+    records: u64,
+    bytes: u64,
+    since: std::time::Instant,
+}
+
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+impl Default for DeliverySummary {
+    fn default() -> Self {
+        DeliverySummary(Arc::new(Mutex::new(Delivered::new())))
+    }
+}
+
+impl Delivered {
+    fn new() -> Self {
+        Delivered {
+            records: 0,
+            bytes: 0,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Counts acknowledged records and logs a summary every [`REPORT_EVERY`].
+    fn delivered(&mut self, topic: &str, (records, bytes): (u64, u64)) {
+        self.records += records;
+        self.bytes += bytes;
+        let elapsed = self.since.elapsed();
+        if elapsed >= REPORT_EVERY {
+            let secs = elapsed.as_secs_f64();
+            tracing::info!(
+                topic = %topic,
+                delivered = self.records,
+                bytes = self.bytes,
+                per_sec = (self.records as f64 / secs).round(),
+                "Delivery reports: every record acknowledged, none failed, in the last {secs:.0} s."
+            );
+            *self = Delivered::new();
+        }
+    }
+}
+
+/// The record's headers after `extra`; `None` when there are none, so a record
+/// without headers costs no header list.
+fn headers(r: &Record, extra: Option<OwnedHeaders>) -> Option<OwnedHeaders> {
+    if r.headers.is_empty() {
+        return extra;
+    }
+    let mut h = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()));
+    for (k, v) in &r.headers {
+        h = h.insert(Header {
+            key: k.as_str(),
+            value: Some(v),
+        });
+    }
+    Some(h)
+}
