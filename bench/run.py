@@ -36,6 +36,7 @@ REPS = 1 if QUICK else 3
 
 results = []
 latencies = []
+allocations = []
 
 
 def pinned(cmd):
@@ -302,6 +303,17 @@ def latency(bootstrap, registry, tmp):
     wall, cpu, rss = best(runs)
     add("kafka → validate → kafka", "weir (WASM validator)", count, wall, cpu, rss,
         note="includes ~1 s end-of-input wait and the group join")
+    py = [measure([PY, str(ROOT / "bench/peers/validate_purchases.py"), bootstrap, "lat-peak", f"peak-py-{i}",
+                   str(count)])[:3] for i in range(REPS)]
+    add("kafka → validate → kafka", "python confluent-kafka (same rules)", count, *best(py),
+        note="json.loads, the rules in Python, produce valid ones; includes the group join")
+    toml = tmp / "allocs.toml"
+    toml.write_text(VALIDATE.format(name="allocs", topic="lat-peak"))
+    for d in bench_json("pipeline", "--connector", str(toml), "--bootstrap", bootstrap,
+                        "--plugins", str(ROOT / "target/plugins"), "--state", str(tmp / "allocs")):
+        allocations.append(d)
+        print(f"  host heap allocations: {d['allocations_per_record']:.2f} per record, "
+              f"{d['bytes_per_record']:.0f} B per record over {d['records']:,} records", flush=True)
     peak = count / max(wall - 1.0, 0.1)
     # WEIR_BENCH_LATENCY_RATE: a fixed rate instead, to compare runs whose peaks differ.
     rate = int(os.environ.get("WEIR_BENCH_LATENCY_RATE") or peak / 2)
@@ -403,8 +415,8 @@ def write_results():
     # A quick run only checks that every workload runs: it never replaces the
     # full results.
     stem = "quick" if QUICK else "only" if ONLY else "latest"
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results, "latency": latencies},
-                                                 indent=1))
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results, "latency": latencies,
+                                                  "allocations": allocations}, indent=1))
     lines = [f"# `just bench` results ({meta['date']}{', quick' if QUICK else ''})", "",
              f"{CORES} cores; broker (`weir broker`) pinned to core {BROKER_CORE}, each client to core "
              f"{CLIENT_CORE}, one at a time; best of {REPS} by CPU. CPU = user + system seconds of the client "
@@ -434,6 +446,7 @@ def write_results():
         ("purchases generate+produce", "weir (WASM generator)", "python Faker + confluent-kafka"),
         ("customer events generate+Avro+produce", "weir (WASM generator, Avro sink)",
          "python Faker + AvroSerializer"),
+        ("kafka → validate → kafka", "weir (WASM validator)", "python confluent-kafka (same rules)"),
         ("aggregate views → parquet", "weir (WASM aggregator)", "python confluent-kafka + pyarrow"),
         ("gtfs decode 5k vehicles", "weir wasm", "python gtfs-realtime-bindings"),
         ("gtfs decode 5k vehicles", "weir wasm", "weir native"),
@@ -451,6 +464,13 @@ def write_results():
             if rate and cpu:
                 lines.append(f"- {w}: weir vs rdkafka_performance: **{rate:.2f}×** its records/s, "
                              f"**{cpu:.2f}×** its CPU per record{targets}")
+    for a in allocations:
+        lines += ["", "## Host heap allocations on the validate path", "",
+                  f"Kafka → validate (WASM) → Kafka run in-process by `weir-bench pipeline` with a counting global "
+                  f"allocator, from the start of the run to its end (group join, end-of-input wait and final "
+                  f"checkpoint included): **{a['allocations_per_record']:.2f} allocations and "
+                  f"{a['bytes_per_record']:.0f} B per record** over {a['records']:,} records. librdkafka's own "
+                  "buffers (C `malloc`) and the plugin's linear memory are not counted."]
     for lat in latencies:
         lines += ["", "## End-to-end latency at half of peak load", "",
                   f"Kafka → validate (WASM) → Kafka peaked at {lat['peak']:,.0f} records/s over records already in "

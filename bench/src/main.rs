@@ -8,7 +8,15 @@
 //! - `gtfs`: a 5,000-vehicle GTFS-realtime feed decoded to JSON records, native
 //!   and as a component;
 //! - `produce`: fixed-size records through weir's Kafka sink (the one client
-//!   set-up, idempotent, acks=all), for the raw produce comparison.
+//!   set-up, idempotent, acks=all), for the raw produce comparison;
+//! - `pipeline`: a connector file run in-process to the end of its input,
+//!   counting the host's heap allocations per record (a counting global
+//!   allocator, [`allocs`]).
+
+mod allocs;
+
+#[global_allocator]
+static ALLOCATOR: allocs::Counting = allocs::Counting;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +75,19 @@ enum Command {
         #[arg(long)]
         count: usize,
     },
+    /// A connector run in-process to the end of its Kafka input: records read,
+    /// and the host's heap allocations (count and bytes) per record.
+    Pipeline {
+        #[arg(long)]
+        connector: PathBuf,
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long, default_value = "target/plugins")]
+        plugins: String,
+        /// Checkpoints go here (a fresh folder: the run starts from the beginning).
+        #[arg(long)]
+        state: PathBuf,
+    },
     /// `count` records of `size` bytes through weir's Kafka sink to `topic`.
     Produce {
         #[arg(long)]
@@ -98,7 +119,66 @@ fn main() -> Result<()> {
             topic,
             count,
         } => consume(&bootstrap, &topic, count),
+        Command::Pipeline {
+            connector,
+            bootstrap,
+            plugins,
+            state,
+        } => pipeline(&connector, &bootstrap, &plugins, &state),
     }
+}
+
+/// Runs `connector` to the end of its input after it is built (plugins loaded,
+/// topics created), counting allocations over the run alone.
+fn pipeline(
+    connector: &std::path::Path,
+    bootstrap: &str,
+    plugins: &str,
+    state: &std::path::Path,
+) -> Result<()> {
+    let loaded = weir::config::load(connector, &weir::config::plugin_dirs(Some(plugins)))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let runtime = Runtime::new(Runtime::default_cache_dir())?;
+        let p = weir::pipeline::Pipeline::build(
+            &loaded,
+            &runtime,
+            bootstrap,
+            None,
+            &loaded.state_dir(Some(state)),
+        )
+        .await?;
+        let (allocs_before, bytes_before) = allocs::counted();
+        let start = Instant::now();
+        let stop = weir::pipeline::StopAfter {
+            max_records: None,
+            duration: None,
+            at_end: true,
+        };
+        let stats = p
+            .run(stop, tokio_util::sync::CancellationToken::new())
+            .await?;
+        let elapsed = start.elapsed();
+        let (allocs_after, bytes_after) = allocs::counted();
+        let read = stats.read.max(1) as f64;
+        println!(
+            "{}",
+            json!({
+                "workload": "pipeline",
+                "connector": loaded.name,
+                "records": stats.read,
+                "written": stats.written,
+                "seconds": elapsed.as_secs_f64(),
+                "allocations": allocs_after - allocs_before,
+                "allocations_per_record": (allocs_after - allocs_before) as f64 / read,
+                "bytes_per_record": (bytes_after - bytes_before) as f64 / read,
+            })
+        );
+        Ok(())
+    })
 }
 
 /// One measurement, as a JSON line.
@@ -196,7 +276,7 @@ fn native<T: Transform>(t: &mut T, batch: &FlatBatch) -> Result<usize> {
     let records = batch.records()?;
     let mut out = Outcome::default();
     t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
-    Ok(out.origins.len() + out.failures.len())
+    Ok(out.origins.len() + out.passed.len() + out.failures.len())
 }
 
 fn sandboxed(inst: &mut PluginInstance, batch: &FlatBatch, calls: &mut usize) -> Result<usize> {
@@ -206,7 +286,7 @@ fn sandboxed(inst: &mut PluginInstance, batch: &FlatBatch, calls: &mut usize) ->
     if calls.is_multiple_of(1_000) {
         inst.snapshot()?;
     }
-    Ok(out.origins.len() + out.failures.len())
+    Ok(out.origins.len() + out.passed.len() + out.failures.len())
 }
 
 fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
