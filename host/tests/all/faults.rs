@@ -170,6 +170,21 @@ async fn five_stops_and_five_kills_per_pipeline_lose_nothing() {
     );
 }
 
+/// Takes the mock cluster's broker down for `length`, timed by this thread
+/// (outside the runtime the pipeline shares): on a loaded machine a tokio
+/// timer of this test fired 8 s late once, which made the outage longer than
+/// the consumer's session timeout and tested something else. The outage it
+/// really was.
+fn outage_of<C: rdkafka::ClientContext>(mock: &MockCluster<'_, C>, length: Duration) -> Duration {
+    tokio::task::block_in_place(|| {
+        mock.broker_down(1).expect("down");
+        let start = Instant::now();
+        std::thread::sleep(length);
+        mock.broker_up(1).expect("up");
+        start.elapsed()
+    })
+}
+
 /// The broker goes away for 3 s in the middle of a produce run and, later, in
 /// the middle of a consume run (mock cluster: broker down, then up). The
 /// producer's retries and the consumer's resume lose nothing.
@@ -195,15 +210,14 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     let producing =
         tokio::spawn(async move { run_connector(&generator, &bs, produced, None).await.written });
     tokio::time::sleep(Duration::from_millis(800)).await;
-    mock.broker_down(1).expect("down");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let outage = outage_of(&mock, Duration::from_secs(3));
     let up = Instant::now();
-    mock.broker_up(1).expect("up");
     let written = producing.await.expect("generator");
     let produce_recovered = up.elapsed();
     let tally = Tally::of(produced, mock_seqs(&bootstrap, &["purchases"]).await);
     println!(
-        "broker down 3 s mid-produce: {tally}; the run finished {:.1} s after the broker came back",
+        "broker down {:.1} s mid-produce: {tally}; the run finished {:.1} s after the broker came back",
+        outage.as_secs_f64(),
         produce_recovered.as_secs_f64()
     );
     assert_eq!(written, produced);
@@ -240,11 +254,9 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     let midway = eventually(|| read.load(std::sync::atomic::Ordering::Relaxed) >= third).await;
     assert!(midway, "the consumer made no progress:\n{}", log.text());
     let read_at_outage = read.load(std::sync::atomic::Ordering::Relaxed);
-    mock.broker_down(1).expect("down");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let consume_outage = outage_of(&mock, Duration::from_secs(3));
     let up = Instant::now();
     let read_at_return = read.load(std::sync::atomic::Ordering::Relaxed);
-    mock.broker_up(1).expect("up");
     let stats = consuming.await.expect("validate");
     let consume_recovered = up.elapsed();
     let answered = mock_seqs(&bootstrap, &["valid", "check.dlq"]).await;
@@ -256,7 +268,8 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
         .collect();
     let events = events.join("\n");
     println!(
-        "broker down 3 s mid-consume: {tally} (read {read_at_outage} records when it went, {read_at_return} when it came back, {} in all); the run reached the end {:.1} s after the broker came back; the consumer's events:\n{events}",
+        "broker down {:.1} s mid-consume: {tally} (read {read_at_outage} records when it went, {read_at_return} when it came back, {} in all); the run reached the end {:.1} s after the broker came back; the consumer's events:\n{events}",
+        consume_outage.as_secs_f64(),
         stats.read,
         consume_recovered.as_secs_f64()
     );
