@@ -295,9 +295,11 @@ fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
     for size in [1usize, 100, 1_000, 10_000] {
         let batch = prefix(&all, size)?;
         let n = records.max(size);
-        // The same batch goes through again and again: with a duplicate memory
-        // of 0 ms every round is judged afresh, not as repeats.
-        let config = r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_retention_ms": 0}"#;
+        // The same batch goes through again and again: with no duplicate
+        // memory (`dedup_max_ids = 0`) every round is judged afresh, not as
+        // repeats. (A retention of 0 ms still found the same id at the same
+        // record time a repeat, so every round measured the rejection path.)
+        let config = r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_max_ids": 0}"#;
         let mut t =
             purchases_validate::PurchasesValidate::init(config).map_err(anyhow::Error::msg)?;
         let (e, calls) = drive(&batch, n, |b| native(&mut t, b))?;
