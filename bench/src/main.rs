@@ -27,7 +27,8 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use weir::config::KafkaConfig;
 use weir::kafka::client::Cluster;
-use weir::record::{self, Record};
+use weir::record::{self, Batch, Record};
+use weir::runtime::Columns;
 use weir::runtime::{GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime};
 use weir::sinks::KafkaSink;
 use weir_sdk::{FlatBatch, Outcome, Source as _, Transform};
@@ -279,8 +280,13 @@ fn native<T: Transform>(t: &mut T, batch: &FlatBatch) -> Result<usize> {
     Ok(out.origins.len() + out.passed.len() + out.failures.len())
 }
 
-fn sandboxed(inst: &mut PluginInstance, batch: &FlatBatch, calls: &mut usize) -> Result<usize> {
-    let out = inst.process(batch.clone())?;
+/// A batch as the host holds it: the columns a plugin call shares.
+fn columns(batch: &FlatBatch) -> Arc<Columns> {
+    Arc::new(record::columns(batch.clone()))
+}
+
+fn sandboxed(inst: &mut PluginInstance, batch: &Arc<Columns>, calls: &mut usize) -> Result<usize> {
+    let out = inst.process(Arc::clone(batch))?;
     *calls += 1;
     // What a checkpoint does: the replay journal of the instance starts over.
     if calls.is_multiple_of(1_000) {
@@ -299,14 +305,16 @@ fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
         // memory (`dedup_max_ids = 0`) every round is judged afresh, not as
         // repeats. (A retention of 0 ms still found the same id at the same
         // record time a repeat, so every round measured the rejection path.)
-        let config = r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_max_ids": 0}"#;
+        let config =
+            r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_max_ids": 0}"#;
         let mut t =
             purchases_validate::PurchasesValidate::init(config).map_err(anyhow::Error::msg)?;
         let (e, calls) = drive(&batch, n, |b| native(&mut t, b))?;
         report("validate", "native", size, calls * size, e, calls);
         let mut inst = component(&runtime, dir, "purchases-validate", config)?;
         let mut count = 0;
-        let (e, calls) = drive(&batch, n, |b| sandboxed(&mut inst, b, &mut count))?;
+        let shared = columns(&batch);
+        let (e, calls) = drive(&batch, n, |_| sandboxed(&mut inst, &shared, &mut count))?;
         report("validate", "wasm", size, calls * size, e, calls);
 
         let mut t = bench_echo::Echo;
@@ -314,7 +322,7 @@ fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
         report("echo", "native", size, calls * size, e, calls);
         let mut inst = component(&runtime, dir, "bench-echo", "{}")?;
         let mut count = 0;
-        let (e, calls) = drive(&batch, n, |b| sandboxed(&mut inst, b, &mut count))?;
+        let (e, calls) = drive(&batch, n, |_| sandboxed(&mut inst, &shared, &mut count))?;
         report("echo", "wasm", size, calls * size, e, calls);
     }
     Ok(())
@@ -345,8 +353,9 @@ fn gtfs(dir: &std::path::Path, rounds: usize) -> Result<()> {
         calls,
     );
     let mut inst = component(&runtime, dir, "gtfs-rt", "{}")?;
-    let (e, calls) = drive(&batch, rounds, |b| {
-        let out = inst.process(b.clone())?;
+    let shared = columns(&batch);
+    let (e, calls) = drive(&batch, rounds, |_| {
+        let out = inst.process(Arc::clone(&shared))?;
         out_records = out.output.len();
         inst = component(&runtime, dir, "gtfs-rt", "{}")?;
         Ok(out.output.len())
@@ -413,15 +422,10 @@ fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()
         while sent < count {
             let n = batch_size.min(count - sent);
             let now = record::now_ms();
-            let batch: Vec<Record> = (0..n)
-                .map(|_| Record {
-                    key: None,
-                    value: Some(payload.clone()),
-                    headers: Vec::new(),
-                    timestamp_ms: now,
-                    origin: None,
-                })
-                .collect();
+            let mut batch = Batch::with_capacity(n, n * size);
+            for _ in 0..n {
+                batch.push(None, Some(&payload), [], now, None);
+            }
             // As the pipeline does: a few batches in flight, then wait for the oldest.
             in_flight.push_back(sink.send(&batch).await?.1);
             if in_flight.len() > 4
@@ -470,7 +474,7 @@ fn parquet(rows: usize) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("weir-bench-parquet-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let now = record::now_ms();
-    let batch: Vec<Record> = (0..rows)
+    let records: Vec<Record> = (0..rows)
         .map(|i| {
             let count = 1 + (i % 97) as i64;
             let total = count * (1_000 + (i % 5_000) as i64);
@@ -491,6 +495,7 @@ fn parquet(rows: usize) -> Result<()> {
             }
         })
         .collect();
+    let batch = Batch::from_records(&records);
     let cfg: weir::config::ParquetSink = serde_json::from_value(json!({
         "path": dir.join("weir").display().to_string(),
         "columns": [
@@ -514,7 +519,7 @@ fn parquet(rows: usize) -> Result<()> {
     let start = Instant::now();
     let (mut ids, mut nets, mut minutes) = (Vec::new(), Vec::new(), Vec::new());
     let (mut counts, mut avgs, mut totals) = (Vec::new(), Vec::new(), Vec::new());
-    for r in &batch {
+    for r in &records {
         let row: Row = serde_json::from_slice(r.value.as_deref().unwrap_or_default())?;
         ids.push(row.campaign_id);
         nets.push(row.network_id);

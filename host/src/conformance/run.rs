@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::ConformanceError;
 use super::case::{Case, Step};
 use super::render::Produced;
-use crate::record::{self, Record};
+use crate::record::{Batch, Record};
 use crate::runtime::{
     CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, VirtualEnv,
 };
@@ -65,10 +65,10 @@ pub fn run_case(
             Step::Process(count) | Step::Update(count) => {
                 let end = (cursor + count).min(case.input.len());
                 let batch = &case.input[cursor..end];
-                let flat = record::to_flat(batch);
+                let columns = Arc::clone(Batch::from_records(batch).columns());
                 let result = match step {
-                    Step::Process(_) => inst.process(flat),
-                    _ => inst.update(flat),
+                    Step::Process(_) => inst.process(columns),
+                    _ => inst.update(columns),
                 };
                 let call = if matches!(step, Step::Process(_)) {
                     "process"
@@ -150,8 +150,8 @@ fn record_outcome(
     cursor: usize,
     outcome: &Outcome,
 ) {
-    let emitted = match record::from_flat(&outcome.output, |_| None) {
-        Ok(records) => records,
+    let emitted = match Batch::from_flat(outcome.output.clone()) {
+        Ok(b) => b.to_records(),
         Err(e) => return out.error(step, "outcome", &format!("malformed batch: {e}")),
     };
     for (origin, from) in outcome.order() {
@@ -173,8 +173,9 @@ fn emit(
     origins: Option<&[usize]>,
     call: &str,
 ) {
-    match record::from_flat(flat, |_| None) {
-        Ok(records) => {
+    match Batch::from_flat(flat.clone()) {
+        Ok(b) => {
+            let records = b.to_records();
             for (i, r) in records.iter().enumerate() {
                 out.output(step, origins.map(|o| o[i]), r);
             }

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use super::KafkaIoError;
 use super::context::log_line;
-use crate::record::Record;
+use crate::record::{Record, RecordView};
 
 /// The producer every sink, the DLQ, the state topics and the registry log use.
 pub type Producer = ThreadedProducer<DeliveryCounter>;
@@ -128,34 +128,52 @@ impl Pending {
     }
 }
 
-/// One record on its way to the producer: a record of a batch, optionally with
-/// another value (an encoded one) and extra headers first (the DLQ's).
+/// One record on its way to the producer: a record of a batch (or an owned
+/// one), optionally with another value (an encoded one) and extra headers
+/// first (the DLQ's).
 pub struct Outgoing<'a> {
-    record: &'a Record,
+    key: Option<&'a [u8]>,
     value: Option<&'a [u8]>,
+    timestamp_ms: i64,
+    own: Own<'a>,
     extra: Option<OwnedHeaders>,
     partition: Option<i32>,
 }
 
+/// Where an outgoing record's own headers are read from.
+enum Own<'a> {
+    Record(&'a Record),
+    View(RecordView<'a>),
+}
+
 impl<'a> Outgoing<'a> {
-    /// The record as it is.
-    pub fn record(record: &'a Record) -> Self {
+    /// A record of a batch, read in place.
+    pub fn view(r: RecordView<'a>) -> Self {
         Outgoing {
-            value: record.value.as_deref(),
-            record,
+            key: r.key(),
+            value: r.value(),
+            timestamp_ms: r.timestamp_ms(),
+            own: Own::View(r),
             extra: None,
             partition: None,
         }
     }
 
-    /// The record with `value` instead of its own.
-    pub fn with_value(record: &'a Record, value: Option<&'a [u8]>) -> Self {
+    /// An owned record as it is.
+    pub fn record(record: &'a Record) -> Self {
         Outgoing {
-            record,
-            value,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            timestamp_ms: record.timestamp_ms,
+            own: Own::Record(record),
             extra: None,
             partition: None,
         }
+    }
+
+    /// With `value` instead of the record's own.
+    pub fn with_value(self, value: Option<&'a [u8]>) -> Self {
+        Outgoing { value, ..self }
     }
 
     /// To partition `p` instead of the partitioner's choice.
@@ -166,11 +184,41 @@ impl<'a> Outgoing<'a> {
         }
     }
 
-    /// The record with `extra` headers before its own.
-    pub fn with_headers(record: &'a Record, extra: OwnedHeaders) -> Self {
+    /// With `extra` headers before the record's own.
+    pub fn with_headers(self, extra: OwnedHeaders) -> Self {
         Outgoing {
             extra: Some(extra),
-            ..Outgoing::record(record)
+            ..self
+        }
+    }
+
+    /// The record's headers after the extra ones; `None` when there are none,
+    /// so a record without headers costs no header list.
+    fn headers(&mut self) -> Option<OwnedHeaders> {
+        let extra = self.extra.take();
+        let insert = |h: OwnedHeaders, (key, value): (&str, &[u8])| {
+            h.insert(Header {
+                key,
+                value: Some(value),
+            })
+        };
+        match self.own {
+            Own::Record(r) if r.headers.is_empty() => extra,
+            Own::Record(r) => {
+                let h = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()));
+                Some(
+                    r.headers
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_slice()))
+                        .fold(h, insert),
+                )
+            }
+            Own::View(r) if !r.has_headers() => extra,
+            Own::View(r) => {
+                let own = r.headers();
+                let h = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(own.len()));
+                Some(own.fold(h, insert))
+            }
         }
     }
 }
@@ -185,15 +233,14 @@ pub async fn enqueue<'a>(
 ) -> Result<Pending, KafkaIoError> {
     let acks = Arc::new(Acks::default());
     let mut volume = (0u64, 0u64);
-    for out in records {
-        let r = out.record;
+    for mut out in records {
         let mut br: BaseRecord<'_, [u8], [u8], Arc<Acks>> =
-            BaseRecord::with_opaque_to(topic, Arc::clone(&acks)).timestamp(r.timestamp_ms);
-        if let Some(h) = headers(r, out.extra) {
+            BaseRecord::with_opaque_to(topic, Arc::clone(&acks)).timestamp(out.timestamp_ms);
+        if let Some(h) = out.headers() {
             br = br.headers(h);
         }
-        if let Some(k) = &r.key {
-            br = br.key(k.as_slice());
+        if let Some(k) = out.key {
+            br = br.key(k);
         }
         if let Some(v) = out.value {
             br = br.payload(v);
@@ -202,7 +249,7 @@ pub async fn enqueue<'a>(
             br = br.partition(p);
         }
         volume.0 += 1;
-        volume.1 += (r.key.as_ref().map_or(0, Vec::len) + out.value.map_or(0, <[u8]>::len)) as u64;
+        volume.1 += (out.key.map_or(0, <[u8]>::len) + out.value.map_or(0, <[u8]>::len)) as u64;
         acks.expect_one();
         loop {
             match producer.send(br) {
@@ -276,20 +323,4 @@ impl Delivered {
             *self = Delivered::new();
         }
     }
-}
-
-/// The record's headers after `extra`; `None` when there are none, so a record
-/// without headers costs no header list.
-fn headers(r: &Record, extra: Option<OwnedHeaders>) -> Option<OwnedHeaders> {
-    if r.headers.is_empty() {
-        return extra;
-    }
-    let mut h = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()));
-    for (k, v) in &r.headers {
-        h = h.insert(Header {
-            key: k.as_str(),
-            value: Some(v),
-        });
-    }
-    Some(h)
 }

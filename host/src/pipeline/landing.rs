@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::{PipelineError, RunStats};
 use crate::kafka::KafkaIoError;
-use crate::record::{Origin, now_ms};
+use crate::record::{NextOffsets, now_ms};
 use crate::sinks::{Pending, SinkError};
 use crate::sources::Source;
 
@@ -22,7 +22,7 @@ struct Landing {
     /// Settles the reports, then answers each record's end-to-end latency (ms)
     /// as of its acknowledgement.
     acks: JoinHandle<Result<Vec<i64>, KafkaIoError>>,
-    origins: Vec<Origin>,
+    handled: NextOffsets,
 }
 
 /// The batches in flight, oldest first.
@@ -40,17 +40,17 @@ impl InFlight {
     }
 
     /// A batch's outputs were queued: `reports` to wait for, the input
-    /// `origins` they answer, and the input timestamps of its outputs.
+    /// positions they move the source to, and the input timestamps of its outputs.
     pub(super) fn push(
         &mut self,
         reports: Vec<Pending>,
-        origins: Vec<Origin>,
+        handled: NextOffsets,
         timestamps: Vec<i64>,
         source: &mut Source,
         stats: &mut RunStats,
     ) {
         if reports.is_empty() && self.queue.is_empty() {
-            source.mark_handled(&origins);
+            source.mark_handled(&handled);
             record_latency(&self.connector, stats, &latencies(&timestamps));
             return;
         }
@@ -60,7 +60,7 @@ impl InFlight {
             }
             Ok(latencies(&timestamps))
         });
-        self.queue.push_back(Landing { acks, origins });
+        self.queue.push_back(Landing { acks, handled });
     }
 
     /// Lands the oldest batches whose reports are all in, and waits for the
@@ -112,7 +112,7 @@ impl InFlight {
                 }));
             }
         };
-        source.mark_handled(&landing.origins);
+        source.mark_handled(&landing.handled);
         record_latency(&self.connector, stats, &latencies);
         Ok(())
     }

@@ -16,7 +16,7 @@ use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
 use crate::kafka::state_topic::StateTopic;
 use crate::kafka::transaction::Transactions;
-use crate::record::{self, Batch, Origin};
+use crate::record::{self, Batch, NextOffsets};
 use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
@@ -582,7 +582,7 @@ impl Pipeline {
                 let next = k.positions();
                 input.retain(|r| {
                     lanes.holds(r)
-                        && r.origin.as_ref().is_some_and(|o| {
+                        && r.origin().is_some_and(|o| {
                             o.offset >= next.get(&o.partition).copied().unwrap_or(0)
                         })
                 });
@@ -664,7 +664,7 @@ impl Pipeline {
         metrics::counter!("weir_records_read_total", "connector" => self.name.clone())
             .increment(input.len() as u64);
         // Only the origins are needed to commit; the records move into the stages.
-        let origins: Vec<Origin> = input.iter().filter_map(|r| r.origin.clone()).collect();
+        let origins = input.next_offsets();
         self.source.mark_in_flight(&origins);
         let mut dead = Vec::new();
         let mut records = input;
@@ -718,7 +718,7 @@ impl Pipeline {
         records: &Batch,
         dead: &[DlqEntry],
         lane: Option<i32>,
-        origins: Vec<Origin>,
+        origins: NextOffsets,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         let mut refused = Vec::new();
@@ -737,11 +737,9 @@ impl Pipeline {
                     })?;
             reports.extend(acks);
             let stage = format!("sink.{}", sink.kind());
-            refused.extend(
-                rejected.into_iter().map(|(i, why)| {
-                    DlqEntry::from_host(records[i].clone(), why, &stage, sink.kind())
-                }),
-            );
+            refused.extend(rejected.into_iter().map(|(i, why)| {
+                DlqEntry::from_host(records.get(i).to_record(), why, &stage, sink.kind())
+            }));
         }
         let written = records.len().saturating_sub(refused.len());
         let dead = if refused.is_empty() {
@@ -763,8 +761,8 @@ impl Pipeline {
         stats.dead_lettered += dead.len() as u64;
         let timestamps = records
             .iter()
-            .filter(|r| r.origin.is_some())
-            .map(|r| r.timestamp_ms)
+            .filter(|r| r.origin().is_some())
+            .map(|r| r.timestamp_ms())
             .collect();
         self.in_flight
             .push(reports, origins, timestamps, &mut self.source, stats);
@@ -867,16 +865,20 @@ impl Pipeline {
 /// Sets each record's timestamp to the event time `field` reads from its
 /// value; a record without one goes to `dead` with the reason, as it came in.
 fn stamp_event_times(field: &EventTimeField, records: &mut Batch, dead: &mut Vec<DlqEntry>) {
-    records.retain_mut(|r| match field.read(r.value.as_deref()) {
-        Ok(ms) => {
-            r.timestamp_ms = ms;
-            true
+    let mut failed = false;
+    for i in 0..records.len() {
+        match field.read(records.get(i).value()) {
+            Ok(ms) => records.set_timestamp(i, ms),
+            Err(why) => {
+                let r = records.get(i).to_record();
+                dead.push(DlqEntry::from_host(r, why, "source", "weir"));
+                failed = true;
+            }
         }
-        Err(why) => {
-            dead.push(DlqEntry::from_host(r.clone(), why, "source", "weir"));
-            false
-        }
-    });
+    }
+    if failed {
+        records.retain(|r| field.read(r.value()).is_ok());
+    }
 }
 
 /// Ticks an aggregator with `watermark`; its output, or `None` (logged) when
@@ -886,8 +888,9 @@ async fn tick_stage(connector: &str, stage: &mut Stage, watermark: i64) -> Optio
     tracing::debug!(connector, watermark, "Aggregator tick.");
     let emitted = stage.plugin.call(move |p| p.tick(watermark, now)).await;
     let output = match emitted {
-        Ok(flat) => record::from_flat(&flat, |_| None)
-            .map_err(|e| format!("plugin returned a malformed batch: {e}")),
+        Ok(flat) => {
+            Batch::from_flat(flat).map_err(|e| format!("plugin returned a malformed batch: {e}"))
+        }
         Err(e) => Err(e.to_string()),
     };
     match output {

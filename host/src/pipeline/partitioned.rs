@@ -17,7 +17,7 @@ use super::watermark::EventClock;
 use super::{PipelineError, tick_stage};
 use crate::config::ParquetSink as ParquetConfig;
 use crate::kafka::state_topic::StateTopic;
-use crate::record::{self, Batch, Record};
+use crate::record::{self, Batch, RecordView};
 use crate::runtime::{AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance};
 use crate::sinks::{DlqEntry, ParquetSink, Sink};
 use crate::sources::KafkaSource;
@@ -29,21 +29,29 @@ const MIN_TICK_STEP_MS: i64 = 1_000;
 /// Cuts `records` after each one that moves the newest event time more than
 /// `step` past the newest at the previous cut (`newest` before the first).
 fn split_by_event_time(records: Batch, mut newest: i64, step: i64) -> Vec<Batch> {
-    let mut chunks = Vec::new();
-    let mut chunk = Vec::new();
+    let mut cuts = Vec::new();
     let mut basis = newest;
-    for r in records {
-        newest = newest.max(r.timestamp_ms);
-        chunk.push(r);
+    for r in records.iter() {
+        newest = newest.max(r.timestamp_ms());
         if newest.saturating_sub(basis) > step {
-            chunks.push(std::mem::take(&mut chunk));
+            cuts.push(r.index() + 1);
             basis = newest;
         }
     }
-    if !chunk.is_empty() {
-        chunks.push(chunk);
+    if cuts.last() != Some(&records.len()) {
+        cuts.push(records.len());
     }
-    chunks
+    if cuts.len() == 1 {
+        return vec![records];
+    }
+    let mut start = 0;
+    cuts.into_iter()
+        .map(|end| {
+            let chunk = records.select(start..end);
+            start = end;
+            chunk
+        })
+        .collect()
 }
 
 /// Labels of a lane's saved parts, as in the local checkpoint file.
@@ -283,11 +291,22 @@ impl Lanes {
         dead: &mut Vec<DlqEntry>,
         tick_as_time_moves: bool,
     ) -> Vec<(i32, Batch)> {
-        let mut by_partition: BTreeMap<i32, Batch> = BTreeMap::new();
-        for r in records {
-            let p = r.origin.as_ref().map_or(0, |o| o.partition);
-            by_partition.entry(p).or_default().push(r);
+        let mut by_partition: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+        for r in records.iter() {
+            let p = r.origin().map_or(0, |o| o.partition);
+            by_partition.entry(p).or_default().push(r.index());
         }
+        let by_partition: Vec<(i32, Batch)> = if by_partition.len() == 1 {
+            by_partition
+                .into_keys()
+                .map(|p| (p, records.clone()))
+                .collect()
+        } else {
+            by_partition
+                .into_iter()
+                .map(|(p, indices)| (p, records.select(indices)))
+                .collect()
+        };
         let step = self.spec.allowed_lateness_ms.max(MIN_TICK_STEP_MS);
         let mut outputs = Vec::new();
         for (p, part) in by_partition {
@@ -319,9 +338,8 @@ impl Lanes {
     }
 
     /// Whether a record belongs to a lane this host holds.
-    pub(super) fn holds(&self, r: &Record) -> bool {
-        r.origin
-            .as_ref()
+    pub(super) fn holds(&self, r: RecordView<'_>) -> bool {
+        r.origin()
             .is_some_and(|o| self.lanes.contains_key(&o.partition))
     }
 
@@ -428,6 +446,7 @@ impl Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
 
     fn at(t: i64) -> Record {
         Record {
@@ -442,15 +461,13 @@ mod tests {
     fn times(chunks: &[Batch]) -> Vec<Vec<i64>> {
         chunks
             .iter()
-            .map(|c| c.iter().map(|r| r.timestamp_ms).collect())
+            .map(|c| c.iter().map(|r| r.timestamp_ms()).collect())
             .collect()
     }
 
     #[test]
     fn batches_are_cut_where_event_time_moved_a_step() {
-        let records: Batch = [0, 500, 400, 1_001, 1_500, 900, 2_100, 2_000]
-            .map(at)
-            .into();
+        let records = Batch::from_records(&[0, 500, 400, 1_001, 1_500, 900, 2_100, 2_000].map(at));
         let chunks = split_by_event_time(records, 0, 1_000);
         assert_eq!(
             times(&chunks),
@@ -461,7 +478,7 @@ mod tests {
             ]
         );
         // Before any record the first one always starts a chunk of its own.
-        let chunks = split_by_event_time(vec![at(5), at(6)], i64::MIN, 1_000);
+        let chunks = split_by_event_time(Batch::from_records(&[at(5), at(6)]), i64::MIN, 1_000);
         assert_eq!(times(&chunks), vec![vec![5], vec![6]]);
     }
 }

@@ -1,10 +1,12 @@
 //! One plugin stage of a batch: the call, the outcome checked against its input,
 //! and rejected records on their way to the DLQ with a counted reason.
 
+use std::sync::Arc;
+
 use weir_sdk::Rejection;
 use weir_sdk::flat::{Failure, Outcome, Output};
 
-use crate::record::{self, Batch, Record};
+use crate::record::{Batch, Record};
 use crate::runtime::{AsyncInstance, CallError};
 use crate::sinks::DlqEntry;
 
@@ -32,12 +34,12 @@ pub(super) async fn run_stage(
     dead: &mut Vec<DlqEntry>,
     call: Call,
 ) -> (Batch, u64) {
-    let flat = record::to_flat(&records);
+    let columns = Arc::clone(records.columns());
     let result = stage
         .plugin
         .call(move |p| match call {
-            Call::Process => p.process(flat),
-            Call::Update => p.update(flat),
+            Call::Process => p.process(columns),
+            Call::Update => p.update(columns),
         })
         .await;
     let labels = [
@@ -69,15 +71,15 @@ pub(super) async fn run_stage(
         }
         Err(why) => {
             tracing::warn!(plugin = stage.plugin.name(), records = records.len(), reason = %why, "Batch sent to the DLQ.");
-            for r in records {
+            for r in records.iter() {
                 let f = Failure {
                     index: 0,
                     codes: why.codes.iter().map(|c| c.to_string()).collect(),
                     reason: why.reason.clone(),
                 };
-                dead.push(stage.entry(r, f));
+                dead.push(stage.entry(r.to_record(), f));
             }
-            (Vec::new(), 0)
+            (Batch::default(), 0)
         }
     };
     metrics::counter!("weir_stage_records_in_total", &labels).increment(inputs);
@@ -109,17 +111,18 @@ struct Split {
 }
 
 /// Applies a checked outcome: failed inputs go to `fail` (a copy of the input
-/// record, as the plugin got it), passed inputs move into the output unchanged,
-/// and new records take the origin of the input they came from.
+/// record, as the plugin got it), passed inputs go on unchanged, and new
+/// records take the origin of the input they came from.
+///
+/// Copies as little as the outcome allows: when every input passed, the input
+/// batch goes on as it is (shared, not copied); when only new records came
+/// out, the plugin's output batch becomes the next batch; only a mix of the
+/// two is copied into a new arena.
 fn apply_outcome(
-    mut records: Batch,
+    records: Batch,
     mut outcome: Outcome,
     mut fail: impl FnMut(Record, Failure),
 ) -> Split {
-    let emitted = record::from_flat(&outcome.output, |i| {
-        records[outcome.origins[i] as usize].origin.clone()
-    })
-    .unwrap_or_default();
     let mut answered = vec![false; records.len()];
     for &i in outcome.origins.iter().chain(&outcome.passed) {
         answered[i as usize] = true;
@@ -127,26 +130,35 @@ fn apply_outcome(
     for f in std::mem::take(&mut outcome.failures) {
         let i = f.index as usize;
         answered[i] = true;
-        fail(records[i].clone(), f);
+        fail(records.get(i).to_record(), f);
     }
     let dropped = answered.iter().filter(|a| !**a).count() as u64;
-    if outcome.passed.is_empty() {
-        return Split {
-            output: emitted,
-            dropped,
-        };
-    }
-    let mut emitted: Vec<Option<Record>> = emitted.into_iter().map(Some).collect();
-    let output = outcome
-        .order()
-        .filter_map(|(origin, from)| match from {
-            Output::Passed => Some(std::mem::replace(
-                &mut records[origin as usize],
-                Record::empty(),
-            )),
-            Output::New(j) => emitted[j].take(),
-        })
-        .collect();
+    let output = if outcome.origins.is_empty() && outcome.passed.len() == records.len() {
+        records
+    } else if outcome.origins.is_empty() {
+        records.select(outcome.passed.iter().map(|&i| i as usize))
+    } else {
+        // A checked outcome's output fits its buffer.
+        let mut emitted = Batch::from_flat(std::mem::take(&mut outcome.output)).unwrap_or_default();
+        for (j, &o) in outcome.origins.iter().enumerate() {
+            emitted.set_origin(j, records.get(o as usize).origin());
+        }
+        if outcome.passed.is_empty() {
+            emitted
+        } else {
+            let mut merged = Batch::with_capacity(
+                outcome.passed.len() + emitted.len(),
+                records.columns().data.len() + emitted.columns().data.len(),
+            );
+            for (origin, from) in outcome.order() {
+                match from {
+                    Output::Passed => merged.push_view(records.get(origin as usize)),
+                    Output::New(j) => merged.push_view(emitted.get(j)),
+                }
+            }
+            merged
+        }
+    };
     Split { output, dropped }
 }
 
@@ -156,7 +168,7 @@ mod tests {
     use crate::record::Origin;
 
     fn input(n: usize) -> Batch {
-        (0..n)
+        let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 key: Some(vec![b'k', b'0' + i as u8]),
                 value: Some(vec![b'v', b'0' + i as u8]),
@@ -168,12 +180,13 @@ mod tests {
                     offset: 10 + i as i64,
                 }),
             })
-            .collect()
+            .collect();
+        Batch::from_records(&records)
     }
 
     fn keys(b: &Batch) -> Vec<String> {
         b.iter()
-            .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned())
+            .map(|r| String::from_utf8_lossy(r.key().unwrap_or_default()).into_owned())
             .collect()
     }
 
@@ -191,19 +204,51 @@ mod tests {
         let split = apply_outcome(records.clone(), o, |r, f| dead.push((r, f)));
         assert_eq!(keys(&split.output), ["k0", "new1", "k2", "new2"]);
         assert_eq!(
-            split.output[0], records[0],
+            split.output.get(0).to_record(),
+            records.get(0).to_record(),
             "a passed record is the input, unchanged"
         );
         assert_eq!(
-            split.output[3].origin, records[2].origin,
+            split.output.get(3).origin(),
+            records.get(2).origin(),
             "new records keep their input's origin"
         );
         assert_eq!(split.dropped, 0);
         assert_eq!(dead.len(), 1);
         assert_eq!(
             (dead[0].0.clone(), dead[0].1.text()),
-            (records[3].clone(), "bad: record 3 is bad".to_string())
+            (
+                records.get(3).to_record(),
+                "bad: record 3 is bad".to_string()
+            )
         );
+    }
+
+    #[test]
+    fn a_batch_that_passed_whole_goes_on_without_a_copy() {
+        let records = input(3);
+        let mut o = Outcome::default();
+        (0..3).for_each(|i| o.pass(i));
+        let split = apply_outcome(records.clone(), o, |_, _| panic!("nothing failed"));
+        assert!(Arc::ptr_eq(split.output.columns(), records.columns()));
+        assert_eq!(split.output.next_offsets(), vec![(0, 13)]);
+    }
+
+    #[test]
+    fn new_records_alone_become_the_next_batch_with_their_inputs_origins() {
+        let records = input(2);
+        let mut o = Outcome::default();
+        o.emit(1, Some(b"a"), None, &[], 0);
+        o.emit(1, Some(b"b"), None, &[], 0);
+        let split = apply_outcome(records, o, |_, _| panic!("nothing failed"));
+        assert_eq!(keys(&split.output), ["a", "b"]);
+        assert!(
+            split
+                .output
+                .iter()
+                .all(|r| r.origin().map(|o| o.offset) == Some(11))
+        );
+        assert_eq!(split.dropped, 1);
     }
 
     #[test]

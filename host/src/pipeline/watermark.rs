@@ -25,13 +25,21 @@ impl EventClock {
     }
 
     pub(super) fn observe(&mut self, records: &Batch) {
-        for r in records {
-            let key = r
-                .origin
-                .as_ref()
-                .map_or((String::new(), 0), |o| (o.topic.to_string(), o.partition));
-            let t = self.newest.entry(key).or_insert(r.timestamp_ms);
-            *t = (*t).max(r.timestamp_ms);
+        // The newest time per input partition of this batch first (a batch
+        // holds a few partitions), then one map update for each.
+        let mut newest: Vec<(Option<(&str, i32)>, i64)> = Vec::new();
+        for r in records.iter() {
+            let key = r.origin().map(|o| (&**o.topic, o.partition));
+            let t = r.timestamp_ms();
+            match newest.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n = (*n).max(t),
+                None => newest.push((key, t)),
+            }
+        }
+        for (key, t) in newest {
+            let key = key.map_or((String::new(), 0), |(topic, p)| (topic.to_string(), p));
+            let n = self.newest.entry(key).or_insert(t);
+            *n = (*n).max(t);
         }
     }
 
@@ -100,16 +108,16 @@ mod tests {
     fn watermark_trails_the_slowest_live_partition() {
         let mut c = EventClock::new(30);
         assert_eq!(c.watermark(None), i64::MIN);
-        c.observe(&vec![rec(0, 1_000), rec(0, 900)]);
+        c.observe(&Batch::from_records(&[rec(0, 1_000), rec(0, 900)]));
         // Partition 1 has not been read yet: it holds the watermark back.
         assert_eq!(c.watermark(Some(&live(&[0, 1]))), i64::MIN);
-        c.observe(&vec![rec(1, 500)]);
+        c.observe(&Batch::from_records(&[rec(1, 500)]));
         assert_eq!(c.watermark(Some(&live(&[0, 1]))), 470);
         // Partition 1 caught up: only partition 0 counts.
         assert_eq!(c.watermark(Some(&live(&[0]))), 970);
         // Everything caught up: all that was seen is complete.
         assert_eq!(c.watermark(Some(&[])), 970);
-        c.observe(&vec![rec(1, 2_000)]);
+        c.observe(&Batch::from_records(&[rec(1, 2_000)]));
         assert_eq!(c.watermark(Some(&live(&[0, 1]))), 970);
         let mut restored = EventClock::new(30);
         restored.restore(&c.snapshot()).unwrap();

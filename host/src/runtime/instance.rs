@@ -258,14 +258,15 @@ impl PluginInstance {
         self.request(Request::NextBatch(max))?.batch()
     }
 
-    /// Transform: one outcome per input record.
-    pub fn process(&mut self, input: FlatBatch) -> Result<Outcome, CallError> {
-        self.request(Request::Process(to_wit(input)))?.outcome()
+    /// Transform: one outcome per input record. The columns are shared, not
+    /// copied: the replay journal keeps them until the next snapshot.
+    pub fn process(&mut self, input: Arc<types::Batch>) -> Result<Outcome, CallError> {
+        self.request(Request::Process(input))?.outcome()
     }
 
     /// Aggregator: folds a batch into the state.
-    pub fn update(&mut self, input: FlatBatch) -> Result<Outcome, CallError> {
-        self.request(Request::Update(to_wit(input)))?.outcome()
+    pub fn update(&mut self, input: Arc<types::Batch>) -> Result<Outcome, CallError> {
+        self.request(Request::Update(input))?.outcome()
     }
 
     /// Aggregator: emits what the watermark completed.
@@ -304,8 +305,8 @@ const JOURNAL_CAP: usize = 32 << 20;
 /// A call that can change a plugin's state.
 enum Request {
     NextBatch(u32),
-    Process(types::Batch),
-    Update(types::Batch),
+    Process(Arc<types::Batch>),
+    Update(Arc<types::Batch>),
     Tick(i64, i64),
 }
 
@@ -353,7 +354,7 @@ fn dispatch(
     match (guest, req) {
         (Guest::Source(g), Request::NextBatch(max)) => g
             .call_next_batch(store, *max)
-            .map(|r| r.map(|b| Reply::Batch(from_wit(b)))),
+            .map(|r| r.map(|b| Reply::Batch(crate::record::flat(b)))),
         (Guest::Transform(g), Request::Process(b)) => g
             .call_process(store, b)
             .map(|r| r.map(|o| Reply::Outcome(outcome(o)))),
@@ -362,7 +363,7 @@ fn dispatch(
             .map(|r| r.map(|o| Reply::Outcome(outcome(o)))),
         (Guest::Aggregator(g), Request::Tick(watermark, now)) => g
             .call_tick(store, *watermark, *now)
-            .map(|r| r.map(|b| Reply::Batch(from_wit(b)))),
+            .map(|r| r.map(|b| Reply::Batch(crate::record::flat(b)))),
         _ => Ok(Err("the plugin's world has no such call".into())),
     }
 }
@@ -390,31 +391,9 @@ fn describe(err: &wasmtime::Error, store: &Store<HostState>, limits: Limits) -> 
     reason
 }
 
-fn to_wit(b: FlatBatch) -> types::Batch {
-    types::Batch {
-        data: b.data,
-        keys: b.keys,
-        values: b.values,
-        header_counts: b.header_counts,
-        headers: b.headers,
-        timestamps: b.timestamps,
-    }
-}
-
-fn from_wit(b: types::Batch) -> FlatBatch {
-    FlatBatch {
-        data: b.data,
-        keys: b.keys,
-        values: b.values,
-        header_counts: b.header_counts,
-        headers: b.headers,
-        timestamps: b.timestamps,
-    }
-}
-
 fn outcome(o: types::Outcome) -> Outcome {
     Outcome {
-        output: from_wit(o.output),
+        output: crate::record::flat(o.output),
         origins: o.origins,
         passed: o.passed,
         failures: o

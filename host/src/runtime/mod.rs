@@ -17,6 +17,8 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
+/// A batch in the WIT layout, as it crosses into a plugin.
+pub use bindings::types::Batch as Columns;
 pub use blocking::AsyncInstance;
 pub use component::{Inspection, Plugin, Role, inspect};
 pub use env::{GuestEnv, VirtualEnv};

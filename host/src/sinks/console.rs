@@ -8,16 +8,14 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::Value;
 
 use crate::config::ConsoleFormat;
-use crate::record::{Batch, Record};
+use crate::record::{Batch, RecordView};
 
 /// The header naming the report section a record belongs to.
 pub const SECTION_HEADER: &str = "weir.section";
 
-fn section(r: &Record) -> Option<&str> {
-    r.headers
-        .iter()
-        .find(|(k, _)| k == SECTION_HEADER)
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+fn section<'a>(r: &RecordView<'a>) -> Option<&'a str> {
+    r.header(SECTION_HEADER)
+        .and_then(|v| std::str::from_utf8(v).ok())
 }
 
 pub struct ConsoleSink {
@@ -46,7 +44,7 @@ impl ConsoleSink {
         self.batches += 1;
         self.records += batch.len() as u64;
         let text = match self.format {
-            ConsoleFormat::Table if section(&batch[0]).is_some() => self.report(batch),
+            ConsoleFormat::Table if section(&batch.get(0)).is_some() => self.report(batch),
             ConsoleFormat::Table => self.table(batch),
             ConsoleFormat::Json => json_lines(batch),
         };
@@ -56,9 +54,10 @@ impl ConsoleSink {
     }
 
     /// A report: one titled table per run of records with the same section.
-    fn report(&self, batch: &[Record]) -> String {
+    fn report(&self, batch: &Batch) -> String {
         let mut out = format!("══ {} · report {} ══\n", self.label, self.batches);
-        let mut rest = batch;
+        let views: Vec<RecordView<'_>> = batch.iter().collect();
+        let mut rest = views.as_slice();
         while let Some(first) = rest.first() {
             let title = section(first).unwrap_or("RECORDS");
             let n = rest
@@ -75,7 +74,8 @@ impl ConsoleSink {
     }
 
     fn table(&self, batch: &Batch) -> String {
-        let (table, shown) = render(batch, self.max_rows, true);
+        let views: Vec<RecordView<'_>> = batch.iter().take(self.max_rows).collect();
+        let (table, shown) = render(&views, self.max_rows, true);
         let more = if batch.len() > shown {
             format!(", showing {shown}")
         } else {
@@ -92,22 +92,21 @@ impl ConsoleSink {
 }
 
 /// Up to `max_rows` records as an aligned table, and how many rows it shows.
-fn render(batch: &[Record], max_rows: usize, with_key: bool) -> (String, usize) {
+fn render(batch: &[RecordView<'_>], max_rows: usize, with_key: bool) -> (String, usize) {
     let rows: Vec<(String, Vec<(String, String)>)> = batch
         .iter()
         .take(max_rows)
         .map(|r| {
             let key = r
-                .key
-                .as_deref()
+                .key()
                 .map(|k| String::from_utf8_lossy(k).into_owned())
                 .unwrap_or_default();
             let mut cells = Vec::new();
-            match r.value.as_deref().map(serde_json::from_slice::<Value>) {
+            match r.value().map(serde_json::from_slice::<Value>) {
                 Some(Ok(v)) => flatten("", &v, &mut cells),
                 Some(Err(_)) => cells.push((
                     "value".into(),
-                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                    String::from_utf8_lossy(r.value().unwrap_or_default()).into_owned(),
                 )),
                 None => cells.push(("value".into(), "∅ (tombstone)".into())),
             }
@@ -179,22 +178,22 @@ fn prefix_or_value(prefix: &str) -> String {
 
 fn json_lines(batch: &Batch) -> String {
     let mut s = String::new();
-    for r in batch {
-        let value = match r.value.as_deref() {
+    for r in batch.iter() {
+        let value = match r.value() {
             None => Value::Null,
             Some(v) => serde_json::from_slice(v)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(v).into_owned())),
         };
         let mut line = serde_json::json!({
-            "key": r.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
+            "key": r.key().map(|k| String::from_utf8_lossy(k).into_owned()),
             "value": value,
-            "timestamp_ms": r.timestamp_ms,
+            "timestamp_ms": r.timestamp_ms(),
         });
-        if let Some(o) = &r.origin {
+        if let Some(o) = r.origin() {
             line["partition"] = o.partition.into();
             line["offset"] = o.offset.into();
         }
-        if let Some(s) = section(r) {
+        if let Some(s) = section(&r) {
             line["section"] = s.into();
         }
         s.push_str(&line.to_string());
@@ -211,13 +210,13 @@ mod tests {
     #[test]
     fn nested_objects_become_dotted_columns() {
         let sink = ConsoleSink::new("t".into(), ConsoleFormat::Table, 10);
-        let batch = vec![Record {
+        let batch = Batch::from_records(&[Record {
             key: Some(b"CUST-1".to_vec()),
             value: Some(br#"{"a":1,"location":{"city":"Paris"}}"#.to_vec()),
             headers: vec![],
             timestamp_ms: 0,
             origin: None,
-        }];
+        }]);
         let t = sink.table(&batch);
         assert!(t.contains("location.city"), "{t}");
         assert!(t.contains("Paris") && t.contains("CUST-1"), "{t}");
@@ -233,11 +232,11 @@ mod tests {
             timestamp_ms: 0,
             origin: None,
         };
-        let batch = vec![
+        let batch = Batch::from_records(&[
             row("SUMMARY", r#"{"date":"2026-11-23","total":"1,234.50"}"#),
             row("DETAILS", r#"{"event_id":"e1"}"#),
             row("DETAILS", r#"{"event_id":"e2"}"#),
-        ];
+        ]);
         let t = sink.report(&batch);
         let (s, d) = (t.find("SUMMARY").unwrap(), t.find("DETAILS").unwrap());
         assert!(s < d, "{t}");

@@ -95,7 +95,7 @@ impl Dlq {
                     ))
                     .insert(header("weir.dlq.source.offset", &o.offset.to_string()));
             }
-            Outgoing::with_headers(&e.record, h)
+            Outgoing::record(&e.record).with_headers(h)
         });
         enqueue(&self.producer, &self.topic, items).await.map(Some)
     }

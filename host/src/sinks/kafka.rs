@@ -8,7 +8,7 @@ use super::avro::AvroEncoder;
 use super::{Rejected, SCHEMA_MISMATCH};
 use crate::kafka::KafkaIoError;
 use crate::kafka::produce::{DeliverySummary, Outgoing, Pending, Producer, enqueue};
-use crate::record::{Batch, Record};
+use crate::record::{Batch, RecordView};
 use crate::registry::wire;
 use weir_sdk::Rejection;
 
@@ -44,16 +44,16 @@ impl KafkaSink {
             let pending = enqueue(
                 &self.producer,
                 &self.topic,
-                batch.iter().map(Outgoing::record),
+                batch.iter().map(Outgoing::view),
             )
             .await?;
             return Ok((Vec::new(), pending.summed_into(&self.summary)));
         };
         let mut rejected = Vec::new();
-        let mut encoded: Vec<(&Record, Option<Vec<u8>>)> = Vec::with_capacity(batch.len());
+        let mut encoded: Vec<(RecordView<'_>, Option<Vec<u8>>)> = Vec::with_capacity(batch.len());
         for (i, r) in batch.iter().enumerate() {
             // A tombstone stays a tombstone.
-            match r.value.as_deref().map(|v| encoder.encode(v)) {
+            match r.value().map(|v| encoder.encode(v)) {
                 None => encoded.push((r, None)),
                 Some(Ok(body)) => encoded.push((r, Some(wire::encode(*id, &body)))),
                 Some(Err(reason)) => rejected.push((i, Rejection::new(SCHEMA_MISMATCH, reason))),
@@ -61,7 +61,7 @@ impl KafkaSink {
         }
         let outgoing = encoded
             .iter()
-            .map(|(r, value)| Outgoing::with_value(r, value.as_deref()));
+            .map(|(r, value)| Outgoing::view(*r).with_value(value.as_deref()));
         let pending = enqueue(&self.producer, &self.topic, outgoing).await?;
         Ok((rejected, pending.summed_into(&self.summary)))
     }

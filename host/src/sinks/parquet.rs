@@ -113,7 +113,7 @@ impl ParquetSink {
     pub fn write(&mut self, batch: &Batch) -> Rejected {
         let mut rejected = Vec::new();
         for (i, r) in batch.iter().enumerate() {
-            match self.row(r.value.as_deref()) {
+            match self.row(r.value()) {
                 Ok((folder, row)) => {
                     self.buffer.entry(folder).or_default().push(row);
                     self.buffered += 1;
@@ -483,10 +483,10 @@ columns = [
     fn a_failed_flush_keeps_the_rows_it_did_not_write() {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = ParquetSink::new(&config(dir.path()), "c");
-        sink.write(&vec![
+        sink.write(&Batch::from_records(&[
             rec(r#"{"campaign_id": 1, "network_id": 7, "minute": "m", "avg": 1}"#),
             rec(r#"{"campaign_id": 2, "network_id": 8, "minute": "m", "avg": 1}"#),
-        ]);
+        ]));
         // A file where folder network_id=8 must go: that folder cannot be made.
         fs::write(dir.path().join("network_id=8"), b"in the way").unwrap();
         let err = sink.flush(1).unwrap_err();
@@ -513,7 +513,7 @@ columns = [
     fn rows_land_in_partition_folders_and_misfits_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = ParquetSink::new(&config(dir.path()), "c");
-        let batch = vec![
+        let batch = Batch::from_records(&[
             rec(
                 r#"{"campaign_id": 1, "network_id": 7, "minute": "2026-11-23T10:05", "avg": 1.5, "start": 1000, "extra": true}"#,
             ),
@@ -526,7 +526,7 @@ columns = [
             rec(r#"{"campaign_id": "4", "network_id": 7, "minute": "x", "avg": 1}"#),
             rec(r#"{"campaign_id": 5, "network_id": 7, "avg": 1}"#),
             rec(r#"[1, 2]"#),
-        ];
+        ]);
         let rejected = sink.write(&batch);
         let reasons: Vec<String> = rejected.iter().map(|(i, r)| format!("{i} {r}")).collect();
         assert_eq!(
@@ -593,7 +593,7 @@ columns = [
         let row = r#"{"campaign_id": 1, "network_id": 7, "minute": "m", "avg": 1}"#;
         let mut sink = ParquetSink::new(&config(dir.path()), "c");
         for seq in [1, 2, 3] {
-            sink.write(&vec![rec(row)]);
+            sink.write(&Batch::from_records(&[rec(row)]));
             sink.flush(seq).unwrap();
         }
         let state = sink.state();
@@ -634,7 +634,7 @@ columns = [
             ]
         );
         // The restarted sink writes the next sequence under the same run.
-        restarted.write(&vec![rec(row)]);
+        restarted.write(&Batch::from_records(&[rec(row)]));
         let again = restarted.flush(2).unwrap();
         assert!(again[0].ends_with(format!("c-{run}-0000000002-0000.parquet")));
     }

@@ -1,13 +1,14 @@
 //! `[source.generator]`: a source plugin called at a steady rate.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{SourceError, call_reason};
-use crate::record::{self, Batch};
+use crate::record::{Batch, RecordView};
 use crate::runtime::AsyncInstance;
 
 /// Consecutive failed calls after which the source gives up.
@@ -43,11 +44,9 @@ pub const PART_HEADER: &str = "weir.part";
 /// (`weir.part` = `i/n`, in batch order). Outputs of one record share its
 /// `weir.seq`; a record with one output (the usual case) gets no header.
 pub fn number_parts(records: &mut Batch) {
-    let seq_of = |r: &record::Record| {
-        r.headers
-            .iter()
-            .find(|(k, _)| k == SEQ_HEADER)
-            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+    let seq_of = |r: RecordView<'_>| {
+        r.header(SEQ_HEADER)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
     };
     // The usual batch: one output per record, in order; nothing to number,
     // and no map built.
@@ -67,15 +66,24 @@ pub fn number_parts(records: &mut Batch) {
             counts.entry(seq).or_default().1 += 1;
         }
     }
-    for r in records.iter_mut() {
-        let Some(seq) = seq_of(r) else { continue };
-        let Some((i, n)) = counts.get_mut(&seq).filter(|(_, n)| *n > 1) else {
-            continue;
-        };
-        *i += 1;
-        r.headers
-            .push((PART_HEADER.to_string(), format!("{i}/{n}").into_bytes()));
+    let mut numbered = Batch::with_capacity(records.len(), records.columns().data.len());
+    for r in records.iter() {
+        let part = seq_of(r)
+            .and_then(|seq| counts.get_mut(&seq).filter(|(_, n)| *n > 1))
+            .map(|(i, n)| {
+                *i += 1;
+                format!("{i}/{n}").into_bytes()
+            });
+        let extra = part.as_deref().map(|p| (PART_HEADER, p));
+        numbered.push(
+            r.key(),
+            r.value(),
+            r.headers().chain(extra),
+            r.timestamp_ms(),
+            r.origin(),
+        );
     }
+    *records = numbered;
 }
 
 impl GeneratorSource {
@@ -135,7 +143,7 @@ impl GeneratorSource {
                 self.started + Duration::from_secs_f64(n as f64 / self.rate_per_sec as f64)
             };
             tokio::select! {
-                _ = stop.cancelled() => return Ok(Some(Vec::new())),
+                _ = stop.cancelled() => return Ok(Some(Batch::default())),
                 _ = tokio::time::sleep_until(due_at(self.emitted + 1)) => {}
             }
             let elapsed = self.started.elapsed().as_secs_f64();
@@ -161,30 +169,37 @@ impl GeneratorSource {
                     });
                 }
                 tokio::time::sleep(Duration::from_millis(100 << self.failures)).await;
-                return Ok(Some(Vec::new()));
+                return Ok(Some(Batch::default()));
             }
         };
-        let mut batch = record::from_flat(&flat, |_| None).map_err(|e| SourceError::Layout {
+        let made = Batch::from_flat(flat).map_err(|e| SourceError::Layout {
             plugin: self.plugin.name().to_string(),
             reason: e.to_string(),
         })?;
         // A plugin that returns more than asked is cut to the request.
-        batch.truncate(n as usize);
-        self.emitted += batch.len() as u64;
-        let lineage = self.lineage.as_bytes().to_vec();
-        let batch: Batch = batch
-            .into_iter()
-            .filter_map(|mut r| {
-                self.seq += 1;
-                if self.delivered.remove(&self.seq) {
-                    return None;
-                }
-                r.headers.push((LINEAGE_HEADER.into(), lineage.clone()));
-                r.headers
-                    .push((SEQ_HEADER.into(), self.seq.to_string().into_bytes()));
-                Some(r)
-            })
-            .collect();
+        let made_len = made.len().min(n as usize);
+        self.emitted += made_len as u64;
+        let mut batch = Batch::with_capacity(made_len, made.columns().data.len() + made_len * 64);
+        let mut seq_text = String::new();
+        for r in made.iter().take(made_len) {
+            self.seq += 1;
+            if self.delivered.remove(&self.seq) {
+                continue;
+            }
+            seq_text.clear();
+            let _ = write!(seq_text, "{}", self.seq);
+            let stamps = [
+                (LINEAGE_HEADER, self.lineage.as_bytes()),
+                (SEQ_HEADER, seq_text.as_bytes()),
+            ];
+            batch.push(
+                r.key(),
+                r.value(),
+                r.headers().chain(stamps),
+                r.timestamp_ms(),
+                None,
+            );
+        }
         if let Some(r) = self.remaining.as_mut() {
             *r -= (batch.len() as u64).min(*r);
         }
@@ -207,35 +222,34 @@ mod tests {
         }
     }
 
-    fn parts(records: &Batch) -> Vec<Option<&str>> {
+    fn parts(records: &Batch) -> Vec<Option<String>> {
         records
             .iter()
             .map(|r| {
-                r.headers
-                    .iter()
-                    .find(|(k, _)| k == PART_HEADER)
-                    .map(|(_, v)| std::str::from_utf8(v).unwrap())
+                r.header(PART_HEADER)
+                    .map(|v| String::from_utf8(v.to_vec()).unwrap())
             })
             .collect()
     }
 
     #[test]
     fn only_records_with_several_outputs_are_numbered() {
-        let mut batch = vec![out(1), out(2), out(2), out(3), out(4), out(4), out(4)];
+        let mut batch =
+            Batch::from_records(&[out(1), out(2), out(2), out(3), out(4), out(4), out(4)]);
         number_parts(&mut batch);
         assert_eq!(
             parts(&batch),
             [
                 None,
-                Some("1/2"),
-                Some("2/2"),
+                Some("1/2".into()),
+                Some("2/2".into()),
                 None,
-                Some("1/3"),
-                Some("2/3"),
-                Some("3/3")
+                Some("1/3".into()),
+                Some("2/3".into()),
+                Some("3/3".into())
             ]
         );
-        let mut plain = vec![out(1), out(2)];
+        let mut plain = Batch::from_records(&[out(1), out(2)]);
         number_parts(&mut plain);
         assert_eq!(parts(&plain), [None, None]);
     }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HttpSource as HttpConfig;
-use crate::record::{Batch, Record, now_ms};
+use crate::record::{Batch, now_ms};
 
 /// Header names on polled records.
 pub const URL_HEADER: &str = "weir.http.url";
@@ -92,7 +92,7 @@ impl HttpSource {
             return None;
         }
         tokio::select! {
-            _ = stop.cancelled() => return Some(Vec::new()),
+            _ = stop.cancelled() => return Some(Batch::default()),
             _ = tokio::time::sleep_until(self.next_poll) => {}
         }
         self.next_poll = Instant::now() + Duration::from_millis(self.config.interval_ms);
@@ -113,37 +113,37 @@ impl HttpSource {
                     let hash: [u8; 32] = Sha256::digest(&body).into();
                     if self.last_body == Some(hash) {
                         tracing::info!(connector = %self.connector, url = %self.config.url, status = code.as_u16(), bytes = body.len(), ms = (seconds * 1e3) as u64, "Polled: same body as last time; skipped.");
-                        return Some(Vec::new());
+                        return Some(Batch::default());
                     }
                     self.last_body = Some(hash);
                     tracing::info!(connector = %self.connector, url = %self.config.url, status = code.as_u16(), bytes = body.len(), ms = (seconds * 1e3) as u64, "Polled.");
-                    return Some(vec![self.record(body, code)]);
+                    return Some(self.record(&body, code));
                 }
                 Attempt::NotModified => {
                     tracing::info!(connector = %self.connector, url = %self.config.url, status = 304, ms = (seconds * 1e3) as u64, "Polled: not modified.");
-                    return Some(Vec::new());
+                    return Some(Batch::default());
                 }
                 Attempt::Fail(reason) => {
                     tracing::error!(connector = %self.connector, url = %self.config.url, %reason, "Poll failed; trying again at the next interval.");
-                    return Some(Vec::new());
+                    return Some(Batch::default());
                 }
                 Attempt::Retry(reason, retry_after) => {
                     if attempt == self.config.retries {
                         tracing::error!(connector = %self.connector, url = %self.config.url, %reason, attempts = attempt + 1, "Poll failed after every retry; trying again at the next interval.");
-                        return Some(Vec::new());
+                        return Some(Batch::default());
                     }
                     let max = Duration::from_millis(self.config.backoff_max_ms);
                     let wait = retry_after.unwrap_or_else(|| self.jittered(delay)).min(max);
                     tracing::warn!(connector = %self.connector, url = %self.config.url, %reason, status = %label, retry_in_ms = wait.as_millis() as u64, "Poll failed; retrying.");
                     tokio::select! {
-                        _ = stop.cancelled() => return Some(Vec::new()),
+                        _ = stop.cancelled() => return Some(Batch::default()),
                         _ = tokio::time::sleep(wait) => {}
                     }
                     delay = (delay * 2).min(max);
                 }
             }
         }
-        Some(Vec::new())
+        Some(Batch::default())
     }
 
     async fn attempt(&mut self) -> Attempt {
@@ -200,22 +200,24 @@ impl HttpSource {
         Attempt::Body(body, status)
     }
 
-    fn record(&self, body: Vec<u8>, status: StatusCode) -> Record {
+    fn record(&self, body: &[u8], status: StatusCode) -> Batch {
         let fetched = now_ms();
-        Record {
-            key: Some(self.config.url.as_bytes().to_vec()),
-            value: Some(body),
-            headers: vec![
-                (URL_HEADER.into(), self.config.url.as_bytes().to_vec()),
-                (FETCHED_HEADER.into(), fetched.to_string().into_bytes()),
-                (
-                    STATUS_HEADER.into(),
-                    status.as_u16().to_string().into_bytes(),
-                ),
+        let fetched_text = fetched.to_string();
+        let status_text = status.as_u16().to_string();
+        let url = self.config.url.as_bytes();
+        let mut batch = Batch::with_capacity(1, body.len() + 2 * url.len() + 64);
+        batch.push(
+            Some(url),
+            Some(body),
+            [
+                (URL_HEADER, url),
+                (FETCHED_HEADER, fetched_text.as_bytes()),
+                (STATUS_HEADER, status_text.as_bytes()),
             ],
-            timestamp_ms: fetched,
-            origin: None,
-        }
+            fetched,
+            None,
+        );
+        batch
     }
 
     /// `delay` ± up to half of it, from a xorshift stream.

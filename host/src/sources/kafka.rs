@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
 use crate::kafka::context::{is_missing_topic, is_transport};
-use crate::record::{Batch, Origin, Record, now_ms};
+use crate::record::{Batch, NextOffsets, OriginRef, now_ms};
 
 pub struct KafkaSource {
     consumer: GroupConsumer,
@@ -348,7 +348,7 @@ impl KafkaSource {
         {
             tokio::task::block_in_place(|| self.look_for_topic(&Budget::new()));
         }
-        let mut batch = Vec::new();
+        let mut batch = Batch::with_capacity(max.min(256), max.min(256) * 256);
         // Next offset per partition after the records taken into this batch.
         let mut taken: HashMap<i32, i64> = HashMap::new();
         let deadline = Instant::now() + self.batch_timeout;
@@ -391,25 +391,23 @@ impl KafkaSource {
                 continue;
             }
             taken.insert(msg.partition(), msg.offset() + 1);
-            let headers = msg
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            batch.push(Record {
-                key: msg.key().map(<[u8]>::to_vec),
-                value: msg.payload().map(<[u8]>::to_vec),
+            let origin = OriginRef {
+                topic: &self.topic,
+                partition: msg.partition(),
+                offset: msg.offset(),
+            };
+            let timestamp_ms = msg.timestamp().to_millis().unwrap_or_else(now_ms);
+            let headers = msg.headers();
+            let headers = headers
+                .iter()
+                .flat_map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())));
+            batch.push(
+                msg.key(),
+                msg.payload(),
                 headers,
-                timestamp_ms: msg.timestamp().to_millis().unwrap_or_else(now_ms),
-                origin: Some(Origin {
-                    topic: self.topic.clone(),
-                    partition: msg.partition(),
-                    offset: msg.offset(),
-                }),
-            });
+                timestamp_ms,
+                Some(origin),
+            );
         }
         if !batch.is_empty() && self.missing.is_some() {
             self.topic_found();
@@ -418,12 +416,12 @@ impl KafkaSource {
     }
 
     /// Records that the pipeline took on the records read from `origins`.
-    pub fn mark_in_flight(&mut self, origins: &[Origin]) {
+    pub fn mark_in_flight(&mut self, origins: &NextOffsets) {
         advance(&mut self.handed, origins);
     }
 
     /// Records that every record read from `origins` is fully handled.
-    pub fn mark_handled(&mut self, origins: &[Origin]) {
+    pub fn mark_handled(&mut self, origins: &NextOffsets) {
         advance(&mut self.pending, origins);
     }
 
@@ -522,10 +520,10 @@ fn group_moved_on(e: &rdkafka::error::KafkaError) -> bool {
 }
 
 /// Moves each partition's next offset in `next` past the records of `origins`.
-fn advance(next: &mut BTreeMap<i32, i64>, origins: &[Origin]) {
-    for o in origins {
-        let n = next.entry(o.partition).or_insert(0);
-        *n = (*n).max(o.offset + 1);
+fn advance(next: &mut BTreeMap<i32, i64>, handled: &NextOffsets) {
+    for &(partition, offset) in handled {
+        let n = next.entry(partition).or_insert(0);
+        *n = (*n).max(offset);
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
-use crate::record::{Batch, Origin};
+use crate::record::{Batch, NextOffsets};
 use crate::runtime::{AsyncInstance, CallError};
 
 pub use generator::GeneratorSource;
@@ -57,7 +57,7 @@ impl Source {
 
     /// Marks the records read from `origins` as taken on by the pipeline:
     /// their outputs may still be on their way.
-    pub fn mark_in_flight(&mut self, origins: &[Origin]) {
+    pub fn mark_in_flight(&mut self, origins: &NextOffsets) {
         if let Source::Kafka(s) = self {
             s.mark_in_flight(origins);
         }
@@ -65,7 +65,7 @@ impl Source {
 
     /// Marks the records read from `origins` as fully handled (delivered,
     /// filtered or dead-lettered).
-    pub fn mark_handled(&mut self, origins: &[Origin]) {
+    pub fn mark_handled(&mut self, origins: &NextOffsets) {
         if let Source::Kafka(s) = self {
             s.mark_handled(origins);
         }

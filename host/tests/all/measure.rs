@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use weir::record::{Record, to_flat};
+use weir::record::{Batch, Record};
 use weir::runtime::{GuestEnv, Limits, Plugin, PluginInstance, Role};
 
 use crate::common::*;
@@ -45,7 +45,9 @@ fn gtfs_rt_entities_per_second_through_the_component() {
     let mut entities = 0;
     for _ in 0..rounds {
         let out = inst
-            .process(to_flat(std::slice::from_ref(&record)))
+            .process(Arc::clone(
+                Batch::from_records(std::slice::from_ref(&record)).columns(),
+            ))
             .expect("decodes");
         entities += out.output.len();
     }

@@ -126,12 +126,12 @@ fn misbehave(memory_mb: usize, call_timeout_ms: u64) -> weir::runtime::PluginIns
     .expect("start")
 }
 
-fn batch(values: &[&str]) -> weir_sdk::FlatBatch {
-    let mut b = weir_sdk::FlatBatch::default();
+fn batch(values: &[&str]) -> std::sync::Arc<weir::runtime::Columns> {
+    let mut b = weir::record::Batch::default();
     for v in values {
-        b.push(None, Some(v.as_bytes()), &[], 0);
+        b.push(None, Some(v.as_bytes()), [], 0, None);
     }
-    b
+    std::sync::Arc::clone(b.columns())
 }
 
 /// The process's resident memory in MiB (Linux).

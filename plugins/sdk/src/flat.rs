@@ -101,8 +101,24 @@ impl FlatBatch {
         self.timestamps.push(timestamp_ms);
     }
 
-    /// Every record, after checking that all offsets fit the buffer.
-    pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
+    /// Checks that every offset fits the buffer and header names are UTF-8,
+    /// without building anything.
+    pub fn validate(&self) -> Result<(), LayoutError> {
+        self.check_lengths()?;
+        for i in 0..self.len() {
+            self.slice(self.keys[2 * i], self.keys[2 * i + 1])?;
+            self.slice(self.values[2 * i], self.values[2 * i + 1])?;
+        }
+        for q in self.headers.chunks_exact(4) {
+            let name = self.slice(q[0], q[1])?.unwrap_or_default();
+            std::str::from_utf8(name)
+                .map_err(|_| LayoutError("a header name is not UTF-8".into()))?;
+            self.slice(q[2], q[3])?;
+        }
+        Ok(())
+    }
+
+    fn check_lengths(&self) -> Result<(), LayoutError> {
         let n = self.timestamps.len();
         if self.keys.len() != 2 * n || self.values.len() != 2 * n || self.header_counts.len() != n {
             return Err(LayoutError(format!(
@@ -120,6 +136,13 @@ impl FlatBatch {
                 self.headers.len()
             )));
         }
+        Ok(())
+    }
+
+    /// Every record, after checking that all offsets fit the buffer.
+    pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
+        self.check_lengths()?;
+        let n = self.timestamps.len();
         let mut out = Vec::with_capacity(n);
         let mut h = 0usize;
         for i in 0..n {
@@ -263,7 +286,7 @@ impl Outcome {
                 "records emitted beside passed inputs are not in input order".into(),
             ));
         }
-        self.output.records().map(|_| ())
+        self.output.validate()
     }
 
     /// The outputs in the order the next stage gets them, as `(origin, source)`
