@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use weir_sdk::flat::{ABSENT, FlatBatch, LayoutError};
+use weir_sdk::flat::{ABSENT, FlatBatch, LayoutError, span};
 
 use crate::runtime::Columns;
 
@@ -59,6 +59,13 @@ struct Position {
 
 /// `Position::topic` of a record that came from no topic.
 const NO_TOPIC: u32 = u32::MAX;
+
+/// The position of a record that came from no topic.
+const NOWHERE: Position = Position {
+    topic: NO_TOPIC,
+    partition: 0,
+    offset: 0,
+};
 
 /// Records in the flat layout, with their origins. Cloning shares the bytes.
 ///
@@ -117,14 +124,7 @@ impl Batch {
             header_starts.push(at);
             at += count * 4;
         }
-        let positions = vec![
-            Position {
-                topic: NO_TOPIC,
-                partition: 0,
-                offset: 0,
-            };
-            flat.len()
-        ];
+        let positions = vec![NOWHERE; flat.len()];
         Ok(Batch {
             columns: Arc::new(columns(flat)),
             header_starts,
@@ -196,18 +196,7 @@ impl Batch {
         timestamp_ms: i64,
         origin: Option<OriginRef<'_>>,
     ) {
-        let position = match origin {
-            Some(o) => Position {
-                topic: self.topic_index(o.topic),
-                partition: o.partition,
-                offset: o.offset,
-            },
-            None => Position {
-                topic: NO_TOPIC,
-                partition: 0,
-                offset: 0,
-            },
-        };
+        let position = self.position(origin);
         let c = Arc::make_mut(&mut self.columns);
         self.header_starts.push(c.headers.len() as u32);
         span(&mut c.data, key, &mut c.keys);
@@ -258,18 +247,7 @@ impl Batch {
     /// Gives record `i` the origin `origin` (a plugin's output takes the
     /// origin of the input it came from).
     pub fn set_origin(&mut self, i: usize, origin: Option<OriginRef<'_>>) {
-        self.positions[i] = match origin {
-            Some(o) => Position {
-                topic: self.topic_index(o.topic),
-                partition: o.partition,
-                offset: o.offset,
-            },
-            None => Position {
-                topic: NO_TOPIC,
-                partition: 0,
-                offset: 0,
-            },
-        };
+        self.positions[i] = self.position(origin);
     }
 
     /// The records at `indices`, in that order, copied into a new batch.
@@ -293,6 +271,18 @@ impl Batch {
     pub fn truncate(&mut self, n: usize) {
         if n < self.len() {
             *self = self.select(0..n);
+        }
+    }
+
+    /// `origin` as a column entry, its topic added to the table if new.
+    fn position(&mut self, origin: Option<OriginRef<'_>>) -> Position {
+        match origin {
+            Some(o) => Position {
+                topic: self.topic_index(o.topic),
+                partition: o.partition,
+                offset: o.offset,
+            },
+            None => NOWHERE,
         }
     }
 
@@ -321,21 +311,6 @@ impl Batch {
                 .get(start..start + len as usize)
                 .unwrap_or_default(),
         )
-    }
-}
-
-/// Writes `bytes` into `data` and its span into `out`.
-fn span(data: &mut Vec<u8>, bytes: Option<&[u8]>, out: &mut Vec<u32>) {
-    match bytes {
-        Some(b) => {
-            out.push(data.len() as u32);
-            out.push(b.len() as u32);
-            data.extend_from_slice(b);
-        }
-        None => {
-            out.push(0);
-            out.push(ABSENT);
-        }
     }
 }
 

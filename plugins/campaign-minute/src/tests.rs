@@ -304,25 +304,10 @@ fn per_record_cost() {
     }
     let records = batch.records().expect("layout");
     let mut a = agg("");
-    let ns = ns_per_call(records.len(), || {
+    let ns = weir_sdk::testing::ns_per_call(records.len(), || {
         let mut out = Outcome::default();
         a.update(&records, &mut out).expect("update");
         assert!(out.failures.is_empty());
     });
     println!("campaign-minute: update {ns:.0} ns per view");
-}
-
-/// Nanoseconds per record of `f`, which handles `records` records: the best of
-/// several rounds, as the machine may be busy.
-fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
-    let rounds = (200_000 / records).max(20);
-    (0..7)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
-                f();
-            }
-            start.elapsed().as_nanos() as f64 / (rounds * records) as f64
-        })
-        .fold(f64::INFINITY, f64::min)
 }

@@ -318,31 +318,8 @@ mod tests {
         }
         // The views of campaign-minute's conformance cases, which parses with this.
         let minute = concat!(env!("CARGO_MANIFEST_DIR"), "/../campaign-minute/fixtures");
-        docs.extend(fixture_values(minute));
+        docs.extend(weir_sdk::testing::fixture_values(minute));
         docs
-    }
-
-    /// The record values in `input.jsonl` of every conformance case under `dir`
-    /// (`value` as compact JSON, `value_text` as is).
-    fn fixture_values(dir: &str) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for case in std::fs::read_dir(dir).expect("fixtures") {
-            let path = case.expect("case").path().join("input.jsonl");
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let line: serde_json::Value = serde_json::from_str(line).expect("json");
-                if let Some(v) = line.get("value") {
-                    out.push(v.to_string().into_bytes());
-                }
-                if let Some(t) = line.get("value_text").and_then(|t| t.as_str()) {
-                    out.push(t.as_bytes().to_vec());
-                }
-            }
-        }
-        assert!(out.len() > 10, "{dir}: {} values", out.len());
-        out
     }
 
     /// The fast path declines or gives exactly what the `Value` path gives, and
@@ -378,24 +355,9 @@ mod tests {
     #[ignore]
     fn per_record_cost() {
         let value = br#"{"view_id":"b8a1abcd-1a69-46c7-8da4-f9fc3c6da5d7","start_timestamp":1795428001000,"end_timestamp":1795428002000,"banner_id":101002,"campaign_id":101}"#;
-        let ns = ns_per_call(1, || {
+        let ns = weir_sdk::testing::ns_per_call(1, || {
             std::hint::black_box(parse(Some(std::hint::black_box(value)))).expect("valid");
         });
         println!("campaign-model: view::parse {ns:.0} ns per view");
-    }
-
-    /// Nanoseconds per record of `f`, which handles `records` records: the best of
-    /// several rounds, as the machine may be busy.
-    fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
-        let rounds = (200_000 / records).max(20);
-        (0..7)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                for _ in 0..rounds {
-                    f();
-                }
-                start.elapsed().as_nanos() as f64 / (rounds * records) as f64
-            })
-            .fold(f64::INFINITY, f64::min)
     }
 }

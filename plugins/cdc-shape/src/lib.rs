@@ -123,7 +123,7 @@ mod tests {
     #[ignore]
     fn per_record_cost() {
         let update = r#"{"seq":2,"op":"UPDATE","table":"users","ts_ms":1795460082123,"row":{"id":1,"name":"Claude McCarthy","balance":"1924.96","created_at":1795460082123,"updated_at":1795460082123},"old":{"id":1,"name":"Claude McCarthy","balance":"1623.64","created_at":1795460082123,"updated_at":1795460082123}}"#;
-        let shape = ns_per_call(1, || {
+        let shape = weir_sdk::testing::ns_per_call(1, || {
             std::hint::black_box(envelope::shape(
                 Some(std::hint::black_box(update.as_bytes())),
                 "appdb",
@@ -137,26 +137,11 @@ mod tests {
         }
         let records = batch.records().expect("layout");
         let mut shaper = CdcShape::init("{}").expect("init");
-        let process = ns_per_call(records.len(), || {
+        let process = weir_sdk::testing::ns_per_call(records.len(), || {
             let mut out = Outcome::default();
             shaper.process(&records, &mut out).expect("process");
             assert!(out.failures.is_empty());
         });
         println!("cdc-shape: envelope::shape {shape:.0} ns, process {process:.0} ns per change");
-    }
-
-    /// Nanoseconds per record of `f`, which handles `records` records: the best of
-    /// several rounds, as the machine may be busy.
-    fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
-        let rounds = (200_000 / records).max(20);
-        (0..7)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                for _ in 0..rounds {
-                    f();
-                }
-                start.elapsed().as_nanos() as f64 / (rounds * records) as f64
-            })
-            .fold(f64::INFINITY, f64::min)
     }
 }

@@ -254,7 +254,7 @@ fn per_record_cost() {
         row(1, "Claude McCarthy", "1924.96", AT),
     )
     .expect("envelope");
-    let parse = ns_per_call(1, || {
+    let parse = weir_sdk::testing::ns_per_call(1, || {
         std::hint::black_box(change::parse(Some(std::hint::black_box(u.as_bytes()))))
             .expect("valid");
     });
@@ -272,25 +272,10 @@ fn per_record_cost() {
     }
     let records = batch.records().expect("layout");
     let mut t = table("{}");
-    let update = ns_per_call(records.len(), || {
+    let update = weir_sdk::testing::ns_per_call(records.len(), || {
         let mut out = Outcome::default();
         t.update(&records, &mut out).expect("update");
         assert!(out.failures.is_empty());
     });
     println!("cdc-table: change::parse {parse:.0} ns, update {update:.0} ns per envelope");
-}
-
-/// Nanoseconds per record of `f`, which handles `records` records: the best of
-/// several rounds, as the machine may be busy.
-fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
-    let rounds = (200_000 / records).max(20);
-    (0..7)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
-                f();
-            }
-            start.elapsed().as_nanos() as f64 / (rounds * records) as f64
-        })
-        .fold(f64::INFINITY, f64::min)
 }

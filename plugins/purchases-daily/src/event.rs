@@ -282,34 +282,11 @@ mod tests {
         let at = bad_utf8.iter().position(|b| *b == b'?').expect("?");
         bad_utf8[at] = 0xff;
         docs.push(bad_utf8);
-        docs.extend(fixture_values(concat!(
+        docs.extend(weir_sdk::testing::fixture_values(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/fixtures"
         )));
         docs
-    }
-
-    /// The record values in `input.jsonl` of every conformance case under `dir`
-    /// (`value` as compact JSON, `value_text` as is).
-    fn fixture_values(dir: &str) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for case in std::fs::read_dir(dir).expect("fixtures") {
-            let path = case.expect("case").path().join("input.jsonl");
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let line: serde_json::Value = serde_json::from_str(line).expect("json");
-                if let Some(v) = line.get("value") {
-                    out.push(v.to_string().into_bytes());
-                }
-                if let Some(t) = line.get("value_text").and_then(|t| t.as_str()) {
-                    out.push(t.as_bytes().to_vec());
-                }
-            }
-        }
-        assert!(out.len() > 10, "{dir}: {} values", out.len());
-        out
     }
 
     /// The fast path declines or gives exactly what the `Value` path gives, and

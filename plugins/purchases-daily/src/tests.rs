@@ -323,7 +323,7 @@ fn restore_refuses_garbage_readably() {
 #[ignore]
 fn per_record_cost() {
     let value = r#"{"event_id":"27b0a990-ecb0-40da-8f1d-fc0b1959c869","timestamp":"2026-11-23T18:54:42.123Z","customer_id":"CUST-000004","customer_segment":"regular","product_id":"P01002","product_name":"Jacket","product_category":"Clothing","quantity":2,"unit_price":89.99,"total_amount":179.98,"currency":"USD","payment_method":"debit_card","order_source":"mobile_app","location":{"country":"US","city":"New York"},"discount_percentage":0,"is_new_customer":false,"device_type":"tablet"}"#;
-    let parse = ns_per_call(1, || {
+    let parse = weir_sdk::testing::ns_per_call(1, || {
         std::hint::black_box(event::parse(Some(std::hint::black_box(value.as_bytes()))))
             .expect("valid");
     });
@@ -333,24 +333,9 @@ fn per_record_cost() {
     }
     let records = batch.records().expect("layout");
     let mut a = agg("{}");
-    let update = ns_per_call(records.len(), || {
+    let update = weir_sdk::testing::ns_per_call(records.len(), || {
         let mut out = Outcome::default();
         a.update(&records, &mut out).expect("update");
     });
     println!("purchases-daily: event::parse {parse:.0} ns, update {update:.0} ns per event");
-}
-
-/// Nanoseconds per record of `f`, which handles `records` records: the best of
-/// several rounds, as the machine may be busy.
-fn ns_per_call(records: usize, mut f: impl FnMut()) -> f64 {
-    let rounds = (200_000 / records).max(20);
-    (0..7)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
-                f();
-            }
-            start.elapsed().as_nanos() as f64 / (rounds * records) as f64
-        })
-        .fold(f64::INFINITY, f64::min)
 }

@@ -21,6 +21,22 @@ pub struct FlatBatch {
     pub timestamps: Vec<i64>,
 }
 
+/// Writes `bytes` (absent: `None`) at the end of `data` and its start and
+/// length into `out`: how every key, value and header enters the layout.
+pub fn span(data: &mut Vec<u8>, bytes: Option<&[u8]>, out: &mut Vec<u32>) {
+    match bytes {
+        Some(b) => {
+            out.push(data.len() as u32);
+            out.push(b.len() as u32);
+            data.extend_from_slice(b);
+        }
+        None => {
+            out.push(0);
+            out.push(ABSENT);
+        }
+    }
+}
+
 /// A borrowed view of one record of a [`FlatBatch`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordRef<'a> {
@@ -80,17 +96,6 @@ impl FlatBatch {
         headers: &[(&str, &[u8])],
         timestamp_ms: i64,
     ) {
-        let span = |data: &mut Vec<u8>, bytes: Option<&[u8]>, out: &mut Vec<u32>| match bytes {
-            Some(b) => {
-                out.push(data.len() as u32);
-                out.push(b.len() as u32);
-                data.extend_from_slice(b);
-            }
-            None => {
-                out.push(0);
-                out.push(ABSENT);
-            }
-        };
         span(&mut self.data, key, &mut self.keys);
         span(&mut self.data, value, &mut self.values);
         self.header_counts.push(headers.len() as u32);

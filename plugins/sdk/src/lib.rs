@@ -31,6 +31,8 @@ pub use flat::{Failure, FlatBatch, Outcome, RecordRef};
 mod guest;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "guest")]
 pub use guest::*;
 #[cfg(feature = "json")]
