@@ -108,10 +108,6 @@ impl Cluster {
             // shows up whole in end-to-end latency on brokers that hold a fetch
             // for its full wait (Tansu does); 20 ms costs a few idle requests.
             .set("fetch.wait.max.ms", "20")
-            // Prefetch at most 16 MiB instead of librdkafka's 64 MiB: the
-            // validate pipeline peaked at 164 MB instead of 187 MB, at the
-            // same throughput (bench/results/2026-12-05-record-path.md).
-            .set("queued.max.messages.kbytes", "16384")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed");
         self.finish(c)
