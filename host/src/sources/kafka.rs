@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -352,16 +353,22 @@ impl KafkaSource {
         // Next offset per partition after the records taken into this batch.
         let mut taken: HashMap<i32, i64> = HashMap::new();
         let deadline = Instant::now() + self.batch_timeout;
+        // One message stream for the whole batch: `recv()` would register and
+        // unregister a waker (two lock round trips) for every message.
+        let mut messages = self.consumer.stream();
+        let mut missing_topic = false;
         while batch.len() < max {
             let received = tokio::select! {
+                // A ready message first: the stop is seen once none is ready.
+                biased;
+                r = tokio::time::timeout_at(deadline, messages.next()) => r,
                 _ = stop.cancelled() => break,
-                r = tokio::time::timeout_at(deadline, self.consumer.recv()) => r,
             };
             let msg = match received {
-                Err(_) => break,
-                Ok(Err(source)) => {
+                Err(_) | Ok(None) => break,
+                Ok(Some(Err(source))) => {
                     if is_missing_topic(&source) {
-                        self.topic_missing();
+                        missing_topic = true;
                     } else if is_transport(&source) {
                         // The client context has logged it already.
                         tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
@@ -373,7 +380,7 @@ impl KafkaSource {
                     }
                     break;
                 }
-                Ok(Ok(m)) => m,
+                Ok(Some(Ok(m))) => m,
             };
             // Already handled, or already in this batch: after the group
             // assigns a partition again, its fetch restarts from the group's
@@ -408,6 +415,10 @@ impl KafkaSource {
                 timestamp_ms,
                 Some(origin),
             );
+        }
+        drop(messages);
+        if missing_topic {
+            self.topic_missing();
         }
         if !batch.is_empty() && self.missing.is_some() {
             self.topic_found();
