@@ -46,6 +46,15 @@ impl Record {
     }
 }
 
+/// What a batch holds, to make room for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSize {
+    pub records: usize,
+    pub bytes: usize,
+    /// Entries of the header column (four per header).
+    pub header_words: usize,
+}
+
 /// `(partition, next offset)` pairs: how far a batch moves its source.
 pub type NextOffsets = Vec<(i32, i64)>;
 
@@ -112,6 +121,25 @@ impl Batch {
             positions: Vec::with_capacity(records),
             topics: Vec::new(),
         }
+    }
+
+    /// How big this batch is, to size the next one alike (one allocation per
+    /// column instead of a regrowth, and its copy, every doubling).
+    pub fn size(&self) -> BatchSize {
+        BatchSize {
+            records: self.len(),
+            bytes: self.columns.data.len(),
+            header_words: self.columns.headers.len(),
+        }
+    }
+
+    /// An empty batch with room for one of `size`.
+    pub fn with_size(size: BatchSize) -> Self {
+        let mut batch = Batch::with_capacity(size.records, size.bytes);
+        Arc::make_mut(&mut batch.columns)
+            .headers
+            .reserve(size.header_words);
+        batch
     }
 
     /// Takes a batch a plugin made, after checking that its offsets fit its
@@ -512,6 +540,20 @@ mod tests {
         let mut broken = flat((**batch.columns()).clone());
         broken.values[3] = 1000;
         assert!(Batch::from_flat(broken).is_err());
+    }
+
+    #[test]
+    fn a_batch_sized_like_another_holds_as_much_without_growing() {
+        let batch = Batch::from_records(&sample());
+        let size = batch.size();
+        let mut next = Batch::with_size(size);
+        let capacity = |b: &Batch| (b.columns().data.capacity(), b.columns().headers.capacity());
+        let before = capacity(&next);
+        for r in batch.iter() {
+            next.push_view(r);
+        }
+        assert_eq!(capacity(&next), before, "no column grew");
+        assert_eq!(next.size(), size);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
 use crate::kafka::context::{is_missing_topic, is_transport};
-use crate::record::{Batch, NextOffsets, OriginRef, now_ms};
+use crate::record::{Batch, BatchSize, NextOffsets, OriginRef, now_ms};
 
 pub struct KafkaSource {
     consumer: GroupConsumer,
@@ -43,6 +43,8 @@ pub struct KafkaSource {
     bootstrap: String,
     /// Since when the topic has been found missing, and when that was last said.
     missing: Option<Missing>,
+    /// The largest batch so far: the next one gets room for as much at once.
+    last_size: BatchSize,
 }
 
 /// A subscribed topic that does not exist yet.
@@ -116,6 +118,11 @@ impl KafkaSource {
             transactional: false,
             bootstrap: bootstrap.to_string(),
             missing: None,
+            last_size: BatchSize {
+                records: 64,
+                bytes: 64 * 512,
+                header_words: 0,
+            },
         })
     }
 
@@ -349,7 +356,7 @@ impl KafkaSource {
         {
             tokio::task::block_in_place(|| self.look_for_topic(&Budget::new()));
         }
-        let mut batch = Batch::with_capacity(max.min(256), max.min(256) * 256);
+        let mut batch = Batch::with_size(self.last_size);
         // Next offset per partition after the records taken into this batch.
         let mut taken: HashMap<i32, i64> = HashMap::new();
         let deadline = Instant::now() + self.batch_timeout;
@@ -417,6 +424,9 @@ impl KafkaSource {
             );
         }
         drop(messages);
+        if batch.len() > self.last_size.records {
+            self.last_size = batch.size();
+        }
         if missing_topic {
             self.topic_missing();
         }
