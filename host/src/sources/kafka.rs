@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -360,22 +359,16 @@ impl KafkaSource {
         // Next offset per partition after the records taken into this batch.
         let mut taken: HashMap<i32, i64> = HashMap::new();
         let deadline = Instant::now() + self.batch_timeout;
-        // One message stream for the whole batch: `recv()` would register and
-        // unregister a waker (two lock round trips) for every message.
-        let mut messages = self.consumer.stream();
-        let mut missing_topic = false;
         while batch.len() < max {
             let received = tokio::select! {
-                // A ready message first: the stop is seen once none is ready.
-                biased;
-                r = tokio::time::timeout_at(deadline, messages.next()) => r,
                 _ = stop.cancelled() => break,
+                r = tokio::time::timeout_at(deadline, self.consumer.recv()) => r,
             };
             let msg = match received {
-                Err(_) | Ok(None) => break,
-                Ok(Some(Err(source))) => {
+                Err(_) => break,
+                Ok(Err(source)) => {
                     if is_missing_topic(&source) {
-                        missing_topic = true;
+                        self.topic_missing();
                     } else if is_transport(&source) {
                         // The client context has logged it already.
                         tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
@@ -387,7 +380,7 @@ impl KafkaSource {
                     }
                     break;
                 }
-                Ok(Some(Ok(m))) => m,
+                Ok(Ok(m)) => m,
             };
             // Already handled, or already in this batch: after the group
             // assigns a partition again, its fetch restarts from the group's
@@ -423,12 +416,8 @@ impl KafkaSource {
                 Some(origin),
             );
         }
-        drop(messages);
         if batch.len() > self.last_size.records {
             self.last_size = batch.size();
-        }
-        if missing_topic {
-            self.topic_missing();
         }
         if !batch.is_empty() && self.missing.is_some() {
             self.topic_found();
