@@ -109,14 +109,7 @@ impl Batch {
     /// An empty batch with room for `records` records of `bytes` bytes in all.
     pub fn with_capacity(records: usize, bytes: usize) -> Self {
         Batch {
-            columns: Arc::new(Columns {
-                data: Vec::with_capacity(bytes),
-                keys: Vec::with_capacity(records * 2),
-                values: Vec::with_capacity(records * 2),
-                header_counts: Vec::with_capacity(records),
-                headers: Vec::new(),
-                timestamps: Vec::with_capacity(records),
-            }),
+            columns: Arc::new(columns(FlatBatch::with_capacity(records, bytes))),
             header_starts: Vec::with_capacity(records),
             positions: Vec::with_capacity(records),
             topics: Vec::new(),
