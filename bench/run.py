@@ -315,21 +315,30 @@ def latency(bootstrap, registry, tmp):
         print(f"  host heap allocations: {d['allocations_per_record']:.2f} per record, "
               f"{d['bytes_per_record']:.0f} B per record over {d['records']:,} records", flush=True)
     peak = count / max(wall - 1.0, 0.1)
-    # WEIR_BENCH_LATENCY_RATE: a fixed rate instead, to compare runs whose peaks differ.
-    rate = int(os.environ.get("WEIR_BENCH_LATENCY_RATE") or peak / 2)
+    # WEIR_BENCH_LATENCY_RATE: a fixed rate instead of half the peak, to compare runs whose peaks differ.
+    half = int(os.environ.get("WEIR_BENCH_LATENCY_RATE") or peak / 2)
+    for i, rate in enumerate((1_000, 10_000, half)):
+        live_latency(bootstrap, registry, tmp, f"live{i}", rate, peak)
+
+
+def live_latency(bootstrap, registry, tmp, name, rate, peak):
+    """A validating host (Kafka → validate → Kafka) reading while the generator
+    produces `rate` records/s: its end-to-end percentiles and where the time
+    went, phase by phase (the host's `Pipeline stopped.` and `Phase time.` lines)."""
     seconds = 5 if QUICK else 20
-    toml = tmp / "live.toml"
-    toml.write_text(VALIDATE.format(name="live", topic="lat-live"))
-    env = weir_env(bootstrap, registry, str(tmp / "live"), WEIR_LOG="info")
+    topic = f"lat-{name}"
+    toml = tmp / f"{name}.toml"
+    toml.write_text(VALIDATE.format(name=name, topic=topic))
+    env = weir_env(bootstrap, registry, str(tmp / name), WEIR_LOG="info")
     # The topic exists before the consumer subscribes (librdkafka looks for a
     # missing one again only every 5 minutes).
     measure([WEIR, "run", "connectors/purchases-gen.toml", "--max-records", "1"],
-            weir_env(bootstrap, registry, str(tmp / "live-first"), EVENTS_PER_SEC=0, KAFKA_TOPIC="lat-live"))
+            weir_env(bootstrap, registry, str(tmp / f"{name}-first"), EVENTS_PER_SEC=0, KAFKA_TOPIC=topic))
     with tempfile.TemporaryFile() as log:
         consumer = subprocess.Popen([WEIR, "run", str(toml), "--plugin-dir", str(ROOT / "target/plugins")],
                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         time.sleep(3)
-        gen_env = weir_env(bootstrap, registry, str(tmp / "live-gen"), EVENTS_PER_SEC=rate, KAFKA_TOPIC="lat-live")
+        gen_env = weir_env(bootstrap, registry, str(tmp / f"{name}-gen"), EVENTS_PER_SEC=rate, KAFKA_TOPIC=topic)
         measure([WEIR, "run", "connectors/purchases-gen.toml", "--duration", str(seconds)], gen_env)
         time.sleep(2)
         consumer.terminate()
@@ -337,17 +346,29 @@ def latency(bootstrap, registry, tmp):
         log.seek(0)
         text = log.read().decode(errors="replace")
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+    def fields(line):
+        return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
     stopped = [line for line in text.splitlines() if "Pipeline stopped." in line]
-    fields = dict(kv.split("=", 1) for kv in (stopped[-1].split() if stopped else []) if "=" in kv)
     if not stopped:
         sys.exit(f"the validating host did not report its latency:\n{text[-3000:]}")
-    p50, p99 = fields.get("latency_p50_ms", "?"), fields.get("latency_p99_ms", "?")
-    if p50 == "?":
-        print(f"  (no latency in: {stopped[-1]})")
-    read = fields.get("read", "0")
-    latencies.append({"rate": rate, "peak": peak, "seconds": seconds, "read": int(read), "p50_ms": p50, "p99_ms": p99})
-    print(f"  peak {peak:,.0f} rec/s; at {rate:,} rec/s for {seconds} s: {read} records, "
-          f"end-to-end p50 {p50} ms, p99 {p99} ms", flush=True)
+    f = fields(stopped[-1])
+    p50, p99, p999 = (f.get(k, "?") for k in ("latency_p50_ms", "latency_p99_ms", "latency_p999_ms"))
+    phases = []
+    for line in text.splitlines():
+        if "Phase time." in line:
+            ph = fields(line)
+            phases.append({"phase": ph.get("phase", "?").strip('"'), "p50_ms": float(ph.get("p50_ms", 0)),
+                           "p99_ms": float(ph.get("p99_ms", 0)), "p999_ms": float(ph.get("p999_ms", 0))})
+    read = int(f.get("read", "0"))
+    latencies.append({"rate": rate, "peak": peak, "seconds": seconds, "read": read, "p50_ms": p50,
+                      "p99_ms": p99, "p999_ms": p999, "phases": phases})
+    print(f"  at {rate:,} rec/s for {seconds} s: {read:,} records, end-to-end p50 {p50} ms, p99 {p99} ms, "
+          f"p99.9 {p999} ms", flush=True)
+    for ph in phases:
+        print(f"    {ph['phase']:<14} p50 {ph['p50_ms']:8.2f} ms  p99 {ph['p99_ms']:8.2f} ms  "
+              f"p99.9 {ph['p999_ms']:8.2f} ms", flush=True)
 
 
 def footprint(bootstrap, registry, tmp):
@@ -471,13 +492,30 @@ def write_results():
                   f"checkpoint included): **{a['allocations_per_record']:.2f} allocations and "
                   f"{a['bytes_per_record']:.0f} B per record** over {a['records']:,} records. librdkafka's own "
                   "buffers (C `malloc`) and the plugin's linear memory are not counted."]
-    for lat in latencies:
-        lines += ["", "## End-to-end latency at half of peak load", "",
+    if latencies:
+        lat = latencies[0]
+        lines += ["", "## End-to-end latency", "",
                   f"Kafka → validate (WASM) → Kafka peaked at {lat['peak']:,.0f} records/s over records already in "
-                  f"the topic. With the generator producing {lat['rate']:,} records/s for {lat['seconds']} s "
-                  f"(generator pinned to core {CLIENT_CORE}, the validating host not pinned), {lat['read']:,} records "
-                  f"went from generation to acknowledged output in **p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms** "
-                  "(the host's own histogram, `weir_end_to_end_seconds`)."]
+                  f"the topic. Then the generator produced at a fixed rate (pinned to core {CLIENT_CORE}, the "
+                  "validating host not pinned) while the host read: each record's time from generation to the "
+                  "acknowledgement of its output (the host's own histogram, `weir_end_to_end_seconds`).", "",
+                  "| rate (records/s) | seconds | records | p50 ms | p99 ms | p99.9 ms |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for lat in latencies:
+            lines.append(f"| {lat['rate']:,} | {lat['seconds']} | {lat['read']:,} | {lat['p50_ms']} | "
+                         f"{lat['p99_ms']} | {lat['p999_ms']} |")
+        lines += ["", "Where the time went, per batch (`weir_phase_seconds`; ms, p50 / p99 / p99.9):", "",
+                  "| phase | " + " | ".join(f"{lat['rate']:,}/s" for lat in latencies) + " |",
+                  "|---|" + "---:|" * len(latencies)]
+        names = []
+        for lat in latencies:
+            names += [ph["phase"] for ph in lat["phases"] if ph["phase"] not in names]
+        for name in names:
+            cells = []
+            for lat in latencies:
+                ph = next((ph for ph in lat["phases"] if ph["phase"] == name), None)
+                cells.append(f"{ph['p50_ms']:.2f} / {ph['p99_ms']:.2f} / {ph['p999_ms']:.2f}" if ph else "–")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for note in KCAT_BROKEN[:1]:
         lines += ["", f"kcat could not be measured: `{note}` (Debian's kcat links librdkafka 2.0.2, "
                   "whose ApiVersions request the embedded broker, Tansu 0.6, answers in a form it cannot read)."]

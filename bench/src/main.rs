@@ -370,7 +370,12 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> Result<()> {
     on_cluster(bootstrap, |cluster| async move {
         let group = format!("bench-consume-{}", std::process::id());
         let consumer = cluster.consumer(&group, weir::config::StartFrom::Earliest)?;
-        let mut source = weir::sources::KafkaSource::new(consumer, bootstrap, topic, 10_000, 100)?;
+        let batching = weir::sources::kafka::Batching {
+            max: 10_000,
+            timeout: Duration::from_millis(100),
+            linger: Duration::ZERO,
+        };
+        let mut source = weir::sources::KafkaSource::new(consumer, bootstrap, topic, batching)?;
         let stop = tokio_util::sync::CancellationToken::new();
         let start = Instant::now();
         let (mut seen, mut batches) = (0, 0);

@@ -128,9 +128,14 @@ pub struct KafkaSource {
     /// `batch_size = 500`: most records handed on at once.
     #[serde(default = "defaults::batch_size")]
     pub batch_size: u32,
-    /// `batch_timeout_ms = 200`: how long to wait to fill a batch.
+    /// `batch_timeout_ms = 200`: the longest a batch stays open.
     #[serde(default = "defaults::batch_timeout_ms")]
     pub batch_timeout_ms: u64,
+    /// `linger_ms = 0`: how long a batch waits for more records once none
+    /// is ready; 0 closes it at once (lowest latency; under load batches
+    /// fill up anyway).
+    #[serde(default)]
+    pub linger_ms: u64,
     /// `start_from = "earliest"` or `"latest"`, when the group has no offset yet.
     #[serde(default)]
     pub start_from: StartFrom,

@@ -104,9 +104,11 @@ impl Cluster {
                 },
             )
             .set("session.timeout.ms", "10000")
-            // A fetch may wait this long for data. librdkafka's 500 ms default
-            // shows up whole in end-to-end latency on brokers that hold a fetch
-            // for its full wait (Tansu does); 20 ms costs a few idle requests.
+            // The longest an idle fetch waits for data. A broker answers a
+            // connection's requests in order, so the watermark and committed-
+            // offset lookups (end of input, lag) queue behind a waiting fetch:
+            // librdkafka's 500 ms default made a bounded run miss its end. A
+            // fetch that finds records answers at once either way.
             .set("fetch.wait.max.ms", "20")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed");

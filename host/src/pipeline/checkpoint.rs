@@ -151,7 +151,11 @@ impl Pipeline {
     /// and a retry is scheduled with a growing wait (1 s … 30 s); the run loop
     /// stops reading until it succeeds.
     pub(super) async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
-        match self.try_checkpoint(stats).await {
+        let started = std::time::Instant::now();
+        let result = self.try_checkpoint(stats).await;
+        let phase = super::Phase::Checkpoint;
+        stats.phases.record(&self.name, phase, started.elapsed());
+        match result {
             Ok(()) => {
                 if self.checkpoints.retry.take().is_some() {
                     tracing::info!(connector = %self.name, "The Parquet sink writes again; reading resumes.");

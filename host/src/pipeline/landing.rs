@@ -4,6 +4,7 @@
 //! its outputs and DLQ entries is in, and always in the order batches were read.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -20,9 +21,15 @@ const MAX_IN_FLIGHT: usize = 4;
 /// One batch waiting for its delivery reports.
 struct Landing {
     /// Settles the reports, then answers each record's end-to-end latency (ms)
-    /// as of its acknowledgement.
-    acks: JoinHandle<Result<Vec<i64>, KafkaIoError>>,
+    /// as of its acknowledgement, and how long the reports took.
+    acks: JoinHandle<Result<Acked, KafkaIoError>>,
     handled: NextOffsets,
+}
+
+/// A batch's acknowledgements, all in.
+struct Acked {
+    latencies: Vec<i64>,
+    took: Duration,
 }
 
 /// The batches in flight, oldest first.
@@ -54,11 +61,15 @@ impl InFlight {
             record_latency(&self.connector, stats, &latencies(&timestamps));
             return;
         }
+        let handed = Instant::now();
         let acks = tokio::spawn(async move {
             for r in reports {
                 r.settle().await?;
             }
-            Ok(latencies(&timestamps))
+            Ok(Acked {
+                took: handed.elapsed(),
+                latencies: latencies(&timestamps),
+            })
         });
         self.queue.push_back(Landing { acks, handled });
     }
@@ -103,7 +114,7 @@ impl InFlight {
             connector: self.connector.clone(),
             source: SinkError::Kafka(source),
         };
-        let latencies = match landing.acks.await {
+        let acked = match landing.acks.await {
             Ok(result) => result.map_err(sink_err)?,
             Err(join) => {
                 return Err(sink_err(KafkaIoError::Delivery {
@@ -113,7 +124,9 @@ impl InFlight {
             }
         };
         source.mark_handled(&landing.handled);
-        record_latency(&self.connector, stats, &latencies);
+        record_latency(&self.connector, stats, &acked.latencies);
+        let phase = super::Phase::ProduceAck;
+        stats.phases.record(&self.connector, phase, acked.took);
         Ok(())
     }
 }

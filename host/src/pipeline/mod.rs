@@ -23,6 +23,7 @@ use crate::runtime::{
 use crate::sinks::avro::AvroEncoder;
 use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, ParquetSink, Sink, SinkError};
 use crate::sources::event_time::EventTimeField;
+use crate::sources::kafka::Batching;
 use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
 use crate::state::{Checkpoint, CheckpointStore, StateError};
 
@@ -31,9 +32,11 @@ mod landing;
 mod partitioned;
 mod stage;
 mod stats;
+mod timing;
 mod watermark;
 
 pub use stats::{Latency, RunStats, StopAfter};
+pub use timing::{Phase, PhaseTimes};
 
 use landing::InFlight;
 use partitioned::{LaneSpec, Lanes};
@@ -351,14 +354,13 @@ impl Pipeline {
             SourceConfig::Kafka(k) => {
                 let group = k.group_id.clone().unwrap_or_else(|| name.clone());
                 let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;
-                let mut source = KafkaSource::new(
-                    consumer,
-                    &cluster.bootstrap,
-                    &k.topic,
-                    k.batch_size,
-                    k.batch_timeout_ms,
-                )
-                .map_err(kafka_err)?;
+                let batching = Batching {
+                    max: k.batch_size as usize,
+                    timeout: Duration::from_millis(k.batch_timeout_ms),
+                    linger: Duration::from_millis(k.linger_ms),
+                };
+                let mut source = KafkaSource::new(consumer, &cluster.bootstrap, &k.topic, batching)
+                    .map_err(kafka_err)?;
                 if transactional_id.is_some() {
                     source.set_transactional();
                 }
@@ -569,6 +571,16 @@ impl Pipeline {
                 }
                 Some(b) => b,
             };
+            if let (Source::Kafka(k), false) = (&self.source, input.is_empty())
+                && let Some(fill) = k.last_fill()
+            {
+                stats
+                    .phases
+                    .record(&self.name, Phase::SourceWait, fill.waited);
+                stats
+                    .phases
+                    .record(&self.name, Phase::BatchFill, fill.filling);
+            }
             if self.lanes.is_some() {
                 // Partitions may move: what this host handled must be settled first.
                 self.in_flight
@@ -648,8 +660,10 @@ impl Pipeline {
             checkpoints = stats.checkpoints,
             latency_p50_ms = stats.latency.percentile(50.0),
             latency_p99_ms = stats.latency.percentile(99.0),
+            latency_p999_ms = stats.latency.percentile(99.9),
             "Pipeline stopped."
         );
+        stats.phases.log(&self.name);
         Ok(stats)
     }
 
@@ -676,7 +690,10 @@ impl Pipeline {
             if records.is_empty() {
                 break;
             }
+            let called = std::time::Instant::now();
             let (out, n) = run_stage(stage, records, &mut dead, Call::Process).await;
+            let phase = Phase::Plugin(stage.label.clone());
+            stats.phases.record(&self.name, phase, called.elapsed());
             records = out;
             dropped.push((stage.label.clone(), n));
         }
@@ -687,8 +704,11 @@ impl Pipeline {
             && !records.is_empty()
         {
             agg.clock.observe(&records);
+            let called = std::time::Instant::now();
             // An aggregator absorbs its inputs into state: none of them is "dropped".
             (records, _) = run_stage(&mut agg.stage, records, &mut dead, Call::Update).await;
+            let phase = Phase::Plugin(agg.stage.label.clone());
+            stats.phases.record(&self.name, phase, called.elapsed());
         }
         let mut lane_outputs = Vec::new();
         if let Some(lanes) = &mut self.lanes {
@@ -701,10 +721,14 @@ impl Pipeline {
             metrics::counter!("weir_records_dropped_total", "connector" => self.name.clone(), "stage" => stage)
                 .increment(n);
         }
+        let delivering = std::time::Instant::now();
         for (p, out) in lane_outputs {
             self.deliver(&out, &[], Some(p), Vec::new(), stats).await?;
         }
         self.deliver(&records, &dead, None, origins, stats).await?;
+        stats
+            .phases
+            .record(&self.name, Phase::Deliver, delivering.elapsed());
         metrics::histogram!("weir_batch_seconds", "connector" => self.name.clone())
             .record(started.elapsed().as_secs_f64());
         Ok(())

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::timing::PhaseTimes;
+
 /// When a run stops by itself.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StopAfter {
@@ -32,11 +34,13 @@ pub struct RunStats {
     pub checkpoints: u64,
     /// Record time to sink write, for records read from Kafka.
     pub latency: Latency,
+    /// Where batches spent their time, phase by phase.
+    pub phases: PhaseTimes,
 }
 
-/// End-to-end latencies in milliseconds (record timestamp to written to the
-/// sinks); kept whole up to a cap, then every other one, so percentiles of long
-/// runs stay cheap.
+/// Latency samples (end to end in milliseconds, phases in microseconds);
+/// kept whole up to a cap, then every other one, so percentiles of long runs
+/// stay cheap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Latency {
     samples: Vec<u32>,

@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata};
-use rdkafka::message::{Headers, Message};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -20,8 +22,7 @@ use crate::record::{Batch, BatchSize, NextOffsets, OriginRef, now_ms};
 pub struct KafkaSource {
     consumer: GroupConsumer,
     topic: Arc<str>,
-    batch_size: usize,
-    batch_timeout: Duration,
+    batching: Batching,
     /// Offsets handled, per partition (next offset to read).
     pending: BTreeMap<i32, i64>,
     /// Offsets the pipeline took on, per partition, handled or not yet (their
@@ -44,6 +45,33 @@ pub struct KafkaSource {
     missing: Option<Missing>,
     /// The largest batch so far: the next one gets room for as much at once.
     last_size: BatchSize,
+    /// How the last batch filled (for the pipeline's phase times).
+    last_fill: Option<Fill>,
+}
+
+/// When a batch closes. A batch takes what the consumer has ready and closes
+/// as soon as nothing more is (after `linger`, when set), so a record never
+/// waits for others that have not arrived; under load the consumer's queue
+/// is full and batches reach `max` by themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// Most records in a batch.
+    pub max: usize,
+    /// The longest a batch stays open, and the longest an empty one waits
+    /// for a first record before the pipeline looks around (checkpoints,
+    /// triggers) and asks again.
+    pub timeout: Duration,
+    /// How long a batch with records waits for more once none is ready.
+    pub linger: Duration,
+}
+
+/// How a batch filled: the time from its first record's timestamp to that
+/// record's arrival (upstream batching, the broker, the fetch), then from that
+/// arrival to the batch's close.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    pub waited: Duration,
+    pub filling: Duration,
 }
 
 /// A subscribed topic that does not exist yet.
@@ -95,8 +123,7 @@ impl KafkaSource {
         consumer: GroupConsumer,
         bootstrap: &str,
         topic: &str,
-        batch_size: u32,
-        batch_timeout_ms: u64,
+        batching: Batching,
     ) -> Result<Self, KafkaIoError> {
         consumer
             .subscribe(&[topic])
@@ -107,8 +134,7 @@ impl KafkaSource {
         Ok(KafkaSource {
             consumer,
             topic: topic.into(),
-            batch_size: batch_size as usize,
-            batch_timeout: Duration::from_millis(batch_timeout_ms),
+            batching,
             pending: BTreeMap::new(),
             handed: BTreeMap::new(),
             floor: HashMap::new(),
@@ -122,7 +148,13 @@ impl KafkaSource {
                 bytes: 64 * 512,
                 header_words: 0,
             },
+            last_fill: None,
         })
+    }
+
+    /// How the batch [`KafkaSource::next_batch`] returned last filled, if it has records.
+    pub fn last_fill(&self) -> Option<Fill> {
+        self.last_fill
     }
 
     pub fn topic(&self) -> &str {
@@ -341,13 +373,14 @@ impl KafkaSource {
                 .is_some_and(|c| c >= high)
     }
 
-    /// Waits for a first record, then gathers more until `max` or the batch timeout.
+    /// Waits for a first record, then takes the records that are ready, until
+    /// `max` or nothing more is (see [`Batching`]).
     pub async fn next_batch(
         &mut self,
         max: usize,
         stop: &CancellationToken,
     ) -> Result<Batch, KafkaIoError> {
-        let max = max.min(self.batch_size);
+        let max = max.min(self.batching.max);
         if self
             .missing
             .as_ref()
@@ -358,15 +391,14 @@ impl KafkaSource {
         let mut batch = Batch::with_size(self.last_size);
         // Next offset per partition after the records taken into this batch.
         let mut taken: HashMap<i32, i64> = HashMap::new();
-        let deadline = Instant::now() + self.batch_timeout;
+        let deadline = Instant::now() + self.batching.timeout;
+        let mut first: Option<(Instant, i64)> = None;
         while batch.len() < max {
-            let received = tokio::select! {
-                _ = stop.cancelled() => break,
-                r = tokio::time::timeout_at(deadline, self.consumer.recv()) => r,
-            };
-            let msg = match received {
-                Err(_) => break,
-                Ok(Err(source)) => {
+            let open = !batch.is_empty();
+            let msg = match next_message(&self.consumer, open, self.batching, deadline, stop).await
+            {
+                Wait::Closed => break,
+                Wait::Error(source) => {
                     if is_missing_topic(&source) {
                         self.topic_missing();
                     } else if is_transport(&source) {
@@ -380,7 +412,7 @@ impl KafkaSource {
                     }
                     break;
                 }
-                Ok(Ok(m)) => m,
+                Wait::Message(m) => m,
             };
             // Already handled, or already in this batch: after the group
             // assigns a partition again, its fetch restarts from the group's
@@ -404,6 +436,7 @@ impl KafkaSource {
                 offset: msg.offset(),
             };
             let timestamp_ms = msg.timestamp().to_millis().unwrap_or_else(now_ms);
+            first.get_or_insert_with(|| (Instant::now(), now_ms() - timestamp_ms));
             let headers = msg.headers();
             let headers = headers
                 .iter()
@@ -416,6 +449,10 @@ impl KafkaSource {
                 Some(origin),
             );
         }
+        self.last_fill = first.map(|(arrived, waited_ms)| Fill {
+            waited: Duration::from_millis(waited_ms.max(0) as u64),
+            filling: arrived.elapsed(),
+        });
         if batch.len() > self.last_size.records {
             self.last_size = batch.size();
         }
@@ -511,6 +548,47 @@ impl KafkaSource {
             self.consumer.unsubscribe();
             Ok(())
         })
+    }
+}
+
+/// What waiting for the next message of a batch brought.
+enum Wait<'a> {
+    Message(BorrowedMessage<'a>),
+    Error(KafkaError),
+    /// The batch is complete: nothing more is ready, its time is up, or the run stops.
+    Closed,
+}
+
+impl<'a> From<Result<BorrowedMessage<'a>, KafkaError>> for Wait<'a> {
+    fn from(r: Result<BorrowedMessage<'a>, KafkaError>) -> Self {
+        r.map_or_else(Wait::Error, Wait::Message)
+    }
+}
+
+/// The next message for a batch: for an `open` batch (it has records) one
+/// that is ready now, or within `linger`; for an empty one the first to
+/// arrive before `deadline`.
+async fn next_message<'a>(
+    consumer: &'a GroupConsumer,
+    open: bool,
+    batching: Batching,
+    deadline: Instant,
+    stop: &CancellationToken,
+) -> Wait<'a> {
+    let until = if open {
+        if let Some(ready) = consumer.recv().now_or_never() {
+            return ready.into();
+        }
+        if batching.linger.is_zero() {
+            return Wait::Closed;
+        }
+        deadline.min(Instant::now() + batching.linger)
+    } else {
+        deadline
+    };
+    tokio::select! {
+        _ = stop.cancelled() => Wait::Closed,
+        r = tokio::time::timeout_at(until, consumer.recv()) => r.map_or(Wait::Closed, Wait::from),
     }
 }
 

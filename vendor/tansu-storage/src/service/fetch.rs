@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rama::{Context, Service};
 use tansu_sans_io::{
@@ -25,7 +25,7 @@ use tansu_sans_io::{
     metadata_response::MetadataResponseTopic,
     record::deflated::{Batch, Frame},
 };
-use tokio::time::sleep;
+use tokio::{sync::Notify, time::Instant};
 use tracing::{debug, error, instrument};
 
 use crate::{Error, Result, Storage, Topition};
@@ -335,64 +335,60 @@ impl FetchService {
         debug!(?max_wait, ?min_bytes, ?isolation, ?topics);
 
         if topics.is_empty() {
-            Ok(vec![])
-        } else {
-            let start = Instant::now();
-            let mut responses = vec![];
-            let mut iteration = 0;
-            let mut elapsed = Duration::from_millis(0);
-            let mut bytes = 0;
+            return Ok(vec![]);
+        }
 
-            while elapsed <= max_wait && bytes <= min_bytes {
-                debug!(?elapsed, ?max_wait, ?bytes, ?min_bytes);
+        // weir: answer as soon as `min_bytes` of records are there, as Kafka
+        // does. This slept out the rest of `max_wait` (half of it when 250 ms
+        // or more were left) after every round, even one that had found
+        // records, so every fetch took the consumer's whole `fetch.wait.max.ms`.
+        // Now a round that finds too little waits for the next produce (or
+        // the end of `max_wait`) and looks again.
+        let start = Instant::now();
+        let budget = *max_bytes;
+        loop {
+            let produced = PRODUCED.notified();
+            tokio::pin!(produced);
+            // Registered before the storage is read: a produce that lands
+            // after the read wakes this fetch.
+            _ = produced.as_mut().enable();
 
-                let enumerate = topics.iter().enumerate();
-                responses.clear();
-
-                for (i, fetch) in enumerate {
-                    let fetch_response = self
-                        .fetch_topic(
-                            ctx.clone(),
-                            max_wait,
-                            min_bytes,
-                            max_bytes,
-                            isolation,
-                            fetch,
-                            i == 0,
-                        )
-                        .await?;
-
-                    responses.push(fetch_response);
-                }
-
-                bytes += u32::try_from(responses.byte_size())?;
-
-                let now = Instant::now();
-                elapsed = now.duration_since(start);
-                let remaining = max_wait.saturating_sub(elapsed);
-
-                debug!(
-                    ?iteration,
-                    ?max_wait,
-                    ?elapsed,
-                    ?remaining,
-                    ?bytes,
-                    ?min_bytes
+            *max_bytes = budget;
+            let mut responses = Vec::with_capacity(topics.len());
+            for (i, fetch) in topics.iter().enumerate() {
+                responses.push(
+                    self.fetch_topic(
+                        ctx.clone(),
+                        max_wait,
+                        min_bytes,
+                        max_bytes,
+                        isolation,
+                        fetch,
+                        i == 0,
+                    )
+                    .await?,
                 );
-
-                sleep(if remaining.as_millis() >= 250 {
-                    remaining / 2
-                } else {
-                    remaining
-                })
-                .await;
-
-                iteration += 1;
             }
 
-            Ok(responses)
+            let bytes = responses.byte_size();
+            let remaining = max_wait.saturating_sub(start.elapsed());
+            debug!(?max_wait, ?remaining, ?bytes, ?min_bytes);
+            if bytes >= u64::from(min_bytes) || remaining.is_zero() {
+                return Ok(responses);
+            }
+            _ = tokio::time::timeout(remaining, produced).await;
         }
     }
+}
+
+/// weir: woken whenever records become readable (a produce stored a batch, a
+/// transaction ended), so a waiting fetch looks again at once.
+static PRODUCED: Notify = Notify::const_new();
+
+/// weir: wakes every fetch waiting for records (they look again; one that
+/// still finds too little goes back to waiting).
+pub(crate) fn records_arrived() {
+    PRODUCED.notify_waiters();
 }
 
 impl<G> Service<G, FetchRequest> for FetchService
@@ -519,5 +515,129 @@ mod weir_tests {
             19
         );
         assert_eq!(next_offset(&[]), None);
+    }
+
+    #[cfg(feature = "dynostore")]
+    mod waiting {
+        use super::super::*;
+        use crate::{dynostore::DynoStore, service::ProduceService};
+        use bytes::Bytes;
+        use object_store::memory::InMemory;
+        use tansu_sans_io::{
+            ProduceRequest,
+            create_topics_request::CreatableTopic,
+            produce_request::{PartitionProduceData, TopicProduceData},
+            record::{Record, inflated},
+        };
+
+        const TOPIC: &str = "t";
+        /// Longer than any test may take: a fetch that waits it out is the bug.
+        const MAX_WAIT_MS: i32 = 600_000;
+
+        async fn store() -> Result<Context<DynoStore>> {
+            let store = DynoStore::new("weir", 111, InMemory::new());
+            _ = store
+                .create_topic(
+                    CreatableTopic::default()
+                        .name(TOPIC.into())
+                        .num_partitions(1)
+                        .replication_factor(1),
+                    false,
+                )
+                .await?;
+            Ok(Context::with_state(store))
+        }
+
+        async fn produce(ctx: &Context<DynoStore>, value: &'static [u8]) -> Result<()> {
+            let batch = inflated::Batch::builder()
+                .record(Record::builder().value(Some(Bytes::from_static(value))))
+                .build()
+                .and_then(Batch::try_from)?;
+            let data = TopicProduceData::default()
+                .name(TOPIC.into())
+                .partition_data(Some(vec![
+                    PartitionProduceData::default()
+                        .index(0)
+                        .records(Some(Frame {
+                            batches: vec![batch],
+                        })),
+                ]));
+            _ = ProduceService
+                .serve(
+                    ctx.clone(),
+                    ProduceRequest::default()
+                        .acks(-1)
+                        .timeout_ms(1_000)
+                        .topic_data(Some(vec![data])),
+                )
+                .await?;
+            Ok(())
+        }
+
+        /// The records a fetch from offset 0 with `min_bytes = 1` answers.
+        async fn fetch(ctx: Context<DynoStore>) -> Result<usize> {
+            let request = FetchRequest::default()
+                .max_wait_ms(MAX_WAIT_MS)
+                .min_bytes(1)
+                .topics(Some(vec![
+                    FetchTopic::default()
+                        .topic(Some(TOPIC.into()))
+                        .partitions(Some(vec![
+                            FetchPartition::default()
+                                .partition(0)
+                                .fetch_offset(0)
+                                .partition_max_bytes(1 << 20),
+                        ])),
+                ]));
+            let response = FetchService.serve(ctx, request).await?;
+            Ok(response
+                .responses
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|t| t.partitions.iter().flatten())
+                .flat_map(|p| p.records.iter())
+                .map(|f| f.batches.iter().map(|b| b.record_count as usize).sum::<usize>())
+                .sum())
+        }
+
+        /// Records already there are answered at once (virtual time: the
+        /// clock moves only when every task waits).
+        #[tokio::test(start_paused = true)]
+        async fn a_fetch_with_records_to_read_answers_at_once() -> Result<()> {
+            let ctx = store().await?;
+            produce(&ctx, b"v").await?;
+            let start = Instant::now();
+            assert_eq!(fetch(ctx).await?, 1);
+            assert_eq!(start.elapsed(), Duration::ZERO, "the fetch waited");
+            Ok(())
+        }
+
+        /// A fetch waiting on an empty partition answers when a record arrives.
+        #[tokio::test(start_paused = true)]
+        async fn a_waiting_fetch_answers_when_a_record_arrives() -> Result<()> {
+            let ctx = store().await?;
+            let start = Instant::now();
+            let waiting = tokio::spawn(fetch(ctx.clone()));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert!(!waiting.is_finished(), "an empty fetch answered before max wait");
+            produce(&ctx, b"v").await?;
+            assert_eq!(waiting.await.expect("fetch task")?, 1);
+            assert_eq!(
+                start.elapsed(),
+                Duration::from_secs(1),
+                "the fetch answered only at max wait"
+            );
+            Ok(())
+        }
+
+        /// With nothing produced the fetch answers empty at its max wait.
+        #[tokio::test(start_paused = true)]
+        async fn an_empty_fetch_answers_at_max_wait() -> Result<()> {
+            let ctx = store().await?;
+            let start = Instant::now();
+            assert_eq!(fetch(ctx).await?, 0);
+            assert_eq!(start.elapsed(), Duration::from_millis(MAX_WAIT_MS as u64));
+            Ok(())
+        }
     }
 }

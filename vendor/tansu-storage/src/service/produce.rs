@@ -189,6 +189,8 @@ impl ProduceService {
             }
 
             if let Some(base_offset) = base_offset {
+                // weir: a fetch waiting for records looks again now.
+                super::fetch::records_arrived();
                 PartitionProduceResponse::default()
                     .index(partition.index)
                     .error_code(ErrorCode::None.into())

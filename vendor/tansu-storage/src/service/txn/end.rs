@@ -46,6 +46,8 @@ where
             )
             .await
             .map(|error_code| {
+                // weir: a committed transaction's records are readable now.
+                crate::service::fetch::records_arrived();
                 EndTxnResponse::default()
                     .throttle_time_ms(0)
                     .error_code(error_code.into())
