@@ -5,6 +5,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, StreamConsumer};
+use rdkafka::producer::Producer as _;
 
 use super::KafkaIoError;
 use super::context::GroupContext;
@@ -66,6 +67,26 @@ impl Cluster {
         self.finish(self.producer_config())
             .create_with_context(DeliveryCounter)
             .map_err(self.err("producer"))
+    }
+
+    /// Opens `producer`'s connection now, asking for `topic`'s metadata. An
+    /// idempotent producer asks for its producer id right after a metadata
+    /// answer; without one it waits for librdkafka's 500 ms timer, and the
+    /// first batch of a run waited about a second for its acknowledgement.
+    /// A failure is only logged: the first send reports it with its cause.
+    pub fn connect(producer: &Producer, topic: &str) {
+        let started = std::time::Instant::now();
+        let timeout = std::time::Duration::from_secs(10);
+        let answer =
+            tokio::task::block_in_place(|| producer.client().fetch_metadata(Some(topic), timeout));
+        match answer {
+            Ok(_) => tracing::debug!(
+                topic,
+                ms = started.elapsed().as_millis() as u64,
+                "Producer connected."
+            ),
+            Err(e) => tracing::debug!(topic, error = %e, "Producer could not connect yet."),
+        }
     }
 
     /// The producer of an `exactly_once` connector: the same settings plus a

@@ -1,6 +1,11 @@
 //! Restoring and writing checkpoints: every stateful plugin's snapshot plus the
 //! source positions (or a generator's sequence) they cover.
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+
 use super::{Pipeline, PipelineError, RunStats};
 use crate::kafka::tail::delivered_since;
 use crate::record;
@@ -9,6 +14,35 @@ use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::sources::generator::{LINEAGE_HEADER, PART_HEADER, SEQ_HEADER};
 use crate::state::{Checkpoint, StageState, StateError};
+
+/// When a checkpoint must be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durable {
+    /// Before the call returns: when a run starts and stops.
+    Now,
+    /// In the background, while the record loop goes on: the checkpoint waits
+    /// for the batches handed over before it to land, is written and synced on
+    /// another thread, and only then are its positions committed. A restart
+    /// before that resumes from the previous checkpoint, as if it never began.
+    Later,
+}
+
+/// A checkpoint on its way to disk (see [`Durable::Later`]).
+pub(super) enum Background {
+    /// Waiting for the first `covers` batches handed over to land.
+    Landing {
+        ckpt: Checkpoint,
+        covers: u64,
+        started: Instant,
+    },
+    /// Being written and synced.
+    Writing {
+        write: JoinHandle<Result<(), StateError>>,
+        sequence: u64,
+        positions: BTreeMap<String, BTreeMap<i32, i64>>,
+        started: Instant,
+    },
+}
 
 /// The aggregator's event times per partition, kept by the host itself.
 const EVENT_TIMES: &str = "aggregate.event_times";
@@ -149,10 +183,18 @@ impl Pipeline {
     /// Takes a checkpoint. When the Parquet sink cannot write (a full or
     /// unwritable disk), nothing is saved or committed, the rows stay buffered,
     /// and a retry is scheduled with a growing wait (1 s … 30 s); the run loop
-    /// stops reading until it succeeds.
-    pub(super) async fn checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+    /// stops reading until it succeeds. With [`Durable::Later`], a checkpoint
+    /// still on its way to disk makes this one wait for the next chance.
+    pub(super) async fn checkpoint(
+        &mut self,
+        stats: &mut RunStats,
+        durable: Durable,
+    ) -> Result<(), PipelineError> {
+        if durable == Durable::Later && self.checkpoints.background.is_some() {
+            return Ok(());
+        }
         let started = std::time::Instant::now();
-        let result = self.try_checkpoint(stats).await;
+        let result = self.try_checkpoint(stats, durable).await;
         let phase = super::Phase::Checkpoint;
         stats.phases.record(&self.name, phase, started.elapsed());
         match result {
@@ -180,24 +222,71 @@ impl Pipeline {
         }
     }
 
-    /// Saves every plugin's snapshot with the handled positions, then commits
-    /// those positions to the source.
-    async fn try_checkpoint(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
-        self.in_flight.land_all(&mut self.source, stats).await?;
+    /// Snapshots every plugin at this batch boundary with the positions it
+    /// covers, then makes that durable and commits the positions: at once, or
+    /// (the file store, [`Durable::Later`]) once the batches handed over
+    /// before it have landed, written on another thread while the loop goes on.
+    async fn try_checkpoint(
+        &mut self,
+        stats: &mut RunStats,
+        durable: Durable,
+    ) -> Result<(), PipelineError> {
+        self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
+        // Partitioned lanes and transactions commit what has landed, as one step.
+        let now = durable == Durable::Now
+            || self.lanes.is_some()
+            || self.checkpoints.transactions.is_some();
+        if now {
+            self.finish_background(stats).await?;
+            self.in_flight.land_all(&mut self.source, stats).await?;
+        }
         let name = self.name.clone();
         if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
             // Partitioned state lives in the state topic, lane by lane.
-            lanes.checkpoint(k.positions()).await?;
-            k.commit().map_err(|source| PipelineError::Source {
-                connector: name,
-                source: source.into(),
-            })?;
-            stats.checkpoints += 1;
-            metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone())
-                .increment(1);
-            self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
+            let positions = k.positions().clone();
+            lanes.checkpoint(&positions).await?;
+            k.commit(&positions)
+                .map_err(|source| PipelineError::Source {
+                    connector: name,
+                    source: source.into(),
+                })?;
+            self.checkpoint_done(stats, self.checkpoints.sequence);
             return Ok(());
         }
+        let ckpt = self.take_checkpoint().await?;
+        if let Some(t) = &mut self.checkpoints.transactions {
+            // One transaction: the outputs and DLQ entries produced since the
+            // last one, this state, and the offsets it covers.
+            let kafka_err = |source| PipelineError::Kafka {
+                connector: name.clone(),
+                source,
+            };
+            let offsets = match &self.source {
+                Source::Kafka(k) => k.transaction_offsets().map_err(kafka_err)?,
+                Source::Generator(_) | Source::Http(_) => None,
+            };
+            t.commit(ckpt.sequence, ckpt.to_bytes(), offsets)
+                .await
+                .map_err(kafka_err)?;
+            self.checkpoint_done(stats, ckpt.sequence);
+            return Ok(());
+        }
+        self.checkpoints.background = Some(Background::Landing {
+            covers: self.in_flight.pushed(),
+            ckpt,
+            started: std::time::Instant::now(),
+        });
+        if now {
+            self.finish_background(stats).await
+        } else {
+            self.advance_background(stats).await
+        }
+    }
+
+    /// Every stateful plugin's snapshot, the sinks flushed, and the positions
+    /// and generator lineage this batch boundary covers.
+    async fn take_checkpoint(&mut self) -> Result<Checkpoint, PipelineError> {
+        let name = self.name.clone();
         let mut stages = Vec::new();
         for (label, plugin) in self.stateful() {
             let snapshot =
@@ -247,8 +336,8 @@ impl Pipeline {
             }
             Source::Kafka(_) | Source::Http(_) => (None, 0),
         };
-        let ckpt = Checkpoint {
-            sequence: self.checkpoints.sequence,
+        Ok(Checkpoint {
+            sequence,
             written_ms: record::now_ms(),
             source_cluster: self.checkpoints.source_cluster.clone(),
             output: self.checkpoints.output.clone(),
@@ -256,41 +345,94 @@ impl Pipeline {
             lineage,
             generated,
             stages,
+        })
+    }
+
+    /// Moves the checkpoint on its way to disk a step when it can without
+    /// waiting: written once the batches it covers have landed, committed
+    /// once written.
+    pub(super) async fn advance_background(
+        &mut self,
+        stats: &mut RunStats,
+    ) -> Result<(), PipelineError> {
+        let ready = match &self.checkpoints.background {
+            Some(Background::Landing { covers, .. }) => self.in_flight.has_landed(*covers),
+            Some(Background::Writing { write, .. }) => write.is_finished(),
+            None => false,
         };
-        if let Some(t) = &mut self.checkpoints.transactions {
-            // One transaction: the outputs and DLQ entries produced since the
-            // last one, this state, and the offsets it covers.
-            let kafka_err = |source| PipelineError::Kafka {
-                connector: name.clone(),
-                source,
-            };
-            let offsets = match &self.source {
-                Source::Kafka(k) => k.transaction_offsets().map_err(kafka_err)?,
-                Source::Generator(_) | Source::Http(_) => None,
-            };
-            t.commit(ckpt.sequence, ckpt.to_bytes(), offsets)
-                .await
-                .map_err(kafka_err)?;
-        } else {
-            let store = self.checkpoints.store.clone();
-            tokio::task::block_in_place(|| store.save(&ckpt)).map_err(|source| {
-                PipelineError::State {
-                    connector: name.clone(),
-                    source,
-                }
-            })?;
-            self.source
-                .commit()
-                .map_err(|source| PipelineError::Source {
-                    connector: name,
-                    source,
-                })?;
+        if ready {
+            self.step_background(stats).await?;
         }
+        Ok(())
+    }
+
+    /// Waits for the checkpoint on its way to disk, if any, to be committed.
+    async fn finish_background(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+        while self.checkpoints.background.is_some() {
+            self.step_background(stats).await?;
+        }
+        Ok(())
+    }
+
+    /// One step of the checkpoint on its way to disk, waiting for it if need be.
+    async fn step_background(&mut self, stats: &mut RunStats) -> Result<(), PipelineError> {
+        match self.checkpoints.background.take() {
+            None => Ok(()),
+            Some(Background::Landing {
+                ckpt,
+                covers,
+                started,
+            }) => {
+                self.in_flight
+                    .land_until(covers, &mut self.source, stats)
+                    .await?;
+                let store = self.checkpoints.store.clone();
+                self.checkpoints.background = Some(Background::Writing {
+                    sequence: ckpt.sequence,
+                    positions: ckpt.positions.clone(),
+                    started,
+                    write: tokio::task::spawn_blocking(move || store.save(&ckpt)),
+                });
+                Ok(())
+            }
+            Some(Background::Writing {
+                write,
+                sequence,
+                positions,
+                started,
+            }) => {
+                let state_err = |source| PipelineError::State {
+                    connector: self.name.clone(),
+                    source,
+                };
+                let path = self.checkpoints.store.path().to_path_buf();
+                write
+                    .await
+                    .map_err(|join| StateError::Io {
+                        path,
+                        source: std::io::Error::other(join.to_string()),
+                    })
+                    .and_then(|saved| saved)
+                    .map_err(state_err)?;
+                self.source
+                    .commit(&positions)
+                    .map_err(|source| PipelineError::Source {
+                        connector: self.name.clone(),
+                        source,
+                    })?;
+                let phase = super::Phase::CheckpointWrite;
+                stats.phases.record(&self.name, phase, started.elapsed());
+                self.checkpoint_done(stats, sequence);
+                Ok(())
+            }
+        }
+    }
+
+    /// A checkpoint is durable and its positions committed.
+    fn checkpoint_done(&mut self, stats: &mut RunStats, sequence: u64) {
         stats.checkpoints += 1;
         metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone()).increment(1);
-        self.checkpoints.next = tokio::time::Instant::now() + self.checkpoints.every;
-        tracing::debug!(connector = %self.name, sequence = ckpt.sequence, "Checkpoint written.");
-        Ok(())
+        tracing::debug!(connector = %self.name, sequence, "Checkpoint written.");
     }
 
     /// The last checkpoint, from the state topic with `exactly_once`, else

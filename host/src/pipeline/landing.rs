@@ -36,6 +36,10 @@ struct Acked {
 pub(super) struct InFlight {
     connector: String,
     queue: VecDeque<Landing>,
+    /// Batches handed over so far, and of those, landed: a checkpoint taken
+    /// after the `n`th batch is complete once `landed >= n`.
+    pushed: u64,
+    landed: u64,
 }
 
 impl InFlight {
@@ -43,7 +47,19 @@ impl InFlight {
         InFlight {
             connector: connector.to_string(),
             queue: VecDeque::new(),
+            pushed: 0,
+            landed: 0,
         }
+    }
+
+    /// How many batches were handed over so far.
+    pub(super) fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Whether every batch up to the `n`th handed over has landed.
+    pub(super) fn has_landed(&self, n: u64) -> bool {
+        self.landed >= n
     }
 
     /// A batch's outputs were queued: `reports` to wait for, the input
@@ -56,7 +72,9 @@ impl InFlight {
         source: &mut Source,
         stats: &mut RunStats,
     ) {
+        self.pushed += 1;
         if reports.is_empty() && self.queue.is_empty() {
+            self.landed += 1;
             source.mark_handled(&handled);
             record_latency(&self.connector, stats, &latencies(&timestamps));
             return;
@@ -102,6 +120,19 @@ impl InFlight {
         Ok(())
     }
 
+    /// Waits for the batches up to the `n`th handed over.
+    pub(super) async fn land_until(
+        &mut self,
+        n: u64,
+        source: &mut Source,
+        stats: &mut RunStats,
+    ) -> Result<(), PipelineError> {
+        while self.landed < n && !self.queue.is_empty() {
+            self.land_front(source, stats).await?;
+        }
+        Ok(())
+    }
+
     async fn land_front(
         &mut self,
         source: &mut Source,
@@ -123,6 +154,7 @@ impl InFlight {
                 }));
             }
         };
+        self.landed += 1;
         source.mark_handled(&landing.handled);
         record_latency(&self.connector, stats, &acked.latencies);
         let phase = super::Phase::ProduceAck;

@@ -38,6 +38,7 @@ mod watermark;
 pub use stats::{Latency, RunStats, StopAfter};
 pub use timing::{Phase, PhaseTimes};
 
+use checkpoint::{Background, Durable};
 use landing::InFlight;
 use partitioned::{LaneSpec, Lanes};
 use stage::{Call, Stage, run_stage};
@@ -147,6 +148,8 @@ struct Checkpoints {
     /// With `exactly_once`, checkpoints are Kafka transactions (state in the
     /// state topic, offsets in the transaction) instead of the file.
     transactions: Option<Transactions>,
+    /// A checkpoint on its way to disk while the record loop goes on.
+    background: Option<Background>,
 }
 
 impl Checkpoints {
@@ -330,6 +333,7 @@ impl Pipeline {
             None => cluster.producer(),
         }
         .map_err(kafka_err)?;
+        Cluster::connect(&producer, &loaded.dlq_topic);
 
         let source = match &c.source {
             SourceConfig::Generator(g) => {
@@ -485,6 +489,7 @@ impl Pipeline {
                 retry: None,
                 last_failure: None,
                 transactions,
+                background: None,
             },
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             read_total: Default::default(),
@@ -502,7 +507,9 @@ impl Pipeline {
             // checkpoint fixes the run they belong to before any is written.
             // A first transaction shows now, not with data in flight, whether
             // the broker supports transactions.
-            pipeline.checkpoint(&mut RunStats::default()).await?;
+            pipeline
+                .checkpoint(&mut RunStats::default(), Durable::Now)
+                .await?;
         }
         Ok(pipeline)
     }
@@ -552,7 +559,7 @@ impl Pipeline {
                     _ = stop_token.cancelled() => break,
                     _ = tokio::time::sleep_until(at) => {}
                 }
-                self.checkpoint(&mut stats).await?;
+                self.checkpoint(&mut stats, Durable::Later).await?;
                 continue;
             }
             let remaining = stop.max_records.map(|m| m.saturating_sub(stats.read));
@@ -603,8 +610,14 @@ impl Pipeline {
             self.in_flight
                 .land_ready(&mut self.source, &mut stats)
                 .await?;
+            self.advance_background(&mut stats).await?;
             if !idle {
                 self.handle(input, &mut stats).await?;
+                if !self.source.can_replay() {
+                    self.in_flight
+                        .land_all(&mut self.source, &mut stats)
+                        .await?;
+                }
                 if self.trigger.as_ref().is_some_and(|t| t.every_batch) {
                     self.tick(false, &mut stats).await?;
                 }
@@ -612,12 +625,12 @@ impl Pipeline {
             let now = tokio::time::Instant::now();
             if self.trigger.as_ref().is_some_and(|t| now >= t.next) {
                 self.trigger(false, &mut stats).await?;
-                self.checkpoint(&mut stats).await?;
+                self.checkpoint(&mut stats, Durable::Later).await?;
             } else if now >= self.checkpoints.next
                 || self.sinks.iter().any(Sink::wants_flush)
                 || self.lanes.as_ref().is_some_and(Lanes::wants_flush)
             {
-                self.checkpoint(&mut stats).await?;
+                self.checkpoint(&mut stats, Durable::Later).await?;
             }
             // A bounded run: the end of the topic is the end of the input, once
             // it has held for a second of polling that brought nothing (a
@@ -635,7 +648,7 @@ impl Pipeline {
         }
         // A source that ended has nothing more to say: every window may close.
         self.trigger(input_ended, &mut stats).await?;
-        self.checkpoint(&mut stats).await?;
+        self.checkpoint(&mut stats, Durable::Now).await?;
         if self.checkpoints.retry.is_some() {
             return Err(PipelineError::FlushPending {
                 connector: self.name.clone(),

@@ -21,8 +21,11 @@ pub enum Phase {
     Deliver,
     /// From the outputs' hand-over to the producer to the last acknowledgement.
     ProduceAck,
-    /// A checkpoint's pause of the record loop.
+    /// A checkpoint's pause of the record loop: snapshots and sink flushes.
     Checkpoint,
+    /// A checkpoint's way to disk beside the loop: from its snapshots to its
+    /// positions committed (the batches it covers landing, the write, the sync).
+    CheckpointWrite,
 }
 
 impl Phase {
@@ -35,6 +38,7 @@ impl Phase {
             Phase::Deliver => "deliver",
             Phase::ProduceAck => "produce_ack",
             Phase::Checkpoint => "checkpoint",
+            Phase::CheckpointWrite => "checkpoint_write",
         }
     }
 }

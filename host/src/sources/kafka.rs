@@ -206,7 +206,7 @@ impl KafkaSource {
                 topic: self.topic.to_string(),
                 source: rdkafka::error::KafkaError::Global(rdkafka::types::RDKafkaErrorCode::State),
             })?;
-        Ok(Some((self.offsets_tpl()?, group)))
+        Ok(Some((self.offsets_tpl(&self.pending)?, group)))
     }
 
     /// Next offset to read per partition, for everything handled so far.
@@ -472,9 +472,21 @@ impl KafkaSource {
         advance(&mut self.pending, origins);
     }
 
-    /// Commits the handled positions to the group, and reports the lag.
-    pub fn commit(&mut self) -> Result<(), KafkaIoError> {
-        self.flush(CommitMode::Async)?;
+    /// Next offset to read per partition for everything the pipeline took
+    /// on, handled or still in flight (over the restored positions): what a
+    /// checkpoint taken now covers once the batches in flight have landed.
+    pub fn taken_positions(&self) -> BTreeMap<i32, i64> {
+        let mut out = self.pending.clone();
+        for (&p, &next) in &self.handed {
+            let at = out.entry(p).or_insert(next);
+            *at = (*at).max(next);
+        }
+        out
+    }
+
+    /// Commits `positions` (a durable checkpoint's) to the group, and reports the lag.
+    pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), KafkaIoError> {
+        self.flush(positions, CommitMode::Async)?;
         self.report_lag();
         Ok(())
     }
@@ -503,9 +515,12 @@ impl KafkaSource {
         });
     }
 
-    fn offsets_tpl(&self) -> Result<TopicPartitionList, KafkaIoError> {
+    fn offsets_tpl(
+        &self,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<TopicPartitionList, KafkaIoError> {
         let mut tpl = TopicPartitionList::new();
-        for (&p, &next) in &self.pending {
+        for (&p, &next) in positions {
             tpl.add_partition_offset(&self.topic, p, Offset::Offset(next))
                 .map_err(|source| KafkaIoError::Commit {
                     topic: self.topic.to_string(),
@@ -515,13 +530,13 @@ impl KafkaSource {
         Ok(tpl)
     }
 
-    fn flush(&mut self, mode: CommitMode) -> Result<(), KafkaIoError> {
-        if self.pending.is_empty() || self.transactional {
+    fn flush(&self, positions: &BTreeMap<i32, i64>, mode: CommitMode) -> Result<(), KafkaIoError> {
+        if positions.is_empty() || self.transactional {
             return Ok(());
         }
-        tracing::debug!(topic = %self.topic, positions = ?self.pending, "Committing.");
+        tracing::debug!(topic = %self.topic, ?positions, "Committing.");
         self.consumer
-            .commit(&self.offsets_tpl()?, mode)
+            .commit(&self.offsets_tpl(positions)?, mode)
             .map_err(|source| KafkaIoError::Commit {
                 topic: self.topic.to_string(),
                 source,
@@ -539,7 +554,7 @@ impl KafkaSource {
     /// holds them reads on from the last accepted commit (at-least-once).
     pub fn close(&mut self) -> Result<(), KafkaIoError> {
         tokio::task::block_in_place(|| {
-            match self.flush(CommitMode::Sync) {
+            match self.flush(&self.pending, CommitMode::Sync) {
                 Err(KafkaIoError::Commit { source, .. }) if group_moved_on(&source) => {
                     tracing::warn!(topic = %self.topic, error = %source, "The group rebalanced before the final commit; the records handled since the last commit will be read again.");
                 }

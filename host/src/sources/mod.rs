@@ -71,19 +71,36 @@ impl Source {
         }
     }
 
-    /// Commits what is handled to the source (after the checkpoint covering it).
-    pub fn commit(&mut self) -> Result<(), SourceError> {
+    /// Whether a record lost in flight can be read again after a restart
+    /// (Kafka from its offsets, a generator from its lineage). A poller cannot
+    /// fetch a feed again, so its batches are acknowledged one at a time.
+    pub fn can_replay(&self) -> bool {
         match self {
-            Source::Generator(_) | Source::Http(_) => Ok(()),
-            Source::Kafka(s) => s.commit().map_err(Into::into),
+            Source::Generator(_) | Source::Kafka(_) => true,
+            Source::Http(_) => false,
         }
     }
 
-    /// Handled positions per topic and partition, for the checkpoint.
+    /// Commits a durable checkpoint's `positions` to the source.
+    pub fn commit(
+        &mut self,
+        positions: &BTreeMap<String, BTreeMap<i32, i64>>,
+    ) -> Result<(), SourceError> {
+        match self {
+            Source::Generator(_) | Source::Http(_) => Ok(()),
+            Source::Kafka(s) => match positions.get(s.topic()) {
+                Some(p) => s.commit(p).map_err(Into::into),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Positions per topic and partition that a checkpoint taken now covers,
+    /// once the batches in flight have landed.
     pub fn positions(&self) -> BTreeMap<String, BTreeMap<i32, i64>> {
         match self {
             Source::Generator(_) | Source::Http(_) => BTreeMap::new(),
-            Source::Kafka(s) => BTreeMap::from([(s.topic().to_string(), s.positions().clone())]),
+            Source::Kafka(s) => BTreeMap::from([(s.topic().to_string(), s.taken_positions())]),
         }
     }
 
