@@ -286,6 +286,21 @@ partitions = 3
 """
 
 
+def with_linger(text, generator=False):
+    """A connector's text with `[kafka] linger_ms` from WEIR_BENCH_LINGER_MS
+    (the producers' wait, on the generating and the validating side;
+    WEIR_BENCH_GEN_LINGER_MS sets the generating side apart), to compare
+    settings in runs of the same build; unset, the default stands."""
+    linger = os.environ.get("WEIR_BENCH_LINGER_MS")
+    if generator:
+        linger = os.environ.get("WEIR_BENCH_GEN_LINGER_MS") or linger
+    if not linger:
+        return text
+    if "\n[kafka]\n" in text:
+        return text.replace("\n[kafka]\n", f"\n[kafka]\nlinger_ms = {int(linger)}\n", 1)
+    return text + f"\n[kafka]\nlinger_ms = {int(linger)}\n"
+
+
 def latency(bootstrap, registry, tmp):
     """Kafka → validate (WASM) → Kafka: the peak rate over records already in
     the topic, then end-to-end latency (generation → validated output
@@ -297,7 +312,7 @@ def latency(bootstrap, registry, tmp):
     runs = []
     for i in range(REPS):
         toml = tmp / f"peak-{i}.toml"
-        toml.write_text(VALIDATE.format(name=f"peak-{i}", topic="lat-peak"))
+        toml.write_text(with_linger(VALIDATE.format(name=f"peak-{i}", topic="lat-peak")))
         runs.append(measure([WEIR, "run", str(toml), "--exit-at-end", "--plugin-dir", str(ROOT / "target/plugins")],
                             weir_env(bootstrap, registry, str(tmp / f"peak-{i}")))[:3])
     wall, cpu, rss = best(runs)
@@ -328,7 +343,9 @@ def live_latency(bootstrap, registry, tmp, name, rate, peak):
     seconds = 5 if QUICK else 20
     topic = f"lat-{name}"
     toml = tmp / f"{name}.toml"
-    toml.write_text(VALIDATE.format(name=name, topic=topic))
+    toml.write_text(with_linger(VALIDATE.format(name=name, topic=topic)))
+    gen = tmp / f"{name}-gen.toml"
+    gen.write_text(with_linger((ROOT / "connectors/purchases-gen.toml").read_text(), generator=True))
     env = weir_env(bootstrap, registry, str(tmp / name), WEIR_LOG="info")
     # The topic exists before the consumer subscribes (librdkafka looks for a
     # missing one again only every 5 minutes).
@@ -339,7 +356,8 @@ def live_latency(bootstrap, registry, tmp, name, rate, peak):
                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         time.sleep(3)
         gen_env = weir_env(bootstrap, registry, str(tmp / f"{name}-gen"), EVENTS_PER_SEC=rate, KAFKA_TOPIC=topic)
-        measure([WEIR, "run", "connectors/purchases-gen.toml", "--duration", str(seconds)], gen_env)
+        measure([WEIR, "run", str(gen), "--duration", str(seconds), "--plugin-dir", str(ROOT / "target/plugins")],
+                gen_env)
         time.sleep(2)
         consumer.terminate()
         consumer.wait(timeout=60)

@@ -111,14 +111,14 @@ pub fn run_case(
                         return Ok(out);
                     }
                 };
-                if let Err(e) = inst.restore(state) {
+                if let Err(e) = inst.restore(state.to_vec()) {
                     out.error(n, "restore", &reason(&e));
                 }
             }
         }
     }
     match inst.snapshot() {
-        Ok(s) => out.snapshot = s,
+        Ok(s) => out.snapshot = s.to_vec(),
         Err(e) => out.error(steps.len(), "snapshot", &reason(&e)),
     }
     Ok(out)

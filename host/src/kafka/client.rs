@@ -57,7 +57,7 @@ impl Cluster {
                 "compression.type",
                 self.settings.compression.as_librdkafka(),
             )
-            .set("linger.ms", "5")
+            .set("linger.ms", self.linger_ms().to_string())
             .set("message.timeout.ms", "120000");
         c
     }
@@ -67,6 +67,14 @@ impl Cluster {
         self.finish(self.producer_config())
             .create_with_context(DeliveryCounter)
             .map_err(self.err("producer"))
+    }
+
+    /// The producers' `linger.ms`: the connector's, else the default for a
+    /// sink fed in small batches.
+    fn linger_ms(&self) -> u64 {
+        self.settings
+            .linger_ms
+            .unwrap_or_else(|| crate::config::defaults::linger_ms(false))
     }
 
     /// Opens `producer`'s connection now, asking for `topic`'s metadata. An

@@ -195,8 +195,11 @@ impl Pipeline {
         }
         let started = std::time::Instant::now();
         let result = self.try_checkpoint(stats, durable).await;
-        let phase = super::Phase::Checkpoint;
-        stats.phases.record(&self.name, phase, started.elapsed());
+        if durable == Durable::Later {
+            // The loop's pause; the checkpoints at start and stop hold no record back.
+            let phase = super::Phase::Checkpoint;
+            stats.phases.record(&self.name, phase, started.elapsed());
+        }
         match result {
             Ok(()) => {
                 if self.checkpoints.retry.take().is_some() {
@@ -289,6 +292,7 @@ impl Pipeline {
         let name = self.name.clone();
         let mut stages = Vec::new();
         for (label, plugin) in self.stateful() {
+            let started = Instant::now();
             let snapshot =
                 plugin
                     .call(|p| p.snapshot())
@@ -298,6 +302,8 @@ impl Pipeline {
                         stage: label.clone(),
                         reason: e.to_string(),
                     })?;
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            tracing::debug!(connector = %name, stage = %label, bytes = snapshot.len(), ms, "Snapshot taken.");
             stages.push(StageState {
                 stage: label,
                 plugin: plugin.name().to_string(),
@@ -308,7 +314,7 @@ impl Pipeline {
             stages.push(StageState {
                 stage: EVENT_TIMES.into(),
                 plugin: HOST.into(),
-                snapshot: agg.clock.snapshot(),
+                snapshot: agg.clock.snapshot().into(),
             });
         }
         self.checkpoints.sequence += 1;
@@ -325,7 +331,7 @@ impl Pipeline {
                 stages.push(StageState {
                     stage: label,
                     plugin: "parquet".into(),
-                    snapshot: p.state(),
+                    snapshot: p.state().into(),
                 });
             }
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::producer::Producer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Loaded, SourceConfig};
+use crate::config::{Loaded, SourceConfig, defaults};
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
@@ -256,9 +256,12 @@ impl Pipeline {
             source,
         };
         let limits = Limits::from(c.limits);
+        let mut settings = c.kafka.clone();
+        let whole = matches!(c.source, SourceConfig::Kafka(_));
+        settings.linger_ms = Some(settings.linger_ms.unwrap_or(defaults::linger_ms(whole)));
         let cluster = Cluster {
             bootstrap: bootstrap.to_string(),
-            settings: c.kafka.clone(),
+            settings,
         };
 
         let start = |path: &Path, role: Role, config: &toml::Table, lookups: &[String]| {

@@ -360,13 +360,13 @@ impl Lanes {
         stages.push(StageState {
             stage: EVENT_TIMES.into(),
             plugin: HOST.into(),
-            snapshot: lane.clock.snapshot(),
+            snapshot: lane.clock.snapshot().into(),
         });
         if let Some(Sink::Parquet(s)) = &lane.parquet {
             stages.push(StageState {
                 stage: PARQUET.into(),
                 plugin: "parquet".into(),
-                snapshot: s.state(),
+                snapshot: s.state().into(),
             });
         }
         let mut positions = BTreeMap::new();

@@ -63,7 +63,7 @@ pub struct PluginInstance {
     env: GuestEnv,
     live: Option<Live>,
     /// State to hand to a fresh instance after a trap.
-    last_snapshot: Option<Vec<u8>>,
+    last_snapshot: Option<Arc<Vec<u8>>>,
     /// Calls since `last_snapshot`, replayed into a fresh instance after a trap.
     journal: Vec<Request>,
     journal_bytes: usize,
@@ -275,13 +275,14 @@ impl PluginInstance {
     }
 
     /// The plugin's state; also kept to restore a fresh instance after a trap.
-    pub fn snapshot(&mut self) -> Result<Vec<u8>, CallError> {
+    pub fn snapshot(&mut self) -> Result<Arc<Vec<u8>>, CallError> {
         let state = self.call(|g, store| match g {
             Guest::Source(g) => g.call_snapshot(store).map(Ok),
             Guest::Aggregator(g) => g.call_snapshot(store).map(Ok),
             Guest::Transform(g) => g.call_snapshot(store).map(Ok),
         })?;
-        self.last_snapshot = Some(state.clone());
+        let state = Arc::new(state);
+        self.last_snapshot = Some(Arc::clone(&state));
         self.forget_journal();
         Ok(state)
     }
@@ -293,7 +294,7 @@ impl PluginInstance {
             Guest::Aggregator(g) => g.call_restore(store, &state),
             Guest::Transform(g) => g.call_restore(store, &state),
         });
-        self.last_snapshot = Some(state);
+        self.last_snapshot = Some(Arc::new(state));
         self.forget_journal();
         r
     }

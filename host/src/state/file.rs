@@ -179,7 +179,7 @@ fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
         stages.push(StageState {
             stage: s.stage,
             plugin: s.plugin,
-            snapshot,
+            snapshot: snapshot.into(),
         });
     }
     if at != body.len() {
@@ -216,12 +216,12 @@ mod tests {
                 StageState {
                     stage: "transform[0]".into(),
                     plugin: "purchases-validate".into(),
-                    snapshot: vec![1, 2, 3],
+                    snapshot: vec![1, 2, 3].into(),
                 },
                 StageState {
                     stage: "aggregate".into(),
                     plugin: "purchases-daily".into(),
-                    snapshot: Vec::new(),
+                    snapshot: Vec::new().into(),
                 },
             ],
         }

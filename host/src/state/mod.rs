@@ -33,7 +33,9 @@ pub struct StageState {
     pub stage: String,
     /// The plugin's name, so a checkpoint is never restored into another plugin.
     pub plugin: String,
-    pub snapshot: Vec<u8>,
+    /// Shared with the plugin instance, which keeps it to restore a fresh
+    /// instance after a trap: a snapshot of megabytes is not copied for that.
+    pub snapshot: std::sync::Arc<Vec<u8>>,
 }
 
 /// What a connector needs to continue after a restart.

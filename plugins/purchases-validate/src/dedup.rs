@@ -1,6 +1,8 @@
 //! The memory of seen event ids behind `duplicate_event_id`, and its snapshot.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 /// First bytes of a snapshot; the digit is the format version. Version 2 may
 /// hold an id more than once (the later entry wins); version 1 never did.
@@ -9,26 +11,32 @@ const MAGIC_V1: &[u8; 8] = b"wdedup1\n";
 /// Bytes of an entry besides its id: record time (i64) and id length (u32).
 const ENTRY_HEAD: usize = 12;
 /// The log is compacted once this many bytes at its front are forgotten (and
-/// they are at least half of it), so forgetting costs O(1) per byte.
+/// they are at least a quarter of it), so forgetting costs O(1) per byte and
+/// the log stays within 4/3 of what it holds.
 const COMPACT_AT: usize = 1 << 16;
 
 /// Event ids of valid events with the record time they were seen at, forgotten
 /// oldest first once past the retention or the size cap.
 ///
-/// The order of remembering is kept as the snapshot's own encoding, so a
-/// snapshot is one copy of that log instead of a pass that looks up and
-/// re-encodes every id: with 200,000 ids the pass paused the pipeline for
-/// tens of milliseconds at every checkpoint.
+/// The memory is one byte log in the snapshot's own encoding plus a hash table
+/// of positions into it, so a snapshot is one copy of the log (a pass that
+/// looked up and re-encoded every id paused the pipeline for tens of
+/// milliseconds at every checkpoint with 200,000 ids), and an id costs its
+/// entry in the log and 8 bytes in the table (no allocation per id).
 #[derive(Debug)]
 pub struct Seen {
-    /// Id → record time of its latest valid occurrence.
-    times: HashMap<Box<str>, i64>,
+    /// Each remembered id's latest entry, as a position in the log counted
+    /// from the memory's beginning (`base` + index into `log`).
+    latest: HashTable<u64>,
+    hasher: RandomState,
     /// `log[start..]` holds one entry per remembering, oldest first: record time
     /// (i64), id length (u32), id bytes, little-endian. An id remembered again
     /// leaves its older entry, skipped when it comes up and overridden by the
     /// later one on restore.
     log: Vec<u8>,
     start: usize,
+    /// Position of `log[0]` since the memory began (compaction drops a prefix).
+    base: u64,
     /// Entries in `log[start..]`.
     entries: u32,
     /// Latest record time remembered.
@@ -40,9 +48,11 @@ pub struct Seen {
 impl Seen {
     pub fn new(retention_ms: u64, max_ids: u32) -> Self {
         Seen {
-            times: HashMap::new(),
+            latest: HashTable::new(),
+            hasher: RandomState::new(),
             log: Vec::new(),
             start: 0,
+            base: 0,
             entries: 0,
             clock: i64::MIN,
             retention_ms: i64::try_from(retention_ms).unwrap_or(i64::MAX),
@@ -51,18 +61,26 @@ impl Seen {
     }
 
     pub fn len(&self) -> usize {
-        self.times.len()
+        self.latest.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
+        self.latest.is_empty()
+    }
+
+    /// The record time `id` was last remembered at.
+    fn time_of(&self, id: &str) -> Option<i64> {
+        let hash = self.hasher.hash_one(id);
+        let at = self
+            .latest
+            .find(hash, |&p| id_at(&self.log, self.base, p) == id)?;
+        entry_at(&self.log[(at - self.base) as usize..]).map(|(t, _)| t)
     }
 
     /// Whether `id` was remembered at most the retention away from `at_ms`.
     pub fn contains(&self, id: &str, at_ms: i64) -> bool {
-        self.times
-            .get(id)
-            .is_some_and(|&t| (i128::from(at_ms) - i128::from(t)).abs() <= self.retention_ms.into())
+        self.time_of(id)
+            .is_some_and(|t| (i128::from(at_ms) - i128::from(t)).abs() <= self.retention_ms.into())
     }
 
     /// Remembers `id` as seen at `at_ms`, then forgets what is too old or too much.
@@ -70,37 +88,61 @@ impl Seen {
         if self.max_ids == 0 {
             return;
         }
-        match self.times.get_mut(id) {
-            Some(t) => *t = at_ms,
-            None => {
-                self.times.insert(Box::from(id), at_ms);
-            }
-        }
+        let position = self.base + self.log.len() as u64;
         self.log.extend_from_slice(&at_ms.to_le_bytes());
         self.log.extend_from_slice(&(id.len() as u32).to_le_bytes());
         self.log.extend_from_slice(id.as_bytes());
         self.entries += 1;
+        let Seen {
+            latest,
+            hasher,
+            log,
+            base,
+            ..
+        } = self;
+        let hash = hasher.hash_one(id);
+        match latest.find_mut(hash, |&p| id_at(log, *base, p) == id) {
+            Some(p) => *p = position,
+            None => {
+                latest.insert_unique(hash, position, |&p| hasher.hash_one(id_at(log, *base, p)));
+            }
+        }
         self.clock = self.clock.max(at_ms);
         self.forget();
     }
 
     fn forget(&mut self) {
         let horizon = self.clock.saturating_sub(self.retention_ms);
-        // The oldest entry; `log` and `times` are borrowed apart.
-        while let Some((t, id)) = entry_at(&self.log[self.start..]) {
-            let live = self.times.get(id) == Some(&t);
-            if live && t >= horizon && self.times.len() <= self.max_ids {
+        let Seen {
+            latest,
+            hasher,
+            log,
+            base,
+            start,
+            entries,
+            ..
+        } = self;
+        // The oldest entry; it is live when the table points at it.
+        while let Some((t, id)) = entry_at(&log[*start..]) {
+            let here = *base + *start as u64;
+            let held = latest.len();
+            let found = latest.find_entry(hasher.hash_one(id), |&p| p == here);
+            if found.is_ok() && t >= horizon && held <= self.max_ids {
                 break;
             }
-            if live {
-                self.times.remove(id);
+            if let Ok(live) = found {
+                live.remove();
             }
-            self.start += ENTRY_HEAD + id.len();
-            self.entries -= 1;
+            *start += ENTRY_HEAD + id.len();
+            *entries -= 1;
         }
-        if self.start >= COMPACT_AT && self.start * 2 >= self.log.len() {
-            self.log.drain(..self.start);
-            self.start = 0;
+        if *start >= COMPACT_AT && *start * 4 >= log.len() {
+            log.drain(..*start);
+            *base += *start as u64;
+            *start = 0;
+            if log.capacity() > 2 * log.len() {
+                log.shrink_to(log.len() + log.len() / 2);
+            }
         }
     }
 
@@ -133,6 +175,14 @@ impl Seen {
         *self = fresh;
         Ok(())
     }
+}
+
+/// The id of the entry at `position` (counted from the memory's beginning);
+/// empty if the position is not an entry (never for the table's positions).
+fn id_at(log: &[u8], base: u64, position: u64) -> &str {
+    log.get((position - base) as usize..)
+        .and_then(entry_at)
+        .map_or("", |(_, id)| id)
 }
 
 /// The entry at the start of `bytes`, if it is whole and its id is UTF-8.
@@ -256,7 +306,7 @@ mod tests {
         let mut t = Seen::new(100, 10);
         t.restore(&s.snapshot()).expect("restores");
         assert_eq!(t.len(), 3);
-        assert_eq!(t.times.get("a"), Some(&10));
+        assert_eq!(t.time_of("a"), Some(10));
         assert_eq!(t.snapshot(), s.snapshot());
     }
 
@@ -275,7 +325,11 @@ mod tests {
         let bytes = s.snapshot();
         let mut t = Seen::new(3_000, 1_000);
         t.restore(&bytes).expect("restores");
-        assert_eq!(t.times, s.times);
+        assert_eq!(t.len(), s.len());
+        for i in 0..5_000 {
+            let id = format!("event-{i}");
+            assert_eq!(t.time_of(&id), s.time_of(&id), "{id}");
+        }
         assert_eq!(t.snapshot(), bytes);
     }
 
