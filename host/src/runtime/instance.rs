@@ -314,10 +314,14 @@ enum Request {
 impl Request {
     fn bytes(&self) -> usize {
         match self {
+            // What the batch holds in memory, room included.
             Request::Process(b) | Request::Update(b) => {
-                b.data.len()
-                    + 4 * (b.keys.len() + b.values.len() + b.header_counts.len() + b.headers.len())
-                    + 8 * b.timestamps.len()
+                b.data.capacity()
+                    + 4 * (b.keys.capacity()
+                        + b.values.capacity()
+                        + b.header_counts.capacity()
+                        + b.headers.capacity())
+                    + 8 * b.timestamps.capacity()
             }
             Request::NextBatch(_) | Request::Tick(..) => 16,
         }
