@@ -114,10 +114,7 @@ impl InFlight {
         source: &mut Source,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
-        while !self.queue.is_empty() {
-            self.land_front(source, stats).await?;
-        }
-        Ok(())
+        self.land_until(self.pushed, source, stats).await
     }
 
     /// Waits for the batches up to the `n`th handed over.
