@@ -3,6 +3,8 @@
 //! Without these an operator (or a test) cannot tell a consumer that waits for
 //! a rebalance from one that stalls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
@@ -13,13 +15,22 @@ use rdkafka::{Offset, TopicPartitionList};
 /// The context of every group consumer weir makes.
 pub struct GroupContext {
     group: String,
+    /// A commit failed since [`GroupContext::take_failed_commit`] last asked.
+    failed_commit: AtomicBool,
 }
 
 impl GroupContext {
     pub fn new(group: &str) -> Self {
         GroupContext {
             group: group.to_string(),
+            failed_commit: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a commit failed since the last call: the source then sends
+    /// its positions again instead of taking them as committed.
+    pub fn take_failed_commit(&self) -> bool {
+        self.failed_commit.swap(false, Ordering::Relaxed)
     }
 }
 
@@ -118,6 +129,7 @@ impl ConsumerContext for GroupContext {
                 tracing::debug!(group = %self.group, offsets = %describe(offsets), "Offsets committed.")
             }
             Err(e) => {
+                self.failed_commit.store(true, Ordering::Relaxed);
                 tracing::warn!(group = %self.group, error = %e, offsets = %describe(offsets), "A commit failed; the next checkpoint commits again.")
             }
         }

@@ -59,6 +59,9 @@ pub struct KafkaSource {
     last_size: BatchSize,
     /// How the last batch filled (for the pipeline's phase times).
     last_fill: Option<Fill>,
+    /// What was last sent to the group per partition, so a checkpoint that
+    /// moved nothing sends nothing.
+    committed: BTreeMap<i32, i64>,
 }
 
 /// When a batch closes. A batch takes what the consumer has ready and closes
@@ -157,6 +160,7 @@ impl KafkaSource {
             missing: None,
             last_size: MIN_BATCH_ROOM,
             last_fill: None,
+            committed: BTreeMap::new(),
         })
     }
 
@@ -406,12 +410,18 @@ impl KafkaSource {
             let msg = match next_message(&self.consumer, open, self.batching, deadline, stop).await
             {
                 Wait::Closed => break,
+                Wait::Error(source) if is_transport(&source) => {
+                    // librdkafka reconnects by itself and the client context
+                    // has logged it already. An outage queues dozens of these
+                    // ahead of the records; pausing on each one kept a
+                    // consumer behind its own backlog for minutes after the
+                    // broker came back, so the batch reads on.
+                    tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
+                    continue;
+                }
                 Wait::Error(source) => {
                     if is_missing_topic(&source) {
                         self.topic_missing();
-                    } else if is_transport(&source) {
-                        // The client context has logged it already.
-                        tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
                     } else {
                         tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");
                     }
@@ -498,8 +508,29 @@ impl KafkaSource {
     }
 
     /// Commits `positions` (a durable checkpoint's) to the group, and reports the lag.
+    ///
+    /// Only the partitions this consumer holds now, and only those that
+    /// moved since the last commit. While the group re-forms (after a broker
+    /// outage, say) the consumer holds none: a commit sent then is refused
+    /// with "unknown member", and librdkafka answers that refusal by starting
+    /// its join over, so a commit at every checkpoint kept the consumer out
+    /// of its group for good. The checkpoint file keeps the positions; they
+    /// reach the group once it hands the partitions back.
     pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), KafkaIoError> {
-        self.flush(positions, CommitMode::Async)?;
+        if !self.transactional {
+            let held = self.assigned();
+            if self.consumer.context().take_failed_commit() {
+                self.committed.clear();
+            }
+            self.committed.retain(|p, _| held.contains(p));
+            let moved: BTreeMap<i32, i64> = positions
+                .iter()
+                .filter(|&(p, next)| held.contains(p) && self.committed.get(p) != Some(next))
+                .map(|(&p, &next)| (p, next))
+                .collect();
+            self.flush(&moved, CommitMode::Async)?;
+            self.committed.extend(moved);
+        }
         self.report_lag();
         Ok(())
     }

@@ -172,9 +172,8 @@ async fn five_stops_and_five_kills_per_pipeline_lose_nothing() {
 
 /// Takes the mock cluster's broker down for `length`, timed by this thread
 /// (outside the runtime the pipeline shares): on a loaded machine a tokio
-/// timer of this test fired 8 s late once, which made the outage longer than
-/// the consumer's session timeout and tested something else. The outage it
-/// really was.
+/// timer of this test fired 8 s late once, and the outage is what decides
+/// whether the consumer stays in its group. The outage it really was.
 fn outage_of<C: rdkafka::ClientContext>(mock: &MockCluster<'_, C>, length: Duration) -> Duration {
     tokio::task::block_in_place(|| {
         mock.broker_down(1).expect("down");
@@ -185,9 +184,11 @@ fn outage_of<C: rdkafka::ClientContext>(mock: &MockCluster<'_, C>, length: Durat
     })
 }
 
-/// The broker goes away for 3 s in the middle of a produce run and, later, in
-/// the middle of a consume run (mock cluster: broker down, then up). The
-/// producer's retries and the consumer's resume lose nothing.
+/// The broker goes away for 3 s in the middle of a produce run and, later,
+/// for longer than the consumer's session timeout in the middle of a consume
+/// run (mock cluster: broker down, then up). The producer's retries lose
+/// nothing; the consumer is put out of its group, rejoins, gets its
+/// partitions back and reads to the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     plugin("purchases-gen");
@@ -254,7 +255,9 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
     let midway = eventually(|| read.load(std::sync::atomic::Ordering::Relaxed) >= third).await;
     assert!(midway, "the consumer made no progress:\n{}", log.text());
     let read_at_outage = read.load(std::sync::atomic::Ordering::Relaxed);
-    let consume_outage = outage_of(&mock, Duration::from_secs(3));
+    // Longer than VALIDATE's session timeout (6 s): the group always drops
+    // the consumer, so its way back in is what this part tests.
+    let consume_outage = outage_of(&mock, Duration::from_secs(8));
     let up = Instant::now();
     let read_at_return = read.load(std::sync::atomic::Ordering::Relaxed);
     let stats = consuming.await.expect("validate");
@@ -274,6 +277,13 @@ async fn the_broker_going_away_mid_produce_and_mid_consume_loses_nothing() {
         consume_recovered.as_secs_f64()
     );
     assert_eq!(tally.lost, 0, "{tally}\n{text}");
+    let back = text
+        .find("Partitions lost")
+        .is_some_and(|lost| text[lost..].contains("Partitions assigned by the group"));
+    assert!(
+        back,
+        "the consumer was not put out of its group and taken back:\n{events}"
+    );
 }
 
 /// A connector whose plugin traps on every call, beside a healthy one in the
