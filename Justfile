@@ -108,6 +108,7 @@ test: setup plugin build
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/check_proto.py
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/compare_json.py
     {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir
+    {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir --s3
     just audit
     just bench --quick
 

@@ -514,7 +514,7 @@ fn parquet(rows: usize) -> Result<()> {
         "row_group_size": 65_536,
         "max_buffered_rows": rows + 1,
     }))?;
-    let mut sink = weir::sinks::ParquetSink::new(&cfg, "bench");
+    let mut sink = weir::sinks::ParquetSink::new(&cfg, "bench")?;
     let start = Instant::now();
     let rejected = sink.write(&batch);
     anyhow::ensure!(rejected.is_empty(), "rows refused: {:?}", &rejected[..1]);

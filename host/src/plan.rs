@@ -312,7 +312,7 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
         );
     }
     if let Some(pq) = &c.sink.parquet {
-        let (level, where_) = folder_verdict(Path::new(&pq.path));
+        let (level, where_) = output_verdict(&pq.path, &pq.storage);
         p.add(
             level,
             format!(
@@ -396,6 +396,20 @@ async fn check_schema(url: &str, subject: &str, schema: &str) -> Result<String, 
 
 /// Whether files can be written under `dir`: it exists and is writable, or
 /// the nearest existing folder above it is.
+/// A Parquet dataset's root: a local folder as [`folder_verdict`] sees it,
+/// or a bucket that must answer and take a write now.
+fn output_verdict(path: &str, storage: &crate::config::StorageOptions) -> (Level, String) {
+    use crate::sinks::parquet::Output;
+    match Output::open(path, storage) {
+        Err(e) => (Level::Error, e.to_string()),
+        Ok(Output::Folder(dir)) => folder_verdict(&dir),
+        Ok(bucket) => match bucket.probe_bucket() {
+            Some(Err(e)) => (Level::Error, e.to_string()),
+            _ => (Level::Ok, "bucket answers and takes writes".into()),
+        },
+    }
+}
+
 fn folder_verdict(dir: &Path) -> (Level, String) {
     let mut probe = dir;
     loop {

@@ -410,7 +410,10 @@ fn load_avro(path: &Path) -> Result<AvroSchema, String> {
 /// Columns named once, partition columns among them, sizes above zero.
 fn check_parquet(p: &ParquetSink) -> Result<(), (&'static str, String)> {
     if p.path.trim().is_empty() {
-        return Err(("path", "must name a folder".into()));
+        return Err(("path", "must name a folder or an object store URL".into()));
+    }
+    if let Err(e) = crate::sinks::parquet::Output::open(&p.path, &p.storage) {
+        return Err(("path", e.to_string()));
     }
     if p.columns.is_empty() {
         return Err(("columns", "declare at least one column".into()));

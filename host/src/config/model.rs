@@ -244,8 +244,14 @@ pub struct SinkConfig {
 #[serde(deny_unknown_fields)]
 pub struct ParquetSink {
     /// `path = "out/campaign-minute"`: the dataset's root folder (relative to the
-    /// working directory).
+    /// working directory), or an object store: `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`.
     pub path: String,
+    /// `[sink.parquet.storage]`: object store settings (`object_store`'s keys,
+    /// e.g. `aws_endpoint_url`, `aws_region`, `aws_allow_http`), over the ones
+    /// the standard environment gives (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
+    #[serde(default)]
+    pub storage: StorageOptions,
     /// `partition_by = ["network_id", "minute_timestamp"]`: columns that become
     /// folders, in this order, and are left out of the files.
     #[serde(default)]
@@ -262,6 +268,18 @@ pub struct ParquetSink {
     /// `max_buffered_rows = 100000`: rows held before an early checkpoint writes them.
     #[serde(default = "defaults::max_buffered_rows")]
     pub max_buffered_rows: usize,
+}
+
+/// Object store settings. They may hold credentials, so `Debug` shows the
+/// keys only.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct StorageOptions(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for StorageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -170,7 +170,7 @@ impl Pipeline {
             if done.uncommitted + done.temporary > 0 {
                 tracing::info!(
                     connector = %self.name,
-                    root = %p.root().display(),
+                    root = %p.root(),
                     uncommitted = done.uncommitted,
                     temporary = done.temporary,
                     "Removed Parquet files the last checkpoint does not cover; their rows are written again."

@@ -103,15 +103,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// A sink could not write its files (disk full, folder unwritable): worth
-    /// retrying, nothing else is wrong.
+    /// A sink could not write its files (disk full, folder unwritable, a
+    /// bucket that refuses writes): worth retrying, nothing else is wrong.
     fn is_sink_io(&self) -> bool {
         matches!(
             self,
             PipelineError::Sink {
-                source: SinkError::Parquet(crate::sinks::parquet::ParquetError::Io { .. }),
+                source: SinkError::Parquet(e),
                 ..
-            }
+            } if e.is_io()
         )
     }
 }
@@ -456,7 +456,11 @@ impl Pipeline {
             _ => None,
         };
         if let (Some(p), None) = (&c.sink.parquet, &lanes) {
-            sinks.push(Sink::Parquet(Box::new(ParquetSink::new(p, &name))));
+            let sink = ParquetSink::new(p, &name).map_err(|e| PipelineError::Sink {
+                connector: name.clone(),
+                source: e.into(),
+            })?;
+            sinks.push(Sink::Parquet(Box::new(sink)));
         }
         let transactions = match (&transactional_id, &loaded.state_topic) {
             (Some(_), Some(topic)) => Some(

@@ -229,7 +229,12 @@ impl Lanes {
             .spec
             .parquet
             .as_ref()
-            .map(|cfg| ParquetSink::new(cfg, &format!("{}-p{p}", self.connector)));
+            .map(|cfg| ParquetSink::new(cfg, &format!("{}-p{p}", self.connector)))
+            .transpose()
+            .map_err(|e| PipelineError::Sink {
+                connector: self.connector.clone(),
+                source: e.into(),
+            })?;
         if let Some(c) = ckpt {
             let (connector, path) = (
                 self.connector.clone(),

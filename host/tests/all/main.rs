@@ -22,5 +22,6 @@ mod plan;
 mod purchases;
 mod registry;
 mod restart;
+mod s3;
 mod sandbox;
 mod version;

@@ -4,15 +4,16 @@
 //!
 //! Effectively-once: rows are buffered and written only when a checkpoint is
 //! taken, under names that carry the connector's run id and the checkpoint's
-//! sequence number (`NAME-RUN-SEQ-K.parquet`). Each file is written under a
-//! hidden temporary name (`.NAME-….tmp`, which pyarrow, Spark and DuckDB skip),
-//! synced, and renamed. If the host dies between the files and the checkpoint,
-//! the restart deletes the files of sequences the checkpoint does not cover; the
-//! restored state emits those rows again.
+//! sequence number (`NAME-RUN-SEQ-K.parquet`), each file whole or not at all
+//! (see [`output`]: a local folder or an object store's bucket). If the host
+//! dies between the files and the checkpoint, the restart deletes the files of
+//! sequences the checkpoint does not cover; the restored state emits those
+//! rows again.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::{Path, PathBuf};
+mod output;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -32,6 +33,8 @@ use crate::config::{ColumnType, ParquetColumn, ParquetCompression, ParquetSink a
 use crate::record::Batch;
 use weir_sdk::Rejection;
 
+pub use output::Output;
+
 /// The folder name Hive, Spark and pyarrow use for a null partition value.
 pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
@@ -43,8 +46,29 @@ pub enum ParquetError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("parquet sink: cannot encode {}: {reason}", path.display())]
-    Encode { path: PathBuf, reason: String },
+    #[error(
+        "parquet sink: {action} {url}: {reason}; check that the bucket exists, that the credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION; AWS_ENDPOINT_URL and AWS_ALLOW_HTTP for a local server) may write to it, and that the endpoint answers"
+    )]
+    Store {
+        action: &'static str,
+        url: String,
+        /// The store's answer in one line (see [`output::store_reason`]).
+        reason: String,
+    },
+    #[error(
+        "parquet sink: `{url}` is not an object store URL this host can open: {reason}; write s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX, or a local folder"
+    )]
+    Url { url: String, reason: String },
+    #[error("parquet sink: cannot encode {file}: {reason}")]
+    Encode { file: String, reason: String },
+}
+
+impl ParquetError {
+    /// The output could not be reached or written (a full disk, a bucket that
+    /// refuses writes): the pipeline pauses and retries instead of failing.
+    pub fn is_io(&self) -> bool {
+        matches!(self, ParquetError::Io { .. } | ParquetError::Store { .. })
+    }
 }
 
 /// What a restart cleaned up.
@@ -57,7 +81,7 @@ pub struct Recovered {
 }
 
 pub struct ParquetSink {
-    root: PathBuf,
+    output: Output,
     connector: String,
     /// Identifies this connector's dataset across restarts (kept in checkpoints).
     run: String,
@@ -76,7 +100,7 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    pub fn new(cfg: &Config, connector: &str) -> Self {
+    pub fn new(cfg: &Config, connector: &str) -> Result<Self, ParquetError> {
         let fields: Vec<Field> = cfg
             .columns
             .iter()
@@ -88,8 +112,8 @@ impl ParquetSink {
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
         };
-        ParquetSink {
-            root: PathBuf::from(&cfg.path),
+        Ok(ParquetSink {
+            output: Output::open(&cfg.path, &cfg.storage)?,
             connector: connector.to_string(),
             run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
             columns: cfg.columns.clone(),
@@ -101,11 +125,12 @@ impl ParquetSink {
             buffer: BTreeMap::new(),
             buffered: 0,
             written_in_sequence: (0, 0),
-        }
+        })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the dataset goes, as the connector names it.
+    pub fn root(&self) -> String {
+        self.output.describe()
     }
 
     /// Buffers every record that fits the schema; returns the others with the
@@ -147,15 +172,10 @@ impl ParquetSink {
             self.run = run.to_string();
         }
         let mut done = Recovered::default();
-        if !self.root.exists() {
-            return Ok(done);
-        }
         let own = format!("{}-{}-", self.connector, self.run);
         let tmp = format!(".{}-", self.connector);
-        for path in files_under(&self.root)? {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
+        for file in self.output.files()? {
+            let name = file.name.as_str();
             let stale = if name.starts_with(&tmp) && name.ends_with(".tmp") {
                 done.temporary += 1;
                 true
@@ -170,94 +190,57 @@ impl ParquetSink {
                 false
             };
             if stale {
-                fs::remove_file(&path).map_err(|source| ParquetError::Io {
-                    action: "cannot remove",
-                    path: path.clone(),
-                    source,
-                })?;
+                self.output.remove(&file.location)?;
             }
         }
         Ok(done)
     }
 
     /// Writes the buffered rows, one file per partition folder, named for
-    /// checkpoint `sequence`; every file is synced and renamed into place before
-    /// this returns. Returns the files written.
-    pub fn flush(&mut self, sequence: u64) -> Result<Vec<PathBuf>, ParquetError> {
+    /// checkpoint `sequence`; every file is whole and durable before this
+    /// returns. Returns where the files went.
+    pub fn flush(&mut self, sequence: u64) -> Result<Vec<String>, ParquetError> {
         if self.written_in_sequence.0 != sequence {
             self.written_in_sequence = (sequence, 0);
         }
         // Every attempt gets its own file number: rows that arrive after a
-        // failed attempt never overwrite a file an earlier attempt renamed.
+        // failed attempt never overwrite a file an earlier attempt put.
         let k = self.written_in_sequence.1;
         self.written_in_sequence.1 += 1;
         let mut written = Vec::new();
-        let mut dirs = BTreeSet::new();
         let folders: Vec<String> = self.buffer.keys().cloned().collect();
-        for folder in folders {
-            let dir = self.root.join(&folder);
-            fs::create_dir_all(&dir).map_err(|source| ParquetError::Io {
-                action: "cannot create",
-                path: dir.clone(),
-                source,
-            })?;
+        for folder in &folders {
             let name = format!(
                 "{}-{}-{sequence:010}-{k:04}.parquet",
                 self.connector, self.run
             );
-            let tmp = dir.join(format!(".{name}.tmp"));
-            let path = dir.join(&name);
-            let rows = self.buffer.get(&folder).map_or(&[][..], Vec::as_slice);
-            self.write_file(&tmp, rows, sequence)?;
-            fs::rename(&tmp, &path).map_err(|source| ParquetError::Io {
-                action: "cannot rename into",
-                path: path.clone(),
-                source,
-            })?;
-            // Only rows that are in a renamed file leave the buffer: a failed
-            // attempt keeps the rest for the next one.
-            if let Some(rows) = self.buffer.remove(&folder) {
+            let rows = self.buffer.get(folder).map_or(&[][..], Vec::as_slice);
+            let bytes = self
+                .encode(rows, sequence)
+                .map_err(|reason| ParquetError::Encode {
+                    file: format!("{}/{folder}/{name}", self.output.describe()),
+                    reason,
+                })?;
+            written.push(self.output.put(folder, &name, bytes)?);
+            // Only rows that are in a file put whole leave the buffer: a
+            // failed attempt keeps the rest for the next one.
+            if let Some(rows) = self.buffer.remove(folder) {
                 self.buffered = self.buffered.saturating_sub(rows.len());
             }
-            let mut d = dir.as_path();
-            while d.starts_with(&self.root) && dirs.insert(d.to_path_buf()) {
-                match d.parent() {
-                    Some(p) => d = p,
-                    None => break,
-                }
-            }
-            written.push(path);
         }
-        for d in &dirs {
-            sync_dir(d)?;
-        }
+        self.output.sync(&folders)?;
         Ok(written)
     }
 
-    fn write_file(
-        &self,
-        path: &Path,
-        rows: &[Map<String, Value>],
-        sequence: u64,
-    ) -> Result<(), ParquetError> {
-        let encode = |reason: String| ParquetError::Encode {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let io = |action, source| ParquetError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        };
+    /// One Parquet file of `rows`, in memory.
+    fn encode(&self, rows: &[Map<String, Value>], sequence: u64) -> Result<Vec<u8>, String> {
         let arrays = self
             .schema
             .fields()
             .iter()
             .map(|f| column_array(f, rows))
             .collect::<Vec<_>>();
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| encode(e.to_string()))?;
-        let file = fs::File::create(path).map_err(|e| io("cannot create", e))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| e.to_string())?;
         // The footer names the run and checkpoint whose source positions cover the rows.
         let props = WriterProperties::builder()
             .set_compression(self.compression)
@@ -269,12 +252,10 @@ impl ParquetSink {
                 KeyValue::new("weir.checkpoint".into(), sequence.to_string()),
             ]))
             .build();
-        let handle = file.try_clone().map_err(|e| io("cannot open", e))?;
-        let mut writer = ArrowWriter::try_new(handle, self.schema.clone(), Some(props))
-            .map_err(|e| encode(e.to_string()))?;
-        writer.write(&batch).map_err(|e| encode(e.to_string()))?;
-        writer.close().map_err(|e| encode(e.to_string()))?;
-        file.sync_all().map_err(|e| io("cannot sync", e))
+        let mut writer = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props))
+            .map_err(|e| e.to_string())?;
+        writer.write(&batch).map_err(|e| e.to_string())?;
+        writer.into_inner().map_err(|e| e.to_string())
     }
 
     /// Checks a record against the schema: the partition folder and the row.
@@ -401,44 +382,15 @@ fn escape(value: &str) -> String {
     out
 }
 
-/// Every file below `root` (folders first visited, in no particular order).
-fn files_under(root: &Path) -> Result<Vec<PathBuf>, ParquetError> {
-    let mut out = Vec::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        let entries = fs::read_dir(&dir).map_err(|source| ParquetError::Io {
-            action: "cannot list",
-            path: dir.clone(),
-            source,
-        })?;
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), ParquetError> {
-    fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| ParquetError::Io {
-            action: "cannot sync",
-            path: dir.to_path_buf(),
-            source,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::Record;
     use arrow_array::Array;
+    use output::files_under;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::fs;
+    use std::path::Path;
 
     fn config(root: &Path) -> Config {
         let text = format!(
@@ -482,7 +434,7 @@ columns = [
     #[test]
     fn a_failed_flush_keeps_the_rows_it_did_not_write() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = ParquetSink::new(&config(dir.path()), "c");
+        let mut sink = ParquetSink::new(&config(dir.path()), "c").unwrap();
         sink.write(&Batch::from_records(&[
             rec(r#"{"campaign_id": 1, "network_id": 7, "minute": "m", "avg": 1}"#),
             rec(r#"{"campaign_id": 2, "network_id": 8, "minute": "m", "avg": 1}"#),
@@ -503,7 +455,7 @@ columns = [
         fs::remove_file(dir.path().join("network_id=8")).unwrap();
         let written = sink.flush(2).unwrap();
         assert_eq!(written.len(), 1, "only the rows not written before");
-        assert!(written[0].ends_with(format!(
+        assert!(written[0].ends_with(&format!(
             "network_id=8/minute=m/c-{run}-0000000002-0000.parquet"
         )));
         assert!(sink.flush(3).unwrap().is_empty());
@@ -512,7 +464,7 @@ columns = [
     #[test]
     fn rows_land_in_partition_folders_and_misfits_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = ParquetSink::new(&config(dir.path()), "c");
+        let mut sink = ParquetSink::new(&config(dir.path()), "c").unwrap();
         let batch = Batch::from_records(&[
             rec(
                 r#"{"campaign_id": 1, "network_id": 7, "minute": "2026-11-23T10:05", "avg": 1.5, "start": 1000, "extra": true}"#,
@@ -591,7 +543,7 @@ columns = [
     fn recovery_removes_what_the_checkpoint_does_not_cover() {
         let dir = tempfile::tempdir().unwrap();
         let row = r#"{"campaign_id": 1, "network_id": 7, "minute": "m", "avg": 1}"#;
-        let mut sink = ParquetSink::new(&config(dir.path()), "c");
+        let mut sink = ParquetSink::new(&config(dir.path()), "c").unwrap();
         for seq in [1, 2, 3] {
             sink.write(&Batch::from_records(&[rec(row)]));
             sink.flush(seq).unwrap();
@@ -606,7 +558,7 @@ columns = [
         .unwrap();
 
         // A run without a checkpoint only clears temporary files.
-        let mut fresh = ParquetSink::new(&config(dir.path()), "c");
+        let mut fresh = ParquetSink::new(&config(dir.path()), "c").unwrap();
         assert_eq!(
             fresh.recover(None, 0).unwrap(),
             Recovered {
@@ -616,7 +568,7 @@ columns = [
         );
         assert_eq!(parquet_files(dir.path()).len(), 4);
 
-        let mut restarted = ParquetSink::new(&config(dir.path()), "c");
+        let mut restarted = ParquetSink::new(&config(dir.path()), "c").unwrap();
         let done = restarted.recover(Some(&state), 1).unwrap();
         assert_eq!(
             done,
@@ -636,6 +588,6 @@ columns = [
         // The restarted sink writes the next sequence under the same run.
         restarted.write(&Batch::from_records(&[rec(row)]));
         let again = restarted.flush(2).unwrap();
-        assert!(again[0].ends_with(format!("c-{run}-0000000002-0000.parquet")));
+        assert!(again[0].ends_with(&format!("c-{run}-0000000002-0000.parquet")));
     }
 }
