@@ -15,3 +15,4 @@ pub mod scaffold;
 pub mod sinks;
 pub mod sources;
 pub mod state;
+pub mod telemetry;

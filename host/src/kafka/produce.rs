@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use super::KafkaIoError;
 use super::context::log_line;
 use crate::record::{Record, RecordView};
+use crate::telemetry::{DeliveryFailed, Emit};
 
 /// The producer every sink, the DLQ, the state topics and the registry log use.
 pub type Producer = ThreadedProducer<DeliveryCounter>;
@@ -117,8 +118,7 @@ impl Pending {
                 Ok(())
             }
             Some(reason) => {
-                metrics::counter!("weir_producer_delivery_errors_total", "topic" => self.topic.clone())
-                    .increment(1);
+                DeliveryFailed { topic: &self.topic }.emit();
                 Err(KafkaIoError::Delivery {
                     topic: self.topic,
                     reason,

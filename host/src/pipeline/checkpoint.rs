@@ -14,6 +14,7 @@ use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::sources::generator::{LINEAGE_HEADER, PART_HEADER, SEQ_HEADER};
 use crate::state::{Checkpoint, StageState, StateError};
+use crate::telemetry::{CheckpointDone, Emit};
 
 /// When a checkpoint must be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -437,7 +438,10 @@ impl Pipeline {
     /// A checkpoint is durable and its positions committed.
     fn checkpoint_done(&mut self, stats: &mut RunStats, sequence: u64) {
         stats.checkpoints += 1;
-        metrics::counter!("weir_checkpoints_total", "connector" => self.name.clone()).increment(1);
+        CheckpointDone {
+            connector: &self.name,
+        }
+        .emit();
         tracing::debug!(connector = %self.name, sequence, "Checkpoint written.");
     }
 

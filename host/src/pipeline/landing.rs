@@ -13,6 +13,7 @@ use crate::kafka::KafkaIoError;
 use crate::record::{NextOffsets, now_ms};
 use crate::sinks::{Pending, SinkError};
 use crate::sources::Source;
+use crate::telemetry::{Emit, EndToEnd};
 
 /// Batches in flight at most: enough to keep the producer busy while a batch is
 /// processed, few enough that a restart repeats little.
@@ -167,10 +168,12 @@ fn latencies(timestamps: &[i64]) -> Vec<i64> {
 
 /// Each output's time from its input's timestamp to its acknowledgement.
 fn record_latency(connector: &str, stats: &mut RunStats, latencies: &[i64]) {
-    let end_to_end =
-        metrics::histogram!("weir_end_to_end_seconds", "connector" => connector.to_string());
     for &ms in latencies {
         stats.latency.record(ms);
-        end_to_end.record(ms as f64 / 1000.0);
     }
+    EndToEnd {
+        connector,
+        latencies_ms: latencies,
+    }
+    .emit();
 }

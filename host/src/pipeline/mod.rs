@@ -26,6 +26,9 @@ use crate::sources::event_time::EventTimeField;
 use crate::sources::kafka::Batching;
 use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
 use crate::state::{Checkpoint, CheckpointStore, StateError};
+use crate::telemetry::{
+    BatchDone, DeadLettered, Emit, RecordsDropped, RecordsRead, RecordsWritten, Triggered,
+};
 
 mod checkpoint;
 mod landing;
@@ -695,8 +698,11 @@ impl Pipeline {
         self.read_total
             .fetch_add(input.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let started = std::time::Instant::now();
-        metrics::counter!("weir_records_read_total", "connector" => self.name.clone())
-            .increment(input.len() as u64);
+        RecordsRead {
+            connector: &self.name,
+            count: input.len() as u64,
+        }
+        .emit();
         // Only the origins are needed to commit; the records move into the stages.
         let origins = input.next_offsets();
         self.source.mark_in_flight(&origins);
@@ -738,8 +744,12 @@ impl Pipeline {
         }
         for (stage, n) in dropped.into_iter().filter(|(_, n)| *n > 0) {
             stats.dropped += n;
-            metrics::counter!("weir_records_dropped_total", "connector" => self.name.clone(), "stage" => stage)
-                .increment(n);
+            RecordsDropped {
+                connector: &self.name,
+                stage: &stage,
+                count: n,
+            }
+            .emit();
         }
         let delivering = std::time::Instant::now();
         for (p, out) in lane_outputs {
@@ -749,8 +759,11 @@ impl Pipeline {
         stats
             .phases
             .record(&self.name, Phase::Deliver, delivering.elapsed());
-        metrics::histogram!("weir_batch_seconds", "connector" => self.name.clone())
-            .record(started.elapsed().as_secs_f64());
+        BatchDone {
+            connector: &self.name,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+        .emit();
         Ok(())
     }
 
@@ -810,19 +823,20 @@ impl Pipeline {
             .collect();
         self.in_flight
             .push(reports, origins, timestamps, &mut self.source, stats);
-        let connector = self.name.clone();
-        metrics::counter!("weir_records_written_total", "connector" => connector.clone())
-            .increment(written as u64);
+        RecordsWritten {
+            connector: &self.name,
+            count: written as u64,
+        }
+        .emit();
         for e in dead.iter() {
             for code in e.counted_codes() {
                 *stats.dlq_reasons.entry(code.to_string()).or_default() += 1;
-                metrics::counter!(
-                    "weir_dlq_records_total",
-                    "connector" => connector.clone(),
-                    "stage" => e.stage.clone(),
-                    "reason" => code.to_string()
-                )
-                .increment(1);
+                DeadLettered {
+                    connector: &self.name,
+                    stage: &e.stage,
+                    reason: code,
+                }
+                .emit();
             }
         }
         Ok(())
@@ -857,7 +871,11 @@ impl Pipeline {
                 }
             }
             stats.triggers += 1;
-            metrics::counter!("weir_triggers_total", "connector" => self.name.clone()).increment(1);
+            Triggered {
+                connector: &self.name,
+                watermark_ms: None,
+            }
+            .emit();
             for (p, out) in outputs {
                 self.deliver(&out, &[], Some(p), Vec::new(), stats).await?;
             }
@@ -874,9 +892,11 @@ impl Pipeline {
         };
         let output = tick_stage(&self.name, &mut agg.stage, watermark).await;
         stats.triggers += 1;
-        metrics::counter!("weir_triggers_total", "connector" => self.name.clone()).increment(1);
-        metrics::gauge!("weir_watermark_ms", "connector" => self.name.clone())
-            .set(watermark.max(0) as f64);
+        Triggered {
+            connector: &self.name,
+            watermark_ms: Some(watermark),
+        }
+        .emit();
         match output {
             Some(records) => self.deliver(&records, &[], None, Vec::new(), stats).await,
             None => Ok(()),

@@ -9,6 +9,7 @@ use weir_sdk::flat::{Failure, Outcome, Output};
 use crate::record::{Batch, Record};
 use crate::runtime::{AsyncInstance, CallError};
 use crate::sinks::DlqEntry;
+use crate::telemetry::{Emit, StageBatch};
 
 /// A plugin stage between source and sinks.
 pub(super) struct Stage {
@@ -42,10 +43,6 @@ pub(super) async fn run_stage(
             Call::Update => p.update(columns),
         })
         .await;
-    let labels = [
-        ("plugin", stage.plugin.name().to_string()),
-        ("stage", stage.label.clone()),
-    ];
     let inputs = records.len() as u64;
     let dead_before = dead.len();
     let checked = match result {
@@ -82,10 +79,14 @@ pub(super) async fn run_stage(
             (Batch::default(), 0)
         }
     };
-    metrics::counter!("weir_stage_records_in_total", &labels).increment(inputs);
-    metrics::counter!("weir_stage_records_out_total", &labels).increment(output.len() as u64);
-    metrics::counter!("weir_stage_records_failed_total", &labels)
-        .increment((dead.len() - dead_before) as u64);
+    StageBatch {
+        plugin: stage.plugin.name(),
+        stage: &stage.label,
+        inputs,
+        outputs: output.len() as u64,
+        failed: (dead.len() - dead_before) as u64,
+    }
+    .emit();
     (output, dropped)
 }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use super::stats::Latency;
 
+use crate::telemetry::{Emit, PhaseTime};
+
 /// A part of a batch's way from its source to the broker's acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -53,12 +55,12 @@ pub struct PhaseTimes {
 impl PhaseTimes {
     /// One batch spent `took` in `phase`.
     pub fn record(&mut self, connector: &str, phase: Phase, took: Duration) {
-        metrics::histogram!(
-            "weir_phase_seconds",
-            "connector" => connector.to_string(),
-            "phase" => phase.name().to_string()
-        )
-        .record(took.as_secs_f64());
+        PhaseTime {
+            connector,
+            phase: phase.name(),
+            seconds: took.as_secs_f64(),
+        }
+        .emit();
         let micros = i64::try_from(took.as_micros()).unwrap_or(i64::MAX);
         match self.phases.iter_mut().find(|(p, _)| *p == phase) {
             Some((_, samples)) => samples.record(micros),

@@ -3,6 +3,8 @@
 
 use super::{CallError, PluginInstance};
 
+use crate::telemetry::{Emit, GuestCall};
+
 /// A [`PluginInstance`] that is called from async code.
 pub struct AsyncInstance {
     inner: Option<PluginInstance>,
@@ -40,15 +42,16 @@ impl AsyncInstance {
             (inst, r)
         })
         .await;
-        metrics::histogram!("weir_guest_call_seconds", "plugin" => self.label.clone())
-            .record(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
         match joined {
             Ok((inst, r)) => {
                 self.inner = Some(inst);
-                if matches!(r, Err(CallError::Trap(_))) {
-                    metrics::counter!("weir_sandbox_traps_total", "plugin" => self.label.clone())
-                        .increment(1);
+                GuestCall {
+                    plugin: &self.label,
+                    seconds,
+                    trapped: matches!(r, Err(CallError::Trap(_))),
                 }
+                .emit();
                 r
             }
             Err(e) => Err(CallError::Trap(format!(

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::HttpSource as HttpConfig;
 use crate::record::{Batch, now_ms};
+use crate::telemetry::{Emit, HttpPolled};
 
 /// Header names on polled records.
 pub const URL_HEADER: &str = "weir.http.url";
@@ -103,13 +104,18 @@ impl HttpSource {
             let outcome = self.attempt().await;
             let seconds = started.elapsed().as_secs_f64();
             let label = status_label(&outcome);
-            metrics::counter!("weir_http_polls_total", "connector" => self.connector.clone(), "status" => label.clone()).increment(1);
-            metrics::histogram!("weir_http_poll_seconds", "connector" => self.connector.clone())
-                .record(seconds);
+            HttpPolled {
+                connector: &self.connector,
+                status: &label,
+                seconds,
+                body_bytes: match &outcome {
+                    Attempt::Body(body, _) => Some(body.len() as u64),
+                    _ => None,
+                },
+            }
+            .emit();
             match outcome {
                 Attempt::Body(body, code) => {
-                    metrics::counter!("weir_http_bytes_total", "connector" => self.connector.clone())
-                        .increment(body.len() as u64);
                     let hash: [u8; 32] = Sha256::digest(&body).into();
                     if self.last_body == Some(hash) {
                         tracing::info!(connector = %self.connector, url = %self.config.url, status = code.as_u16(), bytes = body.len(), ms = (seconds * 1e3) as u64, "Polled: same body as last time; skipped.");

@@ -18,6 +18,7 @@ use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
 use crate::kafka::context::{is_missing_topic, is_transport};
 use crate::record::{Batch, BatchSize, NextOffsets, OriginRef, now_ms};
+use crate::telemetry::{ConsumerLag, Emit};
 
 /// The least room a batch starts with.
 const MIN_BATCH_ROOM: BatchSize = BatchSize {
@@ -553,8 +554,12 @@ impl KafkaSource {
                     continue;
                 };
                 let done = self.pending.get(&p).copied().unwrap_or(low);
-                metrics::gauge!("weir_consumer_lag", "topic" => self.topic.to_string(), "partition" => p.to_string())
-                    .set((high - done).max(0) as f64);
+                ConsumerLag {
+                    topic: &self.topic,
+                    partition: p,
+                    records: high - done,
+                }
+                .emit();
             }
         });
     }
