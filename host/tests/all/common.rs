@@ -541,3 +541,100 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     .await
     .unwrap_or_else(|e| panic!("create topic {topic}: {e}"));
 }
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+pub struct Moto {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = repo_root().join(".venv/bin/moto_server");
+        assert!(
+            bin.is_file(),
+            "{} is missing: run `just setup` (it installs moto[server])",
+            bin.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs boto3 (an independent S3 client) against the server.
+    pub fn boto(&self, script: &str) -> String {
+        let python = repo_root().join(".venv/bin/python");
+        let prelude = format!(
+            "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1')\n",
+            self.endpoint()
+        );
+        let out = std::process::Command::new(python)
+            .args(["-c", &(prelude + script)])
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every key in `bucket`, sorted.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        let listed = self.boto(&format!(
+            "for page in s3.get_paginator('list_objects_v2').paginate(Bucket='{bucket}'):\n    for o in page.get('Contents', []): print(o['Key'])"
+        ));
+        let mut keys: Vec<String> = listed.lines().map(str::to_string).collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// `[sink.parquet.storage]` for this server, to append to a connector file.
+    pub fn storage_toml(&self) -> String {
+        format!(
+            "[sink.parquet.storage]\naws_endpoint_url = \"{}\"\naws_allow_http = \"true\"\naws_region = \"us-east-1\"\naws_access_key_id = \"k\"\naws_secret_access_key = \"s\"\n",
+            self.endpoint()
+        )
+    }
+
+    /// Copies every object of `bucket` under `prefix` into `dir` (emptied
+    /// first), keys as paths: a bucket's dataset read like a folder's.
+    pub fn mirror(&self, bucket: &str, prefix: &str, dir: &std::path::Path) {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("mirror dir");
+        self.boto(&format!(
+            "import os\nfor page in s3.get_paginator('list_objects_v2').paginate(Bucket='{bucket}', Prefix='{prefix}/'):\n  for o in page.get('Contents', []):\n    to = os.path.join('{}', o['Key'][len('{prefix}/'):])\n    os.makedirs(os.path.dirname(to), exist_ok=True)\n    s3.download_file('{bucket}', o['Key'], to)",
+            dir.display()
+        ));
+    }
+}

@@ -3,89 +3,12 @@
 //! a restart removes the objects its checkpoint does not cover, and a bucket
 //! that does not exist is an I/O error the pipeline waits out, rows kept.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use weir::config::ParquetSink as ParquetConfig;
 use weir::record::{Batch, Record};
 use weir::sinks::ParquetSink;
 
-use crate::common::repo_root;
-
-/// A moto S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = repo_root().join(".venv/bin/moto_server");
-        assert!(
-            bin.is_file(),
-            "{} is missing: run `just setup` (it installs moto[server])",
-            bin.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, port }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs boto3 (an independent S3 client) against the server.
-    fn boto(&self, script: &str) -> String {
-        let python = repo_root().join(".venv/bin/python");
-        let prelude = format!(
-            "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1')\n",
-            self.endpoint()
-        );
-        let out = Command::new(python)
-            .args(["-c", &(prelude + script)])
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "boto3: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Every key in `bucket`, sorted.
-    fn keys(&self, bucket: &str) -> Vec<String> {
-        let listed = self.boto(&format!(
-            "for o in s3.list_objects_v2(Bucket='{bucket}').get('Contents', []): print(o['Key'])"
-        ));
-        let mut keys: Vec<String> = listed.lines().map(str::to_string).collect();
-        keys.sort();
-        keys
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::Moto;
 
 fn config(moto: &Moto, url: &str) -> ParquetConfig {
     toml::from_str(&format!(
