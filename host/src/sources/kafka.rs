@@ -518,8 +518,9 @@ impl KafkaSource {
     /// of its group for good. The checkpoint file keeps the positions; they
     /// reach the group once it hands the partitions back.
     pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), KafkaIoError> {
+        // A call to librdkafka's main thread: leave the async worker for it.
+        let held = tokio::task::block_in_place(|| self.assigned());
         if !self.transactional {
-            let held = self.assigned();
             if self.consumer.context().take_failed_commit() {
                 self.committed.clear();
             }
@@ -532,13 +533,13 @@ impl KafkaSource {
             self.flush(&moved, CommitMode::Async)?;
             self.committed.extend(moved);
         }
-        self.report_lag();
+        self.report_lag(&held);
         Ok(())
     }
 
     /// `weir_consumer_lag{topic,partition}`: records in the partition not yet
-    /// handled, for the assigned partitions, at most once a second.
-    fn report_lag(&mut self) {
+    /// handled, for the `held` partitions, at most once a second.
+    fn report_lag(&mut self, held: &[i32]) {
         if self
             .lag_reported
             .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
@@ -548,7 +549,7 @@ impl KafkaSource {
         self.lag_reported = Some(std::time::Instant::now());
         tokio::task::block_in_place(|| {
             let budget = Budget::new();
-            for p in self.assigned() {
+            for &p in held {
                 let Some(wait) = budget.left() else { break };
                 let Ok((low, high)) = self.consumer.fetch_watermarks(&self.topic, p, wait) else {
                     continue;
