@@ -432,7 +432,7 @@ fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()
                 batch.push(None, Some(&payload), [], now, None);
             }
             // As the pipeline does: a few batches in flight, then wait for the oldest.
-            in_flight.push_back(sink.send(&batch).await?.1);
+            in_flight.push_back(sink.produce(&batch).await?.1);
             if in_flight.len() > 4
                 && let Some(oldest) = in_flight.pop_front()
             {
@@ -501,7 +501,7 @@ fn parquet(rows: usize) -> Result<()> {
         })
         .collect();
     let batch = Batch::from_records(&records);
-    let cfg: weir::config::ParquetSink = serde_json::from_value(json!({
+    let cfg: weir::sinks::parquet::ParquetSinkConfig = serde_json::from_value(json!({
         "path": dir.join("weir").display().to_string(),
         "columns": [
             {"name": "campaign_id", "type": "int64", "nullable": false},

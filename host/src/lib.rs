@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod conformance;
+pub mod connectors;
 pub mod kafka;
 pub mod observe;
 pub mod pipeline;

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use weir::config::{self, KafkaConfig, Loaded, SourceConfig};
+use weir::config::{self, KafkaConfig, Loaded};
 use weir::kafka::client::Cluster;
 use weir::kafka::embedded::{BrokerStorage, EmbeddedBroker};
 use weir::observe::{self, Health, Phase};
@@ -503,22 +503,20 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
     for l in &loaded {
         let c = &l.connector;
         let limits = Limits::from(c.limits);
-        let mut plugins: Vec<(&PathBuf, Role, String)> = Vec::new();
-        if let (Some(p), SourceConfig::Generator(g)) = (&l.source_plugin, &c.source) {
-            plugins.push((p, Role::Source, l.init_config(&g.config, &g.lookups)));
-        }
-        for (p, t) in l.transform_plugins.iter().zip(&c.transform) {
-            plugins.push((p, Role::Transform, l.init_config(&t.config, &t.lookups)));
-        }
-        if let (Some(p), Some(a)) = (&l.aggregate_plugin, &c.aggregate) {
-            plugins.push((p, Role::Aggregator, l.init_config(&a.config, &a.lookups)));
-        }
-        let mut parts = Vec::new();
-        for (path, role, cfg) in plugins {
-            match start_plugin(&runtime, &l.name, path, role, cfg, limits) {
+        let mut parts: Vec<String> = c.source.connector().summary().into_iter().collect();
+        for stage in &l.plugins {
+            let started = start_plugin(
+                &runtime,
+                &l.name,
+                &stage.path,
+                stage.role,
+                stage.config_json.clone(),
+                limits,
+            );
+            match started {
                 Ok(inst) => {
                     let p = inst.plugin();
-                    parts.push(format!("{role}({}@{})", p.name, p.contract));
+                    parts.push(format!("{}({}@{})", stage.role, p.name, p.contract));
                 }
                 Err(e) => {
                     eprintln!("error: {}: {e:#}", l.path.display());
@@ -526,27 +524,7 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
                 }
             }
         }
-        match &c.source {
-            SourceConfig::Kafka(k) => parts.insert(0, format!("kafka({})", k.topic)),
-            SourceConfig::Http(h) => parts.insert(
-                0,
-                format!("http({} every {} ms)", redact(&h.url), h.interval_ms),
-            ),
-            SourceConfig::Generator(_) => {}
-        }
-        if let Some(k) = &c.sink.kafka {
-            parts.push(format!("kafka({}, {} partitions)", k.topic, k.partitions));
-        }
-        if c.sink.console.is_some() {
-            parts.push("console".into());
-        }
-        if let Some(p) = &c.sink.parquet {
-            parts.push(format!(
-                "parquet({}, by {})",
-                p.path,
-                p.partition_by.join("/")
-            ));
-        }
+        parts.extend(c.sink.connectors().iter().map(|s| s.summary()));
         println!(
             "ok  {}  [{}]  {}  dlq={}",
             l.path.display(),
@@ -598,7 +576,7 @@ async fn run(
             .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
             .unwrap_or_default();
         let mut url = configured_registry(flag.as_deref(), l);
-        let wants_registry = l.value_schema.is_some() || embedded.is_some();
+        let wants_registry = !l.subjects.is_empty() || embedded.is_some();
         if url.is_none() && wants_registry {
             if registry.is_none() {
                 registry = Some(start_run_registry(&bootstrap).await?);
@@ -734,10 +712,6 @@ fn conformance(
 }
 
 /// A URL without its query string, which may hold credentials.
-fn redact(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
-}
-
 /// SIGINT or SIGTERM: finish the batch in flight, flush, commit, exit 0.
 async fn watch_signals(token: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
 
-use crate::config::{Loaded, SourceConfig, secrets};
+use crate::config::{Loaded, PluginStage, secrets};
+use crate::connectors::{DescribeContext, SubjectPlan, TopicPlan};
 use crate::kafka::client::Cluster;
 use crate::pipeline::start_plugin;
 use crate::registry::client::RegistryClient;
-use crate::runtime::{Limits, Role, Runtime};
+use crate::runtime::{Limits, Runtime};
 
 /// How a line of the plan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,15 +66,6 @@ pub struct Target {
     pub state_dir: std::path::PathBuf,
 }
 
-/// A topic the run would create, as the connector asks for it.
-struct WantedTopic {
-    role: &'static str,
-    name: String,
-    partitions: i32,
-    replication: i32,
-    config: Vec<(String, String)>,
-}
-
 /// Plans one connector.
 pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> ConnectorPlan {
     let c = &loaded.connector;
@@ -107,97 +99,36 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
     };
 
     // Source.
-    match &c.source {
-        SourceConfig::Kafka(k) => {
-            let group = k.group_id.clone().unwrap_or_else(|| loaded.name.clone());
-            let group = match &k.event_time {
-                Some(f) => format!("{group}`, event time from `{f}"),
-                None => group,
-            };
-            let found = metadata
-                .as_ref()
-                .and_then(|m| m.iter().find(|(n, _)| *n == k.topic));
-            match (&metadata, found) {
-                (_, Some((_, n))) => p.add(
-                    Level::Ok,
-                    format!("source: topic `{}` ({n} partitions), group `{group}`", k.topic),
-                ),
-                (Some(_), None) => p.add(
-                    Level::Warn,
-                    format!(
-                        "source: topic `{}` does not exist yet; the consumer waits for it (group `{group}`)",
-                        k.topic
-                    ),
-                ),
-                (None, _) => p.add(
-                    Level::Ok,
-                    format!("source: topic `{}`, group `{group}`", k.topic),
-                ),
-            }
-        }
-        SourceConfig::Generator(g) => p.add(
-            Level::Ok,
-            format!(
-                "source: generator `{}` at {} records/s{}",
-                g.plugin,
-                g.rate_per_sec,
-                if g.max_records > 0 {
-                    format!(", {} records", g.max_records)
-                } else {
-                    String::new()
-                }
-            ),
-        ),
-        SourceConfig::Http(h) => p.add(
-            Level::Ok,
-            format!(
-                "source: HTTP poll {} every {} ms",
-                h.url.split('?').next().unwrap_or_default(),
-                h.interval_ms
-            ),
-        ),
-    }
+    let topics = metadata.as_deref();
+    let cx = DescribeContext {
+        name: &loaded.name,
+        topics,
+        kafka: &c.kafka,
+    };
+    let (level, line) = c.source.connector().describe(&cx);
+    p.add(level, line);
 
     // Plugins, loaded and started as `run` starts them.
     let limits = Limits::from(c.limits);
-    let mut plugins = Vec::new();
-    if let (Some(path), SourceConfig::Generator(g)) = (&loaded.source_plugin, &c.source) {
-        plugins.push((
-            "source".to_string(),
+    for stage in &loaded.plugins {
+        let PluginStage {
+            label, path, role, ..
+        } = stage;
+        let started = start_plugin(
+            runtime,
+            &loaded.name,
             path,
-            Role::Source,
-            loaded.init_config(&g.config, &g.lookups),
-        ));
-    }
-    for (i, (path, t)) in loaded
-        .transform_plugins
-        .iter()
-        .zip(&c.transform)
-        .enumerate()
-    {
-        plugins.push((
-            format!("transform[{i}]"),
-            path,
-            Role::Transform,
-            loaded.init_config(&t.config, &t.lookups),
-        ));
-    }
-    if let (Some(path), Some(a)) = (&loaded.aggregate_plugin, &c.aggregate) {
-        plugins.push((
-            "aggregate".to_string(),
-            path,
-            Role::Aggregator,
-            loaded.init_config(&a.config, &a.lookups),
-        ));
-    }
-    for (stage, path, role, config) in plugins {
-        match start_plugin(runtime, &loaded.name, path, role, config, limits) {
+            *role,
+            stage.config_json.clone(),
+            limits,
+        );
+        match started {
             Ok(inst) => {
                 let plugin = inst.plugin();
                 p.add(
                     Level::Ok,
                     format!(
-                        "plugin {stage}: {} ({role}, weir:plugin@{}) from {}, memory {} MiB, deadline {} ms per call",
+                        "plugin {label}: {} ({role}, weir:plugin@{}) from {}, memory {} MiB, deadline {} ms per call",
                         plugin.name,
                         plugin.contract,
                         path.display(),
@@ -206,41 +137,12 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
                     ),
                 );
             }
-            Err(e) => p.add(Level::Error, format!("plugin {stage}: {e}")),
+            Err(e) => p.add(Level::Error, format!("plugin {label}: {e}")),
         }
     }
 
     // Topics the run creates.
-    let mut wanted = vec![WantedTopic {
-        role: "dead letters",
-        name: loaded.dlq_topic.clone(),
-        partitions: 1,
-        replication: c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor),
-        config: Vec::new(),
-    }];
-    if let Some(k) = &c.sink.kafka {
-        wanted.push(WantedTopic {
-            role: "sink",
-            name: k.topic.clone(),
-            partitions: k.partitions,
-            replication: k.replication_factor,
-            config: k
-                .topic_config
-                .iter()
-                .map(|(a, b)| (a.clone(), b.clone()))
-                .collect(),
-        });
-    }
-    if let Some(t) = &loaded.state_topic {
-        wanted.push(WantedTopic {
-            role: "partitioned state",
-            name: t.clone(),
-            partitions: 1,
-            replication: c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor),
-            config: vec![("cleanup.policy".into(), "compact".into())],
-        });
-    }
-    for t in &wanted {
+    for TopicPlan { role, spec: t } in &loaded.topics {
         let settings = if t.config.is_empty() {
             String::new()
         } else {
@@ -249,36 +151,29 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
         };
         let asked = format!(
             "partitions {}, replication {}{settings}",
-            t.partitions, t.replication
+            t.partitions, t.replication_factor
         );
-        let existing = metadata
-            .as_ref()
-            .and_then(|m| m.iter().find(|(n, _)| *n == t.name).map(|(_, n)| *n));
-        match (&metadata, existing) {
+        match (topics, cx.partitions(&t.name)) {
             (Some(_), Some(n)) if n != t.partitions => p.add(
                 Level::Warn,
                 format!(
-                    "{} topic `{}` exists with {n} partitions, the connector asks {}; it is used as it is",
-                    t.role, t.name, t.partitions
+                    "{role} topic `{}` exists with {n} partitions, the connector asks {}; it is used as it is",
+                    t.name, t.partitions
                 ),
             ),
             (Some(_), Some(n)) => p.add(
                 Level::Ok,
-                format!("{} topic `{}` exists ({n} partitions)", t.role, t.name),
+                format!("{role} topic `{}` exists ({n} partitions)", t.name),
             ),
             _ => p.add(
                 Level::Ok,
-                format!("{} topic `{}` would be created ({asked})", t.role, t.name),
+                format!("{role} topic `{}` would be created ({asked})", t.name),
             ),
         }
     }
 
     // Schemas.
-    if let (Some(schema), Some(k)) = (&loaded.value_schema, &c.sink.kafka) {
-        let subject = k
-            .subject
-            .clone()
-            .unwrap_or_else(|| format!("{}-value", k.topic));
+    for SubjectPlan { subject, schema } in &loaded.subjects {
         let file = schema.path.display();
         match &target.registry {
             None => p.add(
@@ -287,7 +182,7 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
                     "schema {file}: subject `{subject}` on the embedded registry (new subject: version 1)"
                 ),
             ),
-            Some(url) => match check_schema(url, &subject, &schema.text).await {
+            Some(url) => match check_schema(url, subject, &schema.text).await {
                 Ok(verdict) => p.add(Level::Ok, format!("schema {file}: subject `{subject}`: {verdict}")),
                 Err(e) => p.add(Level::Error, format!("schema {file}: {e}")),
             },
@@ -295,33 +190,9 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
     }
 
     // Sinks.
-    if let Some(k) = &c.sink.kafka {
-        p.add(
-            Level::Ok,
-            format!(
-                "sink: kafka `{}` as {:?}, acks {:?}, compression {:?}, idempotent {}",
-                k.topic, k.format, c.kafka.acks, c.kafka.compression, c.kafka.idempotent
-            )
-            .to_lowercase(),
-        );
-    }
-    if let Some(con) = &c.sink.console {
-        p.add(
-            Level::Ok,
-            format!("sink: console ({:?})", con.format).to_lowercase(),
-        );
-    }
-    if let Some(pq) = &c.sink.parquet {
-        let (level, where_) = output_verdict(&pq.path, &pq.storage);
-        p.add(
-            level,
-            format!(
-                "sink: parquet {} partitioned by {} ({} columns): {where_}",
-                pq.path,
-                pq.partition_by.join("/"),
-                pq.columns.len()
-            ),
-        );
+    for sink in c.sink.connectors() {
+        let (level, line) = sink.describe(&cx);
+        p.add(level, line);
     }
     for (name, table) in &loaded.lookups {
         p.add(
@@ -396,21 +267,7 @@ async fn check_schema(url: &str, subject: &str, schema: &str) -> Result<String, 
 
 /// Whether files can be written under `dir`: it exists and is writable, or
 /// the nearest existing folder above it is.
-/// A Parquet dataset's root: a local folder as [`folder_verdict`] sees it,
-/// or a bucket that must answer and take a write now.
-fn output_verdict(path: &str, storage: &crate::config::StorageOptions) -> (Level, String) {
-    use crate::sinks::parquet::Output;
-    match Output::open(path, storage) {
-        Err(e) => (Level::Error, e.to_string()),
-        Ok(Output::Folder(dir)) => folder_verdict(&dir),
-        Ok(bucket) => match bucket.probe_bucket() {
-            Some(Err(e)) => (Level::Error, e.to_string()),
-            _ => (Level::Ok, "bucket answers and takes writes".into()),
-        },
-    }
-}
-
-fn folder_verdict(dir: &Path) -> (Level, String) {
+pub(crate) fn folder_verdict(dir: &Path) -> (Level, String) {
     let mut probe = dir;
     loop {
         if probe.as_os_str().is_empty() {

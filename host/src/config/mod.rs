@@ -10,30 +10,49 @@ pub mod secrets;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::connectors::{ResolveContext, SubjectPlan, TopicPlan};
+use crate::kafka::admin::TopicSpec;
+use crate::runtime::Role;
+
 pub use lookup::LookupTable;
 
 pub use error::{ConfigError, Location};
 pub use model::*;
 
-/// A connector file that parsed and validated, with its plugins located.
+/// A connector file that parsed and was resolved: every check done, every
+/// derived list (plugins, topics, subjects) made once, for `validate`, `plan`
+/// and `run` to iterate over.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub path: PathBuf,
     pub name: String,
-    pub connector: Connector,
-    /// The source plugin's component, for `[source.generator]`.
-    pub source_plugin: Option<PathBuf>,
-    /// One component per `[[transform]]`, in order.
-    pub transform_plugins: Vec<PathBuf>,
-    /// The `[aggregate]` stage's component.
-    pub aggregate_plugin: Option<PathBuf>,
+    /// The connector as written; its source and sinks hold what they derived
+    /// when resolved (a parsed schema, an opened object store).
+    pub connector: ConnectorConfig,
+    /// Every plugin the connector runs, in stage order.
+    pub plugins: Vec<PluginStage>,
     pub dlq_topic: String,
-    /// The compacted topic of a partitioned aggregator's state.
+    /// The compacted topic of a partitioned aggregator's state, or of the
+    /// checkpoints of an exactly-once connector.
     pub state_topic: Option<String>,
+    /// Topics the run creates when they are missing, with their settings.
+    pub topics: Vec<TopicPlan>,
+    /// Schemas the run registers before it writes.
+    pub subjects: Vec<SubjectPlan>,
     /// The `[lookup.NAME]` tables, loaded.
     pub lookups: BTreeMap<String, LookupTable>,
-    /// The Kafka sink's Avro writer schema, parsed, when `format = "avro"`.
-    pub value_schema: Option<AvroSchema>,
+}
+
+/// A plugin stage, located and configured.
+#[derive(Debug, Clone)]
+pub struct PluginStage {
+    /// `source`, `transform[0]`, `aggregate`: where it sits, as logs,
+    /// checkpoints and `weir plan` name it.
+    pub label: String,
+    pub role: Role,
+    pub path: PathBuf,
+    /// What its `init` gets: its `config` table and the lookups it names, as JSON.
+    pub config_json: String,
 }
 
 /// An Avro schema file as written, and parsed.
@@ -46,6 +65,11 @@ pub struct AvroSchema {
 }
 
 impl Loaded {
+    /// The plugin stage labelled `label`.
+    pub fn plugin(&self, label: &str) -> Option<&PluginStage> {
+        self.plugins.iter().find(|p| p.label == label)
+    }
+
     /// Where this connector's checkpoint lives: `--state-dir`/`WEIR_STATE_DIR`,
     /// else `[checkpoint] dir`, else the default (relative to the working directory).
     pub fn state_dir(&self, flag: Option<&Path>) -> PathBuf {
@@ -56,7 +80,7 @@ impl Loaded {
 
     /// The JSON a plugin's `init` gets: its `config` table, plus the lookup
     /// tables it names under the reserved key `lookups`.
-    pub fn init_config(&self, config: &toml::Table, lookups: &[String]) -> String {
+    fn init_config(&self, config: &toml::Table, lookups: &[String]) -> String {
         let mut json = serde_json::Map::new();
         for (k, v) in config {
             // A TOML value always has a JSON form (datetimes become strings).
@@ -92,14 +116,14 @@ pub fn parse(
     path: &Path,
     text: &str,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Connector, ConfigError> {
+) -> Result<ConnectorConfig, ConfigError> {
     let expanded = interpolate::interpolate(text, env).map_err(|e| ConfigError::Syntax {
         path: path.to_path_buf(),
         location: e.location,
         message: e.message,
         hint: None,
     })?;
-    toml::from_str::<Connector>(&expanded).map_err(|e| {
+    toml::from_str::<ConnectorConfig>(&expanded).map_err(|e| {
         let location = e
             .span()
             .map(|s| Location::of_offset(&expanded, s.start))
@@ -114,12 +138,12 @@ pub fn parse(
     })
 }
 
-/// Checks what serde cannot and finds the plugins; `text` (interpolation keeps
-/// its lines) locates errors.
+/// Checks what serde cannot, finds the plugins and derives the lists the
+/// run needs; `text` (interpolation keeps its lines) locates errors.
 fn resolve(
     path: &Path,
     text: &str,
-    connector: Connector,
+    mut connector: ConnectorConfig,
     plugin_dirs: &[PathBuf],
 ) -> Result<Loaded, ConfigError> {
     let name = match &connector.name {
@@ -144,106 +168,25 @@ fn resolve(
     check_topic_name(&dlq_topic).map_err(|m| invalid("dlq.topic", m))?;
 
     let base = path.parent().unwrap_or(Path::new("."));
-    let source_plugin = match &connector.source {
-        SourceConfig::Generator(g) => {
-            if g.batch_size == 0 {
-                return Err(invalid(
-                    "source.generator.batch_size",
-                    "must be at least 1".into(),
-                ));
-            }
-            Some(find_plugin(path, base, &g.plugin, plugin_dirs)?)
-        }
-        SourceConfig::Http(h) => {
-            match url::Url::parse(&h.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                Ok(u) => {
-                    return Err(invalid(
-                        "source.http.url",
-                        format!("`{}` is not http(s)", u.scheme()),
-                    ));
-                }
-                Err(e) => {
-                    return Err(invalid(
-                        "source.http.url",
-                        format!("`{}` is not a URL: {e}", h.url),
-                    ));
-                }
-            }
-            if h.interval_ms < 100 || h.timeout_ms == 0 || h.max_body_bytes == 0 {
-                return Err(invalid(
-                    "source.http",
-                    "interval_ms must be at least 100, timeout_ms and max_body_bytes above 0"
-                        .into(),
-                ));
-            }
-            None
-        }
-        SourceConfig::Kafka(k) => {
-            check_topic_name(&k.topic).map_err(|m| invalid("source.kafka.topic", m))?;
-            if k.batch_size == 0 {
-                return Err(invalid(
-                    "source.kafka.batch_size",
-                    "must be at least 1".into(),
-                ));
-            }
-            if let Some(field) = &k.event_time
-                && field.split('.').any(str::is_empty)
-            {
-                return Err(invalid(
-                    "source.kafka.event_time",
-                    format!(
-                        "`{field}` is not a field name: name a field of the JSON value, e.g. `start_timestamp`, or a dotted path such as `event.ts`"
-                    ),
-                ));
-            }
-            None
-        }
-    };
-    let transform_plugins = connector
-        .transform
-        .iter()
-        .map(|t| find_plugin(path, base, &t.plugin, plugin_dirs))
-        .collect::<Result<Vec<_>, _>>()?;
-    let aggregate_plugin = match &connector.aggregate {
-        Some(a) => {
-            if a.trigger_interval_ms < 100 {
-                return Err(invalid(
-                    "aggregate.trigger_interval_ms",
-                    "must be at least 100".into(),
-                ));
-            }
-            if a.allowed_lateness_ms < 0 {
-                return Err(invalid(
-                    "aggregate.allowed_lateness_ms",
-                    "must be 0 or more".into(),
-                ));
-            }
-            if a.partitioned && !matches!(connector.source, SourceConfig::Kafka(_)) {
-                return Err(invalid(
-                    "aggregate.partitioned",
-                    "a partitioned aggregator needs `[source.kafka]`: its state follows the topic's partitions".into(),
-                ));
-            }
-            if a.partitioned && !connector.transform.is_empty() {
-                return Err(invalid(
-                    "aggregate.partitioned",
-                    "a partitioned aggregator cannot follow `[[transform]]` stages yet (their state is kept per host, not per partition); aggregate in a connector of its own".into(),
-                ));
-            }
-            Some(find_plugin(path, base, &a.plugin, plugin_dirs)?)
-        }
-        None => None,
-    };
-    let exactly_once = connector
-        .sink
-        .kafka
-        .as_ref()
-        .is_some_and(|k| k.exactly_once);
-    if exactly_once {
-        check_exactly_once(&connector).map_err(|m| invalid("sink.kafka.exactly_once", m))?;
+    if connector.sink.connectors().is_empty() {
+        return Err(invalid(
+            "sink",
+            format!(
+                "no sink configured; add {}",
+                crate::connectors::SinkConfig::KINDS
+            ),
+        ));
     }
-    let state_topic = match &connector.aggregate {
+    let cx = ResolveContext { name: &name, base };
+    crate::connectors::resolve(&mut connector.source, &mut connector.sink, &cx)
+        .map_err(|e| invalid(&e.key, e.message))?;
+    let c = &connector;
+    check_aggregate(c).map_err(|(k, m)| invalid(k, m))?;
+    let exactly_once = c.sink.kafka.as_ref().is_some_and(|k| k.exactly_once);
+    if exactly_once {
+        check_exactly_once(c).map_err(|m| invalid("sink.kafka.exactly_once", m))?;
+    }
+    let state_topic = match &c.aggregate {
         _ if exactly_once => Some(format!("{name}.state")),
         Some(a) if a.partitioned => {
             let t = a
@@ -262,119 +205,189 @@ fn resolve(
         }
         _ => None,
     };
-    if connector.checkpoint.interval_ms < 100 {
+    if c.checkpoint.interval_ms < 100 {
         return Err(invalid(
             "checkpoint.interval_ms",
             "must be at least 100".into(),
         ));
     }
-
-    let sinks = &connector.sink;
-    if sinks.kafka.is_none() && sinks.console.is_none() && sinks.parquet.is_none() {
-        return Err(invalid(
-            "sink",
-            "no sink configured; add `[sink.kafka]`, `[sink.console]` or `[sink.parquet]`".into(),
-        ));
-    }
-    let mut value_schema = None;
-    if let Some(k) = &connector.sink.kafka {
-        check_topic_name(&k.topic).map_err(|m| invalid("sink.kafka.topic", m))?;
-        match (k.format, &k.value_schema) {
-            (ValueFormat::Avro, None) => {
-                return Err(invalid(
-                    "sink.kafka.format",
-                    "`format = \"avro\"` needs `value_schema = \"path/to/schema.avsc\"`".into(),
-                ));
-            }
-            (ValueFormat::Avro, Some(file)) => {
-                value_schema = Some(
-                    load_avro(&base.join(file))
-                        .map_err(|m| invalid("sink.kafka.value_schema", m))?,
-                );
-            }
-            (ValueFormat::Json, Some(_)) => {
-                return Err(invalid(
-                    "sink.kafka.value_schema",
-                    "a value schema is only used with `format = \"avro\"`".into(),
-                ));
-            }
-            (ValueFormat::Json, None) => {}
-        }
-        if k.partitions < 1 {
-            return Err(invalid(
-                "sink.kafka.partitions",
-                "must be at least 1".into(),
-            ));
-        }
-        if k.replication_factor < 1 {
-            return Err(invalid(
-                "sink.kafka.replication_factor",
-                "must be at least 1".into(),
-            ));
-        }
-    }
-    let kafka = &connector.kafka;
-    if kafka.idempotent && kafka.acks != Acks::All {
+    if c.kafka.idempotent && c.kafka.acks != Acks::All {
         return Err(invalid(
             "kafka.acks",
             "an idempotent producer needs `acks = \"all\"`; set it, or `idempotent = false`".into(),
         ));
     }
-    if connector.limits.memory_mb == 0 {
+    if c.limits.memory_mb == 0 {
         return Err(invalid("limits.memory_mb", "must be at least 1".into()));
     }
-    if connector.limits.call_timeout_ms < 10 {
+    if c.limits.call_timeout_ms < 10 {
         return Err(invalid(
             "limits.call_timeout_ms",
             "must be at least 10".into(),
         ));
     }
     let mut lookups = BTreeMap::new();
-    for (table, cfg) in &connector.lookup {
+    for (table, cfg) in &c.lookup {
         let t = lookup::load(base, cfg).map_err(|m| invalid(&format!("lookup.{table}"), m))?;
         lookups.insert(table.clone(), t);
     }
-    let mut named: Vec<(String, &Vec<String>)> = Vec::new();
-    if let SourceConfig::Generator(g) = &connector.source {
-        named.push(("source.generator.lookups".into(), &g.lookups));
-    }
-    for t in &connector.transform {
-        named.push(("transform.lookups".into(), &t.lookups));
-    }
-    if let Some(a) = &connector.aggregate {
-        named.push(("aggregate.lookups".into(), &a.lookups));
-    }
-    for (key, names) in named {
-        if let Some(missing) = names.iter().find(|n| !lookups.contains_key(*n)) {
-            return Err(invalid(
-                &key,
-                format!(
-                    "no lookup table `{missing}`; declare it as `[lookup.{missing}]` with `path` and `key`"
-                ),
-            ));
-        }
-    }
-    if let Some(p) = &connector.sink.parquet {
-        check_parquet(p).map_err(|(k, m)| invalid(&format!("sink.parquet.{k}"), m))?;
-    }
-    Ok(Loaded {
+    let topics = topics_of(c, &dlq_topic, state_topic.as_deref());
+    let subjects = c
+        .sink
+        .connectors()
+        .iter()
+        .flat_map(|s| s.subjects())
+        .collect();
+    let mut loaded = Loaded {
         path: path.to_path_buf(),
         name,
-        connector,
-        source_plugin,
-        transform_plugins,
-        aggregate_plugin,
+        plugins: Vec::new(),
         dlq_topic,
         state_topic,
+        topics,
+        subjects,
         lookups,
-        value_schema,
-    })
+        connector,
+    };
+    loaded.plugins = plugins_of(&loaded, text, plugin_dirs)?;
+    Ok(loaded)
+}
+
+/// The plugin stages in order, each located, with its `init` JSON. A stage
+/// naming a lookup table that is not declared is an error.
+fn plugins_of(
+    loaded: &Loaded,
+    text: &str,
+    plugin_dirs: &[PathBuf],
+) -> Result<Vec<PluginStage>, ConfigError> {
+    let c = &loaded.connector;
+    let base = loaded.path.parent().unwrap_or(Path::new("."));
+    let source = c.source.connector();
+    let source_key = format!("source.{}", source.kind());
+    let mut named = Vec::new();
+    if let Some(p) = source.plugin() {
+        named.push((
+            "source".to_string(),
+            source_key,
+            Role::Source,
+            p.plugin,
+            p.config,
+            p.lookups,
+        ));
+    }
+    for (i, t) in c.transform.iter().enumerate() {
+        let stage = (
+            format!("transform[{i}]"),
+            "transform".to_string(),
+            Role::Transform,
+        );
+        named.push((
+            stage.0,
+            stage.1,
+            stage.2,
+            &t.plugin,
+            &t.config,
+            &t.lookups[..],
+        ));
+    }
+    if let Some(a) = &c.aggregate {
+        let stage = (
+            "aggregate".to_string(),
+            "aggregate".to_string(),
+            Role::Aggregator,
+        );
+        named.push((
+            stage.0,
+            stage.1,
+            stage.2,
+            &a.plugin,
+            &a.config,
+            &a.lookups[..],
+        ));
+    }
+    let mut plugins = Vec::new();
+    for (label, key, role, plugin, config, lookups) in named {
+        if let Some(missing) = lookups.iter().find(|n| !loaded.lookups.contains_key(*n)) {
+            return Err(ConfigError::Invalid {
+                path: loaded.path.clone(),
+                location: error::locate_key(text, &format!("{key}.lookups")),
+                key: format!("{key}.lookups"),
+                message: format!(
+                    "no lookup table `{missing}`; declare it as `[lookup.{missing}]` with `path` and `key`"
+                ),
+            });
+        }
+        plugins.push(PluginStage {
+            label,
+            role,
+            path: find_plugin(&loaded.path, base, plugin, plugin_dirs)?,
+            config_json: loaded.init_config(config, lookups),
+        });
+    }
+    Ok(plugins)
+}
+
+/// The topics a run creates when missing: the DLQ, the state topic, and the
+/// sinks' own. The DLQ and state topics are replicated like the Kafka sink's.
+fn topics_of(c: &ConnectorConfig, dlq_topic: &str, state_topic: Option<&str>) -> Vec<TopicPlan> {
+    let replication_factor = c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor);
+    let mut topics = vec![TopicPlan {
+        role: "dead letters",
+        spec: TopicSpec {
+            name: dlq_topic.to_string(),
+            partitions: 1,
+            replication_factor,
+            config: BTreeMap::new(),
+        },
+    }];
+    if let Some(t) = state_topic {
+        topics.push(TopicPlan {
+            role: "partitioned state",
+            spec: TopicSpec {
+                name: t.to_string(),
+                partitions: 1,
+                replication_factor,
+                config: [("cleanup.policy".to_string(), "compact".to_string())].into(),
+            },
+        });
+    }
+    topics.extend(c.sink.connectors().iter().flat_map(|s| s.topics()));
+    topics
+}
+
+/// An aggregator's trigger, lateness and partitioning make sense.
+fn check_aggregate(c: &ConnectorConfig) -> Result<(), (&'static str, String)> {
+    let Some(a) = &c.aggregate else {
+        return Ok(());
+    };
+    if a.trigger_interval_ms < 100 {
+        return Err((
+            "aggregate.trigger_interval_ms",
+            "must be at least 100".into(),
+        ));
+    }
+    if a.allowed_lateness_ms < 0 {
+        return Err(("aggregate.allowed_lateness_ms", "must be 0 or more".into()));
+    }
+    if a.partitioned && c.source.kafka().is_none() {
+        return Err((
+            "aggregate.partitioned",
+            "a partitioned aggregator needs `[source.kafka]`: its state follows the topic's partitions".into(),
+        ));
+    }
+    if a.partitioned && !c.transform.is_empty() {
+        return Err((
+            "aggregate.partitioned",
+            "a partitioned aggregator cannot follow `[[transform]]` stages yet (their state is kept per host, not per partition); aggregate in a connector of its own".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// What `exactly_once = true` needs: offsets to commit in the transaction
 /// (a Kafka source), and only sinks that can join it.
-fn check_exactly_once(c: &Connector) -> Result<(), String> {
-    if !matches!(c.source, SourceConfig::Kafka(_)) {
+fn check_exactly_once(c: &ConnectorConfig) -> Result<(), String> {
+    if c.source.kafka().is_none() {
         return Err("exactly-once covers Kafka → plugins → Kafka: the input offsets are committed in the transaction with the outputs, so the source must be `[source.kafka]`".into());
     }
     if c.sink.parquet.is_some() {
@@ -393,7 +406,7 @@ fn check_exactly_once(c: &Connector) -> Result<(), String> {
 }
 
 /// Reads and parses an Avro schema file.
-fn load_avro(path: &Path) -> Result<AvroSchema, String> {
+pub(crate) fn load_avro(path: &Path) -> Result<AvroSchema, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let json: serde_json::Value = serde_json::from_str(&text)
@@ -407,51 +420,8 @@ fn load_avro(path: &Path) -> Result<AvroSchema, String> {
     })
 }
 
-/// Columns named once, partition columns among them, sizes above zero.
-fn check_parquet(p: &ParquetSink) -> Result<(), (&'static str, String)> {
-    if p.path.trim().is_empty() {
-        return Err(("path", "must name a folder or an object store URL".into()));
-    }
-    if let Err(e) = crate::sinks::parquet::Output::open(&p.path, &p.storage) {
-        return Err(("path", e.to_string()));
-    }
-    if p.columns.is_empty() {
-        return Err(("columns", "declare at least one column".into()));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for c in &p.columns {
-        if c.name.is_empty() || !seen.insert(c.name.as_str()) {
-            return Err((
-                "columns",
-                format!("column `{}` is empty or named twice", c.name),
-            ));
-        }
-    }
-    for part in &p.partition_by {
-        if !seen.contains(part.as_str()) {
-            return Err((
-                "partition_by",
-                format!("`{part}` is not one of the declared columns"),
-            ));
-        }
-    }
-    if p.partition_by.len() >= p.columns.len() {
-        return Err((
-            "partition_by",
-            "every column is a partition column; the files would have no columns".into(),
-        ));
-    }
-    if p.row_group_size == 0 || p.max_buffered_rows == 0 {
-        return Err((
-            "row_group_size",
-            "row_group_size and max_buffered_rows must be at least 1".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Kafka's rule: 1–249 characters of `[a-zA-Z0-9._-]`.
-fn check_topic_name(topic: &str) -> Result<(), String> {
+pub(crate) fn check_topic_name(topic: &str) -> Result<(), String> {
     if topic.is_empty() || topic.len() > 249 {
         return Err(format!("`{topic}` must be 1 to 249 characters long"));
     }
@@ -519,7 +489,7 @@ pub fn plugin_dirs(extra: Option<&str>) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
-    fn parse_str(text: &str) -> Result<Connector, ConfigError> {
+    fn parse_str(text: &str) -> Result<ConnectorConfig, ConfigError> {
         parse(Path::new("c.toml"), text, |_| None)
     }
 
@@ -533,9 +503,7 @@ topic = "purchases"
     #[test]
     fn minimal_connector_gets_defaults() {
         let c = parse_str(MINIMAL).unwrap();
-        let SourceConfig::Kafka(k) = &c.source else {
-            panic!("kafka source expected")
-        };
+        let k = c.source.kafka().expect("kafka source expected");
         assert_eq!(k.batch_size, 500);
         assert_eq!(c.limits.memory_mb, 64);
         assert_eq!(c.kafka.compression, Compression::Zstd);

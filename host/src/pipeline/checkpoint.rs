@@ -1,19 +1,15 @@
 //! Restoring and writing checkpoints: every stateful plugin's snapshot plus the
 //! source positions (or a generator's sequence) they cover.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
 use super::{Pipeline, PipelineError, RunStats};
-use crate::kafka::tail::delivered_since;
 use crate::record;
 use crate::runtime::AsyncInstance;
-use crate::sinks::Sink;
-use crate::sources::Source;
-use crate::sources::generator::{LINEAGE_HEADER, PART_HEADER, SEQ_HEADER};
-use crate::state::{Checkpoint, StageState, StateError};
+use crate::sources::RecoverContext;
+use crate::state::{Checkpoint, SourcePosition, StageState, StateError};
 use crate::telemetry::{CheckpointDone, Emit};
 
 /// When a checkpoint must be durable.
@@ -40,7 +36,7 @@ pub(super) enum Background {
     Writing {
         write: JoinHandle<Result<(), StateError>>,
         sequence: u64,
-        positions: BTreeMap<String, BTreeMap<i32, i64>>,
+        position: Option<SourcePosition>,
         started: Instant,
     },
 }
@@ -113,42 +109,27 @@ impl Pipeline {
                     reason,
                 })?;
         }
-        self.source.resume_at(&ckpt.positions);
-        self.checkpoints.sequence = ckpt.sequence;
-        self.recover_sinks(Some(&ckpt))?;
-        if let (Source::Generator(g), Some(lineage)) = (&mut self.source, &ckpt.lineage) {
-            let delivered = match &self.sink_topic {
-                Some(topic) => delivered_since(
-                    &self.cluster,
-                    topic,
-                    LINEAGE_HEADER,
-                    lineage,
-                    SEQ_HEADER,
-                    PART_HEADER,
-                    ckpt.generated,
-                )
+        if let Some(position) = &ckpt.position {
+            let cx = RecoverContext {
+                connector: &self.name,
+                cluster: &self.cluster,
+                sink_topic: self.sink_topic.as_deref(),
+            };
+            self.source
+                .recover(position, &cx)
                 .await
-                .map_err(|source| PipelineError::Kafka {
+                .map_err(|source| PipelineError::Source {
                     connector: self.name.clone(),
                     source,
-                })?,
-                None => Default::default(),
-            };
-            if !delivered.is_empty() {
-                tracing::info!(
-                    connector = %self.name,
-                    checkpoint_seq = ckpt.generated,
-                    delivered = delivered.len(),
-                    "Records past the checkpoint were already delivered; the generator makes them again and they are skipped."
-                );
-            }
-            g.resume(lineage.clone(), ckpt.generated, delivered);
+                })?;
         }
+        self.checkpoints.sequence = ckpt.sequence;
+        self.recover_sinks(Some(&ckpt))?;
         tracing::info!(
             connector = %self.name,
             checkpoint = %path,
             sequence = ckpt.sequence,
-            positions = ?ckpt.positions,
+            position = ckpt.position.as_ref().map(|p| String::from_utf8_lossy(&p.bytes).into_owned()),
             "Restored state and positions from the last checkpoint."
         );
         Ok(true)
@@ -158,25 +139,14 @@ impl Pipeline {
     /// one) are removed; their rows come again from the restored state.
     fn recover_sinks(&mut self, ckpt: Option<&Checkpoint>) -> Result<(), PipelineError> {
         for sink in &mut self.sinks {
-            let label = sink_label(sink);
-            let Sink::Parquet(p) = sink else { continue };
-            let state = ckpt.and_then(|c| c.stage(&label, "parquet").ok().flatten());
+            let kind = sink.kind();
+            let state = ckpt.and_then(|c| c.stage(&sink_label(kind), kind).ok().flatten());
             let sequence = ckpt.map_or(0, |c| c.sequence);
-            let done = p
-                .recover(state, sequence)
-                .map_err(|e| PipelineError::Sink {
+            sink.recover(state, sequence)
+                .map_err(|source| PipelineError::Sink {
                     connector: self.name.clone(),
-                    source: e.into(),
+                    source,
                 })?;
-            if done.uncommitted + done.temporary > 0 {
-                tracing::info!(
-                    connector = %self.name,
-                    root = %p.root(),
-                    uncommitted = done.uncommitted,
-                    temporary = done.temporary,
-                    "Removed Parquet files the last checkpoint does not cover; their rows are written again."
-                );
-            }
         }
         Ok(())
     }
@@ -242,14 +212,14 @@ impl Pipeline {
             || self.checkpoints.transactions.is_some();
         if now {
             self.finish_background(stats).await?;
-            self.in_flight.land_all(&mut self.source, stats).await?;
+            self.in_flight.land_all(self.source.as_mut(), stats).await?;
         }
         let name = self.name.clone();
-        if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
+        if let (Some(lanes), Some(k)) = (&mut self.lanes, self.source.as_kafka()) {
             // Partitioned state lives in the state topic, lane by lane.
             let positions = k.positions().clone();
             lanes.checkpoint(&positions).await?;
-            k.commit(&positions)
+            k.commit_offsets(&positions)
                 .map_err(|source| PipelineError::Source {
                     connector: name,
                     source: source.into(),
@@ -265,9 +235,9 @@ impl Pipeline {
                 connector: name.clone(),
                 source,
             };
-            let offsets = match &self.source {
-                Source::Kafka(k) => k.transaction_offsets().map_err(kafka_err)?,
-                Source::Generator(_) | Source::Http(_) => None,
+            let offsets = match self.source.as_kafka() {
+                Some(k) => k.transaction_offsets().map_err(kafka_err)?,
+                None => None,
             };
             t.commit(ckpt.sequence, ckpt.to_bytes(), offsets)
                 .await
@@ -321,36 +291,26 @@ impl Pipeline {
         self.checkpoints.sequence += 1;
         let sequence = self.checkpoints.sequence;
         for sink in &mut self.sinks {
-            tokio::task::block_in_place(|| sink.flush(sequence)).map_err(|source| {
+            let state = tokio::task::block_in_place(|| sink.flush(sequence)).map_err(|source| {
                 PipelineError::Sink {
                     connector: name.clone(),
                     source,
                 }
             })?;
-            let label = sink_label(sink);
-            if let Sink::Parquet(p) = sink {
+            if let Some(state) = state {
                 stages.push(StageState {
-                    stage: label,
-                    plugin: "parquet".into(),
-                    snapshot: p.state().into(),
+                    stage: sink_label(sink.kind()),
+                    plugin: sink.kind().into(),
+                    snapshot: state.into(),
                 });
             }
         }
-        let (lineage, generated) = match &self.source {
-            Source::Generator(g) => {
-                let (l, s) = g.position();
-                (Some(l.to_string()), s)
-            }
-            Source::Kafka(_) | Source::Http(_) => (None, 0),
-        };
         Ok(Checkpoint {
             sequence,
             written_ms: record::now_ms(),
             source_cluster: self.checkpoints.source_cluster.clone(),
             output: self.checkpoints.output.clone(),
-            positions: self.source.positions(),
-            lineage,
-            generated,
+            position: self.source.position(),
             stages,
         })
     }
@@ -391,12 +351,12 @@ impl Pipeline {
                 started,
             }) => {
                 self.in_flight
-                    .land_until(covers, &mut self.source, stats)
+                    .land_until(covers, self.source.as_mut(), stats)
                     .await?;
                 let store = self.checkpoints.store.clone();
                 self.checkpoints.background = Some(Background::Writing {
                     sequence: ckpt.sequence,
-                    positions: ckpt.positions.clone(),
+                    position: ckpt.position.clone(),
                     started,
                     write: tokio::task::spawn_blocking(move || store.save(&ckpt)),
                 });
@@ -405,7 +365,7 @@ impl Pipeline {
             Some(Background::Writing {
                 write,
                 sequence,
-                positions,
+                position,
                 started,
             }) => {
                 let state_err = |source| PipelineError::State {
@@ -421,12 +381,14 @@ impl Pipeline {
                     })
                     .and_then(|saved| saved)
                     .map_err(state_err)?;
-                self.source
-                    .commit(&positions)
-                    .map_err(|source| PipelineError::Source {
-                        connector: self.name.clone(),
-                        source,
-                    })?;
+                if let Some(position) = &position {
+                    self.source
+                        .commit(position)
+                        .map_err(|source| PipelineError::Source {
+                            connector: self.name.clone(),
+                            source,
+                        })?;
+                }
                 let phase = super::Phase::CheckpointWrite;
                 stats.phases.record(&self.name, phase, started.elapsed());
                 self.checkpoint_done(stats, sequence);
@@ -483,6 +445,6 @@ impl Pipeline {
 }
 
 /// How a sink's state is labelled in a checkpoint.
-fn sink_label(sink: &Sink) -> String {
-    format!("sink.{}", sink.kind())
+fn sink_label(kind: &str) -> String {
+    format!("sink.{kind}")
 }

@@ -70,7 +70,7 @@ impl InFlight {
         reports: Vec<Pending>,
         handled: NextOffsets,
         timestamps: Vec<i64>,
-        source: &mut Source,
+        source: &mut dyn Source,
         stats: &mut RunStats,
     ) {
         self.pushed += 1;
@@ -97,7 +97,7 @@ impl InFlight {
     /// oldest ones while more than [`MAX_IN_FLIGHT`] are in flight.
     pub(super) async fn land_ready(
         &mut self,
-        source: &mut Source,
+        source: &mut dyn Source,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         while let Some(front) = self.queue.front() {
@@ -112,7 +112,7 @@ impl InFlight {
     /// Waits for every batch in flight: before a checkpoint, and at the end.
     pub(super) async fn land_all(
         &mut self,
-        source: &mut Source,
+        source: &mut dyn Source,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         self.land_until(self.pushed, source, stats).await
@@ -122,7 +122,7 @@ impl InFlight {
     pub(super) async fn land_until(
         &mut self,
         n: u64,
-        source: &mut Source,
+        source: &mut dyn Source,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         while self.landed < n && !self.queue.is_empty() {
@@ -133,7 +133,7 @@ impl InFlight {
 
     async fn land_front(
         &mut self,
-        source: &mut Source,
+        source: &mut dyn Source,
         stats: &mut RunStats,
     ) -> Result<(), PipelineError> {
         let Some(landing) = self.queue.pop_front() else {

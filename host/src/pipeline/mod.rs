@@ -10,7 +10,8 @@ use std::time::Duration;
 use rdkafka::producer::Producer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Loaded, SourceConfig, defaults};
+use crate::config::{Loaded, PluginStage, defaults};
+use crate::connectors::OpenContext;
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
 use crate::kafka::client::Cluster;
@@ -20,11 +21,9 @@ use crate::record::{self, Batch, NextOffsets};
 use crate::runtime::{
     AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError,
 };
-use crate::sinks::avro::AvroEncoder;
-use crate::sinks::{ConsoleSink, Dlq, DlqEntry, KafkaSink, ParquetSink, Sink, SinkError};
+use crate::sinks::{Dlq, DlqEntry, Sink, SinkError};
 use crate::sources::event_time::EventTimeField;
-use crate::sources::kafka::Batching;
-use crate::sources::{GeneratorSource, HttpSource, KafkaSource, Source, SourceError};
+use crate::sources::{Source, SourceError};
 use crate::state::{Checkpoint, CheckpointStore, StateError};
 use crate::telemetry::{
     BatchDone, DeadLettered, Emit, RecordsDropped, RecordsRead, RecordsWritten, Triggered,
@@ -70,9 +69,9 @@ pub enum PipelineError {
         source: SinkError,
     },
     #[error(
-        "connector {connector} writes Avro to `{topic}` but no schema registry is configured; pass --schema-registry-url, set WEIR_SCHEMA_REGISTRY_URL or `[schema_registry] url`, or run on the embedded broker (which starts one)"
+        "connector {connector} registers the Avro schema subject `{subject}` but no schema registry is configured; pass --schema-registry-url, set WEIR_SCHEMA_REGISTRY_URL or `[schema_registry] url`, or run on the embedded broker (which starts one)"
     )]
-    NoRegistry { connector: String, topic: String },
+    NoRegistry { connector: String, subject: String },
     #[error("connector {connector}: schema {schema}: {source}")]
     Registry {
         connector: String,
@@ -109,13 +108,7 @@ impl PipelineError {
     /// A sink could not write its files (disk full, folder unwritable, a
     /// bucket that refuses writes): worth retrying, nothing else is wrong.
     fn is_sink_io(&self) -> bool {
-        matches!(
-            self,
-            PipelineError::Sink {
-                source: SinkError::Parquet(e),
-                ..
-            } if e.is_io()
-        )
+        matches!(self, PipelineError::Sink { source, .. } if source.is_retryable())
     }
 }
 
@@ -180,14 +173,14 @@ impl Checkpoints {
 /// A connector ready to run.
 pub struct Pipeline {
     name: String,
-    source: Source,
+    source: Box<dyn Source>,
     stages: Vec<Stage>,
     aggregate: Option<Aggregate>,
     trigger: Option<Trigger>,
     /// A partitioned aggregator's lanes, one per partition this host holds
     /// (instead of `aggregate`).
     lanes: Option<Lanes>,
-    sinks: Vec<Sink>,
+    sinks: Vec<Box<dyn Sink>>,
     dlq: Dlq,
     /// Batches whose outputs await the broker's acknowledgement.
     in_flight: InFlight,
@@ -201,19 +194,33 @@ pub struct Pipeline {
     event_time: Option<EventTimeField>,
 }
 
-/// Checks `schema` against what `subject` holds (the registry's own
-/// compatibility level), then registers it: an incompatible schema stops the
-/// connector before anything is produced.
-async fn register_schema(
-    url: &str,
-    subject: &str,
-    schema: &str,
-) -> Result<u32, crate::registry::client::ClientError> {
-    let client = crate::registry::client::RegistryClient::new(url)?;
-    client.check_compatible(subject, schema).await?;
-    let id = client.register(subject, schema).await?;
-    tracing::debug!(registry = client.url(), subject, id, "Registered.");
-    Ok(id)
+/// Registers every subject of the resolved plan, each checked first
+/// against what the subject holds (the registry's own compatibility level):
+/// an incompatible schema stops the connector before anything is produced.
+async fn register_schemas(
+    loaded: &Loaded,
+    registry: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, u32>, PipelineError> {
+    let mut ids = std::collections::BTreeMap::new();
+    for s in &loaded.subjects {
+        let url = registry.ok_or_else(|| PipelineError::NoRegistry {
+            connector: loaded.name.clone(),
+            subject: s.subject.clone(),
+        })?;
+        let registered = async {
+            let client = crate::registry::client::RegistryClient::new(url)?;
+            client.check_compatible(&s.subject, &s.schema.text).await?;
+            client.register(&s.subject, &s.schema.text).await
+        };
+        let id = registered.await.map_err(|source| PipelineError::Registry {
+            connector: loaded.name.clone(),
+            schema: s.schema.path.display().to_string(),
+            source,
+        })?;
+        tracing::info!(connector = %loaded.name, subject = %s.subject, id, "Value schema registered.");
+        ids.insert(s.subject.clone(), id);
+    }
+    Ok(ids)
 }
 
 /// Loads a plugin, checks its contract and role, and calls `init` with its
@@ -260,43 +267,46 @@ impl Pipeline {
         };
         let limits = Limits::from(c.limits);
         let mut settings = c.kafka.clone();
-        let whole = matches!(c.source, SourceConfig::Kafka(_));
+        let whole = c.source.connector().batches_arrive_whole();
         settings.linger_ms = Some(settings.linger_ms.unwrap_or(defaults::linger_ms(whole)));
         let cluster = Cluster {
             bootstrap: bootstrap.to_string(),
             settings,
         };
 
-        let start = |path: &Path, role: Role, config: &toml::Table, lookups: &[String]| {
-            let json = loaded.init_config(config, lookups);
-            start_plugin(runtime, &name, path, role, json, limits)
-        };
-        let stage = |label: String, inst: PluginInstance| Stage {
-            label,
-            contract: inst.plugin().contract.to_string(),
-            plugin: AsyncInstance::new(inst),
+        let start = |stage: &PluginStage| {
+            let inst = start_plugin(
+                runtime,
+                &name,
+                &stage.path,
+                stage.role,
+                stage.config_json.clone(),
+                limits,
+            )?;
+            Ok::<_, PipelineError>(Stage {
+                label: stage.label.clone(),
+                contract: inst.plugin().contract.to_string(),
+                plugin: AsyncInstance::new(inst),
+            })
         };
 
+        let mut source_plugin = None;
         let mut stages = Vec::new();
-        for (index, (t, path)) in c
-            .transform
-            .iter()
-            .zip(&loaded.transform_plugins)
-            .enumerate()
-        {
-            let inst = start(path, Role::Transform, &t.config, &t.lookups)?;
-            stages.push(stage(format!("transform[{index}]"), inst));
-        }
-        let aggregate = match (&c.aggregate, &loaded.aggregate_plugin) {
-            (Some(a), Some(path)) if !a.partitioned => {
-                let inst = start(path, Role::Aggregator, &a.config, &a.lookups)?;
-                Some(Aggregate {
-                    stage: stage("aggregate".into(), inst),
-                    clock: EventClock::new(a.allowed_lateness_ms),
-                })
+        let mut aggregate = None;
+        for stage in &loaded.plugins {
+            match (stage.role, &c.aggregate) {
+                (Role::Source, _) => source_plugin = Some(start(stage)?.plugin),
+                (Role::Transform, _) => stages.push(start(stage)?),
+                (Role::Aggregator, Some(a)) if !a.partitioned => {
+                    aggregate = Some(Aggregate {
+                        stage: start(stage)?,
+                        clock: EventClock::new(a.allowed_lateness_ms),
+                    });
+                }
+                // A partitioned aggregator runs in lanes (below).
+                (Role::Aggregator, _) => {}
             }
-            _ => None,
-        };
+        }
         let trigger = c.aggregate.as_ref().map(|a| {
             let every = Duration::from_millis(a.trigger_interval_ms);
             Trigger {
@@ -306,28 +316,7 @@ impl Pipeline {
             }
         });
 
-        let mut topics = vec![TopicSpec {
-            name: loaded.dlq_topic.clone(),
-            partitions: 1,
-            replication_factor: c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor),
-            config: Default::default(),
-        }];
-        if let Some(t) = &loaded.state_topic {
-            topics.push(TopicSpec {
-                name: t.clone(),
-                partitions: 1,
-                replication_factor: c.sink.kafka.as_ref().map_or(1, |k| k.replication_factor),
-                config: [("cleanup.policy".to_string(), "compact".to_string())].into(),
-            });
-        }
-        if let Some(k) = &c.sink.kafka {
-            topics.push(TopicSpec {
-                name: k.topic.clone(),
-                partitions: k.partitions,
-                replication_factor: k.replication_factor,
-                config: k.topic_config.clone(),
-            });
-        }
+        let topics: Vec<TopicSpec> = loaded.topics.iter().map(|t| t.spec.clone()).collect();
         ensure_topics(&cluster, &topics).await.map_err(kafka_err)?;
         let transactional_id = c.sink.kafka.as_ref().filter(|k| k.exactly_once).map(|k| {
             k.transactional_id
@@ -340,78 +329,27 @@ impl Pipeline {
         }
         .map_err(kafka_err)?;
         Cluster::connect(&producer, &loaded.dlq_topic);
+        let schema_ids = register_schemas(loaded, registry).await?;
 
-        let source = match &c.source {
-            SourceConfig::Generator(g) => {
-                let path = loaded
-                    .source_plugin
-                    .as_deref()
-                    .unwrap_or(Path::new(&g.plugin));
-                let inst = start(path, Role::Source, &g.config, &g.lookups)?;
-                Source::Generator(Box::new(GeneratorSource::new(
-                    AsyncInstance::new(inst),
-                    g.rate_per_sec,
-                    g.batch_size,
-                    g.max_records,
-                )))
-            }
-            SourceConfig::Http(h) => Source::Http(Box::new(
-                HttpSource::new(h.clone(), &name).map_err(|e| PipelineError::Source {
-                    connector: name.clone(),
-                    source: e.into(),
-                })?,
-            )),
-            SourceConfig::Kafka(k) => {
-                let group = k.group_id.clone().unwrap_or_else(|| name.clone());
-                let consumer = cluster.consumer(&group, k.start_from).map_err(kafka_err)?;
-                let batching = Batching {
-                    max: k.batch_size as usize,
-                    timeout: Duration::from_millis(k.batch_timeout_ms),
-                    linger: Duration::from_millis(k.linger_ms),
-                };
-                let mut source = KafkaSource::new(consumer, &cluster.bootstrap, &k.topic, batching)
-                    .map_err(kafka_err)?;
-                if transactional_id.is_some() {
-                    source.set_transactional();
-                }
-                Source::Kafka(Box::new(source))
-            }
+        let mut cx = OpenContext {
+            name: &name,
+            cluster: &cluster,
+            producer: &producer,
+            plugin: source_plugin,
+            schema_ids: &schema_ids,
+            exactly_once: transactional_id.is_some(),
         };
-
-        let mut sinks = Vec::new();
-        if let Some(k) = &c.sink.kafka {
-            let mut sink = KafkaSink::new(producer.clone(), k.topic.clone());
-            if let Some(schema) = &loaded.value_schema {
-                let url = registry.ok_or_else(|| PipelineError::NoRegistry {
+        let mut source =
+            c.source
+                .connector()
+                .open(&mut cx)
+                .map_err(|source| PipelineError::Source {
                     connector: name.clone(),
-                    topic: k.topic.clone(),
+                    source,
                 })?;
-                let subject = k
-                    .subject
-                    .clone()
-                    .unwrap_or_else(|| format!("{}-value", k.topic));
-                let id = register_schema(url, &subject, &schema.text)
-                    .await
-                    .map_err(|source| PipelineError::Registry {
-                        connector: name.clone(),
-                        schema: schema.path.display().to_string(),
-                        source,
-                    })?;
-                tracing::info!(connector = %name, subject, id, "Value schema registered.");
-                sink = sink.with_avro(AvroEncoder::new(schema.schema.clone()), id);
-            }
-            sinks.push(Sink::Kafka(sink));
-        }
-        if let Some(con) = &c.sink.console {
-            sinks.push(Sink::Console(ConsoleSink::new(
-                name.clone(),
-                con.format,
-                con.max_rows,
-            )));
-        }
         let source_cluster = source.cluster_id();
-        let output = match (&source, &c.sink.kafka) {
-            (Source::Generator(_) | Source::Http(_), Some(k)) => {
+        let output = match (source.as_kafka(), &c.sink.kafka) {
+            (None, Some(k)) => {
                 let id = tokio::task::block_in_place(|| {
                     producer.client().fetch_cluster_id(Duration::from_secs(10))
                 });
@@ -421,34 +359,27 @@ impl Pipeline {
         };
         let lanes = match (
             &c.aggregate,
-            &loaded.aggregate_plugin,
+            loaded.plugin("aggregate"),
             &loaded.state_topic,
-            &source,
+            source.as_kafka(),
         ) {
-            (Some(a), Some(path), Some(state_topic), Source::Kafka(k)) if a.partitioned => {
-                let plugin = Plugin::load(runtime, path, Role::Aggregator).map_err(|source| {
-                    PipelineError::Runtime {
-                        connector: name.clone(),
-                        source: Box::new(source),
-                    }
-                })?;
+            (Some(a), Some(stage), Some(state_topic), Some(k)) if a.partitioned => {
+                let plugin =
+                    Plugin::load(runtime, &stage.path, Role::Aggregator).map_err(|source| {
+                        PipelineError::Runtime {
+                            connector: name.clone(),
+                            source: Box::new(source),
+                        }
+                    })?;
                 // Fail on a bad config now, not when the first partition arrives.
-                let config_json = loaded.init_config(&a.config, &a.lookups);
-                start_plugin(
-                    runtime,
-                    &name,
-                    path,
-                    Role::Aggregator,
-                    config_json.clone(),
-                    limits,
-                )?;
+                start(stage)?;
                 Some(Lanes::new(
                     &name,
                     k.topic(),
                     StateTopic::new(cluster.clone(), producer.clone(), state_topic.clone()),
                     LaneSpec {
                         plugin: Arc::new(plugin),
-                        config_json,
+                        config_json: stage.config_json.clone(),
                         limits,
                         allowed_lateness_ms: a.allowed_lateness_ms,
                         parquet: c.sink.parquet.clone(),
@@ -458,12 +389,16 @@ impl Pipeline {
             }
             _ => None,
         };
-        if let (Some(p), None) = (&c.sink.parquet, &lanes) {
-            let sink = ParquetSink::new(p, &name).map_err(|e| PipelineError::Sink {
+        let mut sinks = Vec::new();
+        for sink in c.sink.connectors() {
+            // Partitioned lanes each write their own Parquet files.
+            if lanes.is_some() && sink.kind() == "parquet" {
+                continue;
+            }
+            sinks.push(sink.open(&cx).map_err(|source| PipelineError::Sink {
                 connector: name.clone(),
-                source: e.into(),
-            })?;
-            sinks.push(Sink::Parquet(Box::new(sink)));
+                source,
+            })?);
         }
         let transactions = match (&transactional_id, &loaded.state_topic) {
             (Some(_), Some(topic)) => Some(
@@ -503,16 +438,20 @@ impl Pipeline {
             },
             sink_topic: c.sink.kafka.as_ref().map(|k| k.topic.clone()),
             read_total: Default::default(),
-            event_time: match &c.source {
-                SourceConfig::Kafka(k) => k.event_time.as_deref().map(EventTimeField::new),
-                SourceConfig::Generator(_) | SourceConfig::Http(_) => None,
-            },
+            event_time: c
+                .source
+                .kafka()
+                .and_then(|k| k.event_time.as_deref())
+                .map(EventTimeField::new),
             cluster,
         };
         // Lanes restore themselves from the state topic as partitions arrive.
         let restored = pipeline.lanes.is_some() || pipeline.restore().await?;
-        let parquet = pipeline.sinks.iter().any(|s| matches!(s, Sink::Parquet(_)));
-        if (!restored && parquet) || pipeline.checkpoints.transactions.is_some() {
+        let named_by_checkpoint = pipeline
+            .sinks
+            .iter()
+            .any(|s| s.names_output_by_checkpoint());
+        if (!restored && named_by_checkpoint) || pipeline.checkpoints.transactions.is_some() {
             // Files are named for the checkpoint that covers them: the first
             // checkpoint fixes the run they belong to before any is written.
             // A first transaction shows now, not with data in flight, whether
@@ -588,8 +527,8 @@ impl Pipeline {
                 }
                 Some(b) => b,
             };
-            if let (Source::Kafka(k), false) = (&self.source, input.is_empty())
-                && let Some(fill) = k.last_fill()
+            if !input.is_empty()
+                && let Some(fill) = self.source.last_fill()
             {
                 stats
                     .phases
@@ -601,10 +540,10 @@ impl Pipeline {
             if self.lanes.is_some() {
                 // Partitions may move: what this host handled must be settled first.
                 self.in_flight
-                    .land_all(&mut self.source, &mut stats)
+                    .land_all(self.source.as_mut(), &mut stats)
                     .await?;
             }
-            if let (Some(lanes), Source::Kafka(k)) = (&mut self.lanes, &mut self.source) {
+            if let (Some(lanes), Some(k)) = (&mut self.lanes, self.source.as_kafka()) {
                 lanes.sync(k).await?;
                 // Fetched before its partition moved away (the new holder reads
                 // it), or below where the partition's restored lane resumes.
@@ -618,14 +557,14 @@ impl Pipeline {
             }
             let idle = input.is_empty();
             self.in_flight
-                .land_ready(&mut self.source, &mut stats)
+                .land_ready(self.source.as_mut(), &mut stats)
                 .await?;
             self.advance_background(&mut stats).await?;
             if !idle {
                 self.handle(input, &mut stats).await?;
                 if !self.source.can_replay() {
                     self.in_flight
-                        .land_all(&mut self.source, &mut stats)
+                        .land_all(self.source.as_mut(), &mut stats)
                         .await?;
                 }
                 if self.trigger.as_ref().is_some_and(|t| t.every_batch) {
@@ -637,7 +576,7 @@ impl Pipeline {
                 self.trigger(false, &mut stats).await?;
                 self.checkpoint(&mut stats, Durable::Later).await?;
             } else if now >= self.checkpoints.next
-                || self.sinks.iter().any(Sink::wants_flush)
+                || self.sinks.iter().any(|s| s.wants_flush())
                 || self.lanes.as_ref().is_some_and(Lanes::wants_flush)
             {
                 self.checkpoint(&mut stats, Durable::Later).await?;
@@ -667,7 +606,6 @@ impl Pipeline {
         }
         self.source
             .close()
-            .await
             .map_err(|source| PipelineError::Source {
                 connector: self.name.clone(),
                 source,
@@ -723,9 +661,7 @@ impl Pipeline {
             records = out;
             dropped.push((stage.label.clone(), n));
         }
-        if matches!(self.source, Source::Generator(_)) {
-            crate::sources::generator::number_parts(&mut records);
-        }
+        self.source.label_outputs(&mut records);
         if let Some(agg) = &mut self.aggregate
             && !records.is_empty()
         {
@@ -784,7 +720,8 @@ impl Pipeline {
             (Some(l), Some(p)) => l.lanes.get_mut(&p).and_then(|l| l.parquet.as_mut()),
             _ => None,
         };
-        for sink in self.sinks.iter_mut().chain(lane_sink) {
+        let sinks = self.sinks.iter_mut().map(|s| s.as_mut() as &mut dyn Sink);
+        for sink in sinks.chain(lane_sink.map(|s| s as &mut dyn Sink)) {
             let (rejected, acks) =
                 sink.send(records)
                     .await
@@ -822,7 +759,7 @@ impl Pipeline {
             .map(|r| r.timestamp_ms())
             .collect();
         self.in_flight
-            .push(reports, origins, timestamps, &mut self.source, stats);
+            .push(reports, origins, timestamps, self.source.as_mut(), stats);
         RecordsWritten {
             connector: &self.name,
             count: written as u64,
@@ -917,7 +854,7 @@ impl Pipeline {
     /// before a bounded run ends: with partitioned state, the last host
     /// standing holds them all (another member would close its own otherwise).
     fn holds_every_partition(&mut self) -> bool {
-        let (Some(lanes), Source::Kafka(k)) = (&self.lanes, &mut self.source) else {
+        let (Some(lanes), Some(k)) = (&self.lanes, self.source.as_kafka()) else {
             return true;
         };
         k.topic_partitions()

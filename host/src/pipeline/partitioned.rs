@@ -15,12 +15,13 @@ use std::sync::Arc;
 use super::stage::{Call, Stage, run_stage};
 use super::watermark::EventClock;
 use super::{PipelineError, tick_stage};
-use crate::config::ParquetSink as ParquetConfig;
 use crate::kafka::state_topic::StateTopic;
 use crate::record::{self, Batch, RecordView};
 use crate::runtime::{AsyncInstance, GuestEnv, Limits, Plugin, PluginInstance};
+use crate::sinks::parquet::ParquetSinkConfig;
 use crate::sinks::{DlqEntry, ParquetSink, Sink};
 use crate::sources::KafkaSource;
+use crate::sources::kafka::{offsets_in, position_of};
 use crate::state::{Checkpoint, StageState};
 
 /// The least event-time progress between two ticks inside a batch.
@@ -66,7 +67,7 @@ pub(super) struct Lane {
     pub(super) clock: EventClock,
     /// The lane's own Parquet sink: files named for the partition, so a lane's
     /// restore removes only what its own checkpoint does not cover.
-    pub(super) parquet: Option<Sink>,
+    pub(super) parquet: Option<ParquetSink>,
     /// The lane's checkpoint count (names its Parquet files).
     sequence: u64,
 }
@@ -77,7 +78,7 @@ pub(super) struct LaneSpec {
     pub(super) config_json: String,
     pub(super) limits: Limits,
     pub(super) allowed_lateness_ms: i64,
-    pub(super) parquet: Option<ParquetConfig>,
+    pub(super) parquet: Option<ParquetSinkConfig>,
 }
 
 /// Every lane this host holds, and where their state goes.
@@ -170,10 +171,12 @@ impl Lanes {
                 }
             };
             let lane = self.open(p, ckpt.as_ref()).await?;
-            let next = ckpt
-                .as_ref()
-                .and_then(|c| c.positions.get(&self.input_topic))
-                .and_then(|m| m.get(&p).copied());
+            let next = match ckpt.as_ref().and_then(|c| c.position.as_ref()) {
+                Some(position) => offsets_in(position, &self.input_topic)
+                    .map_err(|e| self.err("position", e.to_string()))?
+                    .and_then(|m| m.get(&p).copied()),
+                None => None,
+            };
             if let Some(next) = next {
                 source.resume_partition(p, next);
             }
@@ -278,7 +281,7 @@ impl Lanes {
         Ok(Lane {
             stage,
             clock,
-            parquet: parquet.map(|s| Sink::Parquet(Box::new(s))),
+            parquet,
             sequence: ckpt.map_or(0, |c| c.sequence),
         })
     }
@@ -352,7 +355,7 @@ impl Lanes {
     pub(super) fn wants_flush(&self) -> bool {
         self.lanes
             .values()
-            .any(|l| l.parquet.as_ref().is_some_and(Sink::wants_flush))
+            .any(|l| l.parquet.as_ref().is_some_and(ParquetSink::wants_flush))
     }
 
     fn lane_checkpoint(
@@ -367,25 +370,19 @@ impl Lanes {
             plugin: HOST.into(),
             snapshot: lane.clock.snapshot().into(),
         });
-        if let Some(Sink::Parquet(s)) = &lane.parquet {
+        if let Some(s) = &lane.parquet {
             stages.push(StageState {
                 stage: PARQUET.into(),
                 plugin: "parquet".into(),
                 snapshot: s.state().into(),
             });
         }
-        let mut positions = BTreeMap::new();
-        if let Some(next) = next {
-            positions.insert(self.input_topic.clone(), BTreeMap::from([(p, next)]));
-        }
         Checkpoint {
             sequence: lane.sequence,
             written_ms: record::now_ms(),
             source_cluster: self.source_cluster.clone(),
             output: None,
-            positions,
-            lineage: None,
-            generated: 0,
+            position: next.map(|next| position_of(&self.input_topic, BTreeMap::from([(p, next)]))),
             stages,
         }
     }
@@ -417,7 +414,7 @@ impl Lanes {
             lane.sequence += 1;
             if let Some(sink) = &mut lane.parquet {
                 let sequence = lane.sequence;
-                tokio::task::block_in_place(|| sink.flush(sequence)).map_err(|source| {
+                tokio::task::block_in_place(|| Sink::flush(sink, sequence)).map_err(|source| {
                     PipelineError::Sink {
                         connector: self.connector.clone(),
                         source,

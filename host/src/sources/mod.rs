@@ -1,17 +1,24 @@
-//! Where records enter a pipeline. Every kind of source is listed once, here.
+//! Where records enter a pipeline: one folder per kind (config, runtime and
+//! tests together), listed once in [`crate::connectors`].
 
 pub mod event_time;
 pub mod generator;
 pub mod http;
 pub mod kafka;
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
+use crate::connectors::{
+    DescribeContext, Invalid, OpenContext, PlanLine, PluginRef, ResolveContext,
+};
 use crate::kafka::KafkaIoError;
+use crate::kafka::client::Cluster;
 use crate::record::{Batch, NextOffsets};
 use crate::runtime::{AsyncInstance, CallError};
+use crate::state::SourcePosition;
 
 pub use generator::GeneratorSource;
 pub use http::HttpSource;
@@ -29,136 +36,156 @@ pub enum SourceError {
     },
     #[error("source plugin {plugin} returned a malformed batch: {reason}")]
     Layout { plugin: String, reason: String },
-    #[error(transparent)]
-    Http(#[from] http::HttpSourceError),
+    /// What a kind with its own error type reports (a poller's HTTP setup, …).
+    #[error("{kind} source: {source}")]
+    Connector {
+        kind: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the checkpoint's {kind} position is unreadable ({reason})")]
+    Position { kind: &'static str, reason: String },
 }
 
-/// The sources a connector can name: `[source.generator]`, `[source.kafka]`, `[source.http]`.
-pub enum Source {
-    Generator(Box<GeneratorSource>),
-    Kafka(Box<KafkaSource>),
-    Http(Box<HttpSource>),
+/// A `[source.KIND]` table: what the kind does before anything runs.
+pub trait SourceConnector: Send + Sync {
+    /// The table's name: `kafka`, `generator`, `http`.
+    fn kind(&self) -> &'static str;
+
+    /// Checks what serde cannot (names, ranges, URLs) and keeps what it
+    /// derives; the error's key is relative to the table.
+    fn resolve(&mut self, cx: &ResolveContext<'_>) -> Result<(), Invalid>;
+
+    /// The plugin the source runs itself, if any (a generator's).
+    fn plugin(&self) -> Option<PluginRef<'_>> {
+        None
+    }
+
+    /// Whether its batches arrive whole from a log (the producers then wait
+    /// less for more records: see [`crate::config::defaults::linger_ms`]).
+    fn batches_arrive_whole(&self) -> bool {
+        false
+    }
+
+    /// The `weir plan` line.
+    fn describe(&self, cx: &DescribeContext<'_>) -> PlanLine;
+
+    /// The `weir validate` summary (`kafka(purchases)`); `None` when the
+    /// plugin list says it all.
+    fn summary(&self) -> Option<String>;
+
+    /// The running source.
+    fn open(&self, cx: &mut OpenContext<'_>) -> Result<Box<dyn Source>, SourceError>;
 }
 
-impl Source {
+/// A running source. Positions are opaque bytes that only the kind reads,
+/// so a checkpoint holds a Kafka offset map, a generator's lineage or a
+/// database's log position alike.
+pub trait Source: Send {
+    /// The kind, as in [`SourceConnector::kind`].
+    fn kind(&self) -> &'static str;
+
     /// Up to `max` records; `None` when the source has nothing more, ever. Once
     /// `stop` is cancelled, waiting ends early with what there is (maybe nothing).
-    pub async fn next_batch(
-        &mut self,
+    fn next_batch<'a>(
+        &'a mut self,
         max: usize,
-        stop: &CancellationToken,
-    ) -> Result<Option<Batch>, SourceError> {
-        match self {
-            Source::Generator(s) => s.next_batch(max, stop).await,
-            Source::Kafka(s) => Ok(Some(s.next_batch(max, stop).await?)),
-            Source::Http(s) => Ok(s.next_batch(stop).await),
-        }
+        stop: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Option<Batch>, SourceError>>;
+
+    /// How the last batch filled, for the phase times (sources that batch).
+    fn last_fill(&self) -> Option<Fill> {
+        None
     }
 
-    /// Marks the records read from `origins` as taken on by the pipeline:
-    /// their outputs may still be on their way.
-    pub fn mark_in_flight(&mut self, origins: &NextOffsets) {
-        if let Source::Kafka(s) = self {
-            s.mark_in_flight(origins);
-        }
-    }
+    /// The records read from `origins` are taken on by the pipeline: their
+    /// outputs may still be on their way.
+    fn mark_in_flight(&mut self, _origins: &NextOffsets) {}
 
-    /// Marks the records read from `origins` as fully handled (delivered,
+    /// The records read from `origins` are fully handled (delivered,
     /// filtered or dead-lettered).
-    pub fn mark_handled(&mut self, origins: &NextOffsets) {
-        if let Source::Kafka(s) = self {
-            s.mark_handled(origins);
-        }
-    }
+    fn mark_handled(&mut self, _origins: &NextOffsets) {}
 
     /// Whether a record lost in flight can be read again after a restart
     /// (Kafka from its offsets, a generator from its lineage). A poller cannot
     /// fetch a feed again, so its batches are acknowledged one at a time.
-    pub fn can_replay(&self) -> bool {
-        match self {
-            Source::Generator(_) | Source::Kafka(_) => true,
-            Source::Http(_) => false,
-        }
+    fn can_replay(&self) -> bool;
+
+    /// What a checkpoint taken now covers, once the batches in flight have
+    /// landed, as bytes only this kind reads; `None` for a source without
+    /// positions.
+    fn position(&self) -> Option<SourcePosition> {
+        None
     }
 
-    /// Commits a durable checkpoint's `positions` to the source.
-    pub fn commit(
-        &mut self,
-        positions: &BTreeMap<String, BTreeMap<i32, i64>>,
-    ) -> Result<(), SourceError> {
-        match self {
-            Source::Generator(_) | Source::Http(_) => Ok(()),
-            Source::Kafka(s) => match positions.get(s.topic()) {
-                Some(p) => s.commit(p).map_err(Into::into),
-                None => Ok(()),
-            },
-        }
+    /// Continues after a checkpoint's `position`. `cx` reaches the cluster
+    /// the outputs went to (a generator looks up what it already delivered).
+    fn recover<'a>(
+        &'a mut self,
+        _position: &'a SourcePosition,
+        _cx: &'a RecoverContext<'a>,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async { Ok(()) })
     }
 
-    /// Positions per topic and partition that a checkpoint taken now covers,
-    /// once the batches in flight have landed.
-    pub fn positions(&self) -> BTreeMap<String, BTreeMap<i32, i64>> {
-        match self {
-            Source::Generator(_) | Source::Http(_) => BTreeMap::new(),
-            Source::Kafka(s) => BTreeMap::from([(s.topic().to_string(), s.taken_positions())]),
-        }
+    /// A durable checkpoint's `position` is acknowledged to the source (a
+    /// consumer group's commit, a replication slot's confirmed position).
+    fn commit(&mut self, _position: &SourcePosition) -> Result<(), SourceError> {
+        Ok(())
     }
 
-    /// Continues after a checkpoint's positions.
-    pub fn resume_at(&mut self, positions: &BTreeMap<String, BTreeMap<i32, i64>>) {
-        if let Source::Kafka(s) = self
-            && let Some(p) = positions.get(s.topic())
-        {
-            s.resume_at(p);
-        }
+    /// The id of the cluster positions refer to, if they refer to one.
+    fn cluster_id(&self) -> Option<String> {
+        None
     }
 
-    /// The id of the cluster positions refer to (none for generators).
-    pub fn cluster_id(&self) -> Option<String> {
-        match self {
-            Source::Generator(_) | Source::Http(_) => None,
-            Source::Kafka(s) => s.cluster_id(),
-        }
-    }
-
-    /// Whether a bounded read is complete: a Kafka source has handled everything
-    /// up to the end of its partitions. Generators end by returning `None`.
-    /// An error when the topic never appeared (a bounded run would wait forever).
-    pub fn at_end(&mut self) -> Result<bool, SourceError> {
-        match self {
-            Source::Generator(_) | Source::Http(_) => Ok(false),
-            Source::Kafka(s) => s.at_end().map_err(Into::into),
-        }
+    /// Whether a bounded read is complete. An error when it never can be
+    /// (a topic that never appeared).
+    fn at_end(&mut self) -> Result<bool, SourceError> {
+        Ok(false)
     }
 
     /// Input partitions (topic, partition) that still have records to hand on,
     /// for the event-time watermark; `None` when the source has no partitions.
-    pub fn live_partitions(&mut self) -> Option<Vec<(String, i32)>> {
-        match self {
-            Source::Generator(_) | Source::Http(_) => None,
-            Source::Kafka(s) => {
-                let topic = s.topic().to_string();
-                let live = s.live_partitions();
-                Some(live.into_iter().map(|p| (topic.clone(), p)).collect())
-            }
-        }
+    fn live_partitions(&mut self) -> Option<Vec<(String, i32)>> {
+        None
     }
 
-    /// The source plugin, whose state goes into checkpoints.
-    pub fn plugin(&mut self) -> Option<&mut AsyncInstance> {
-        match self {
-            Source::Generator(s) => Some(s.plugin()),
-            Source::Kafka(_) | Source::Http(_) => None,
-        }
+    /// The source's plugin, whose state goes into checkpoints.
+    fn plugin(&mut self) -> Option<&mut AsyncInstance> {
+        None
     }
 
-    /// Final commit before exit.
-    pub async fn close(&mut self) -> Result<(), SourceError> {
-        match self {
-            Source::Generator(_) | Source::Http(_) => Ok(()),
-            Source::Kafka(s) => s.close().map_err(Into::into),
-        }
+    /// Labels a batch's outputs so a restart can tell what was delivered
+    /// (a generator that makes its records again on replay).
+    fn label_outputs(&self, _outputs: &mut Batch) {}
+
+    /// The Kafka source, for what only it does: partitioned state,
+    /// transactions.
+    fn as_kafka(&mut self) -> Option<&mut KafkaSource> {
+        None
     }
+
+    /// Final acknowledgement before exit.
+    fn close(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+}
+
+/// What a source may reach when it continues after a checkpoint.
+pub struct RecoverContext<'a> {
+    pub connector: &'a str,
+    pub cluster: &'a Cluster,
+    /// The Kafka sink's topic, if the connector has one.
+    pub sink_topic: Option<&'a str>,
+}
+
+/// How a batch filled: the time from its first record's timestamp to that
+/// record's arrival (upstream batching, the broker, the fetch), then from that
+/// arrival to the batch's close.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    pub waited: Duration,
+    pub filling: Duration,
 }
 
 /// A plugin call error as text for logs.

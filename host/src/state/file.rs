@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Checkpoint, StageState, StateError};
+use super::{Checkpoint, SourcePosition, StageState, StateError};
 
 const MAGIC: &[u8; 8] = b"WEIRCKP1";
 const DIGEST_LEN: usize = 32;
@@ -22,12 +22,25 @@ struct Header {
     source_cluster: Option<String>,
     #[serde(default)]
     output: Option<String>,
-    positions: BTreeMap<String, BTreeMap<i32, i64>>,
-    #[serde(default)]
-    lineage: Option<String>,
-    #[serde(default)]
-    generated: u64,
+    /// The source position's kind and length; its bytes follow the snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    position: Option<PositionHeader>,
     stages: Vec<StageHeader>,
+    /// Files written before positions were opaque held a Kafka source's
+    /// offsets here ...
+    #[serde(default, skip_serializing)]
+    positions: BTreeMap<String, BTreeMap<i32, i64>>,
+    /// ... and a generator's lineage and count here.
+    #[serde(default, skip_serializing)]
+    lineage: Option<String>,
+    #[serde(default, skip_serializing)]
+    generated: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PositionHeader {
+    kind: String,
+    len: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,9 +129,13 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
         written_ms: c.written_ms,
         source_cluster: c.source_cluster.clone(),
         output: c.output.clone(),
-        positions: c.positions.clone(),
-        lineage: c.lineage.clone(),
-        generated: c.generated,
+        position: c.position.as_ref().map(|p| PositionHeader {
+            kind: p.kind.clone(),
+            len: p.bytes.len() as u64,
+        }),
+        positions: BTreeMap::new(),
+        lineage: None,
+        generated: 0,
         stages: c
             .stages
             .iter()
@@ -131,8 +148,13 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
     };
     // A header of strings and integers always serializes.
     let json = serde_json::to_vec(&header).unwrap_or_default();
+    let position = c.position.as_ref().map_or(&[][..], |p| &p.bytes[..]);
     let mut out = Vec::with_capacity(
-        MAGIC.len() + 4 + json.len() + c.stages.iter().map(|s| s.snapshot.len()).sum::<usize>(),
+        MAGIC.len()
+            + 4
+            + json.len()
+            + c.stages.iter().map(|s| s.snapshot.len()).sum::<usize>()
+            + position.len(),
     );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
@@ -140,6 +162,7 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
     for s in &c.stages {
         out.extend_from_slice(&s.snapshot);
     }
+    out.extend_from_slice(position);
     let digest = Sha256::digest(&out);
     out.extend_from_slice(&digest);
     out
@@ -182,6 +205,21 @@ fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
             snapshot: snapshot.into(),
         });
     }
+    let position = match header.position {
+        Some(p) => {
+            let end = at.saturating_add(p.len as usize);
+            let bytes = body
+                .get(at..end)
+                .ok_or("the source position is cut short")?
+                .to_vec();
+            at = end;
+            Some(SourcePosition {
+                kind: p.kind,
+                bytes,
+            })
+        }
+        None => legacy_position(&header.positions, header.lineage, header.generated),
+    };
     if at != body.len() {
         return Err(format!("{} unexpected trailing bytes", body.len() - at));
     }
@@ -190,10 +228,30 @@ fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
         written_ms: header.written_ms,
         source_cluster: header.source_cluster,
         output: header.output,
-        positions: header.positions,
-        lineage: header.lineage,
-        generated: header.generated,
+        position,
         stages,
+    })
+}
+
+/// The position a file written before positions were opaque holds, in the
+/// form its source kind reads today: Kafka offsets per topic and partition
+/// (`{"t":{"0":5}}`), or a generator's `{"lineage":…,"generated":…}`.
+fn legacy_position(
+    positions: &BTreeMap<String, BTreeMap<i32, i64>>,
+    lineage: Option<String>,
+    generated: u64,
+) -> Option<SourcePosition> {
+    let (kind, json) = match lineage {
+        Some(lineage) => (
+            "generator",
+            serde_json::json!({ "lineage": lineage, "generated": generated }),
+        ),
+        None if !positions.is_empty() => ("kafka", serde_json::json!(positions)),
+        None => return None,
+    };
+    Some(SourcePosition {
+        kind: kind.into(),
+        bytes: json.to_string().into_bytes(),
     })
 }
 
@@ -202,16 +260,15 @@ mod tests {
     use super::*;
 
     fn sample() -> Checkpoint {
-        let mut positions = BTreeMap::new();
-        positions.insert("purchases".to_string(), BTreeMap::from([(0, 17), (2, 5)]));
         Checkpoint {
             sequence: 3,
             written_ms: 1_700_000_000_000,
             source_cluster: Some("c1".into()),
             output: Some("c1/purchases".into()),
-            positions,
-            lineage: Some("l1".into()),
-            generated: 42,
+            position: Some(SourcePosition {
+                kind: "kafka".into(),
+                bytes: br#"{"purchases":{"0":17,"2":5}}"#.to_vec(),
+            }),
             stages: vec![
                 StageState {
                     stage: "transform[0]".into(),
@@ -252,8 +309,62 @@ mod tests {
         let c = decode(&bytes).unwrap();
         assert_eq!(c.sequence, 7);
         assert_eq!(c.output, None);
-        assert_eq!(c.lineage, None);
-        assert_eq!(c.positions["t"][&0], 5);
+        let p = c.position.unwrap();
+        assert_eq!(
+            (p.kind.as_str(), &p.bytes[..]),
+            ("kafka", &br#"{"t":{"0":5}}"#[..])
+        );
+    }
+
+    /// Files written by weir before positions were opaque, kept in
+    /// `tests/data`: their Kafka offsets and generator lineage come back as
+    /// the positions those sources read today.
+    #[test]
+    fn checkpoint_files_of_earlier_versions_still_load() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let store = |name: &str| CheckpointStore {
+            path: data.join(name),
+        };
+        let kafka = store("checkpoint-kafka-offsets.ckpt")
+            .load()
+            .unwrap()
+            .unwrap();
+        assert_eq!(kafka.sequence, 12);
+        let p = kafka.position.clone().unwrap();
+        assert_eq!(p.kind, "kafka");
+        let offsets: BTreeMap<String, BTreeMap<i32, i64>> =
+            serde_json::from_slice(&p.bytes).unwrap();
+        assert_eq!(
+            offsets["purchases"],
+            BTreeMap::from([(0, 120), (1, 95), (2, 130)])
+        );
+        assert_eq!(
+            kafka.stage("aggregate", "purchases-daily").unwrap(),
+            Some(&b"{\"days\":{}}"[..])
+        );
+        let generator = store("checkpoint-generator-lineage.ckpt")
+            .load()
+            .unwrap()
+            .unwrap();
+        let p = generator.position.clone().unwrap();
+        assert_eq!(p.kind, "generator");
+        let v: serde_json::Value = serde_json::from_slice(&p.bytes).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"lineage": "3f2a9c", "generated": 2000})
+        );
+        assert_eq!(generator.output.as_deref(), Some("weir-embedded/purchases"));
+        assert_eq!(
+            generator.stage("source", "purchases-gen").unwrap(),
+            Some(&b"gen-state"[..])
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_without_a_position_round_trips() {
+        let mut c = sample();
+        c.position = None;
+        assert_eq!(decode(&encode(&c)).unwrap(), c);
     }
 
     #[test]

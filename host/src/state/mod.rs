@@ -4,7 +4,6 @@
 
 mod file;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use file::CheckpointStore;
@@ -50,13 +49,19 @@ pub struct Checkpoint {
     /// output, as `<cluster id>/<topic>`: its state (a generator's table, the
     /// records it already made) means nothing to another cluster or topic.
     pub output: Option<String>,
-    /// Next offset to read per topic and partition; everything below is in the snapshots.
-    pub positions: BTreeMap<String, BTreeMap<i32, i64>>,
-    /// A generator source's run identity and how many records it had made: on
-    /// restart, what it had already delivered past the checkpoint is skipped.
-    pub lineage: Option<String>,
-    pub generated: u64,
+    /// Where the source was: everything before it is in the snapshots.
+    pub position: Option<SourcePosition>,
     pub stages: Vec<StageState>,
+}
+
+/// A source's position in a checkpoint: bytes only its kind reads (Kafka
+/// offsets, a generator's lineage, a database's log position), so a new kind
+/// of source needs no new checkpoint format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePosition {
+    /// The source kind that wrote it (`kafka`, `generator`, …).
+    pub kind: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Checkpoint {

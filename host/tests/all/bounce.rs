@@ -537,13 +537,8 @@ async fn cdc_source_and_view_survive_five_stops_and_five_kills() {
     std::fs::write(&view, CDC_VIEW).expect("write");
     let state = dir.path().join("state");
     let began = Instant::now();
-    let generated = || {
-        weir::state::CheckpointStore::new(&state, "cdc-source")
-            .load()
-            .ok()
-            .flatten()
-            .map_or(0, |c| c.generated as i64)
-    };
+    let generated =
+        || generated_at_checkpoint(&weir::state::CheckpointStore::new(&state, "cdc-source"));
 
     // One host runs both connectors, as `weir run cdc-source.toml cdc-view.toml`.
     let view_arg = view.display().to_string();

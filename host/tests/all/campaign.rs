@@ -220,11 +220,7 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     let state = dir.path().join("state");
     let mut first = weir_run(&toml, &bootstrap, &state, &[]);
     let store = weir::state::CheckpointStore::new(&state, "killed");
-    let covered = || {
-        store.load().ok().flatten().map_or(0, |c| {
-            c.positions.values().flat_map(|p| p.values()).sum::<i64>()
-        })
-    };
+    let covered = || covered_offsets(&store);
     eventually(|| covered() >= VIEWS as i64 / 3 && !files(&out).is_empty()).await;
     assert!(
         first.try_wait().expect("wait").is_none(),

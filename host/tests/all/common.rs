@@ -638,3 +638,23 @@ impl Moto {
         ));
     }
 }
+
+/// How many records a connector's last checkpoint covers: the sum of its
+/// Kafka source's next offsets (0 without a checkpoint).
+pub fn covered_offsets(store: &weir::state::CheckpointStore) -> i64 {
+    let Some(p) = store.load().ok().flatten().and_then(|c| c.position) else {
+        return 0;
+    };
+    let offsets: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>> =
+        serde_json::from_slice(&p.bytes).expect("a Kafka position");
+    offsets.values().flat_map(|p| p.values()).sum()
+}
+
+/// How many records a generator had made at its last checkpoint.
+pub fn generated_at_checkpoint(store: &weir::state::CheckpointStore) -> i64 {
+    let Some(p) = store.load().ok().flatten().and_then(|c| c.position) else {
+        return 0;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&p.bytes).expect("a generator position");
+    v["generated"].as_i64().expect("generated")
+}

@@ -150,7 +150,7 @@ proptest! {
     /// refused with the path of the field that does not fit.
     #[test]
     fn json_that_does_not_fit_the_schema(value in json_value()) {
-        let encoder = weir::sinks::avro::AvroEncoder::new(user_event_schema());
+        let encoder = weir::sinks::kafka::AvroEncoder::new(user_event_schema());
         let bytes = serde_json::to_vec(&value).expect("json");
         if let Err(reason) = encoder.encode(&bytes) {
             prop_assert!(!reason.is_empty());

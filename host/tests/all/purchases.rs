@@ -199,11 +199,7 @@ async fn sigkill_and_restart_gives_the_totals_of_an_uninterrupted_run() {
         &["--metrics-listen", &metrics_addr],
     );
     let store = weir::state::CheckpointStore::new(&state, "killed");
-    let covered = || {
-        store.load().ok().flatten().map_or(0, |c| {
-            c.positions.values().flat_map(|p| p.values()).sum::<i64>()
-        })
-    };
+    let covered = || covered_offsets(&store);
     eventually(|| covered() >= 3_000).await;
     assert!(
         first.try_wait().expect("wait").is_none(),

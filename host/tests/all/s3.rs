@@ -4,9 +4,9 @@
 //! that does not exist is an I/O error the pipeline waits out, rows kept.
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use weir::config::ParquetSink as ParquetConfig;
 use weir::record::{Batch, Record};
 use weir::sinks::ParquetSink;
+use weir::sinks::parquet::ParquetSinkConfig as ParquetConfig;
 
 use crate::common::Moto;
 

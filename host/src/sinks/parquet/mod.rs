@@ -28,11 +28,18 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use serde_json::{Map, Value};
 
-use super::{Rejected, SCHEMA_MISMATCH};
-use crate::config::{ColumnType, ParquetColumn, ParquetCompression, ParquetSink as Config};
+use futures::future::BoxFuture;
+
+use super::{Rejected, SCHEMA_MISMATCH, Sink, SinkError};
+use crate::kafka::produce::Pending;
 use crate::record::Batch;
 use weir_sdk::Rejection;
 
+mod config;
+
+pub use config::{
+    ColumnType, ParquetColumn, ParquetCompression, ParquetSinkConfig, StorageOptions,
+};
 pub use output::Output;
 
 /// The folder name Hive, Spark and pyarrow use for a null partition value.
@@ -71,6 +78,16 @@ impl ParquetError {
     }
 }
 
+impl From<ParquetError> for SinkError {
+    fn from(e: ParquetError) -> Self {
+        SinkError::Connector {
+            kind: "parquet",
+            retryable: e.is_io(),
+            source: Box::new(e),
+        }
+    }
+}
+
 /// What a restart cleaned up.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
@@ -100,7 +117,7 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    pub fn new(cfg: &Config, connector: &str) -> Result<Self, ParquetError> {
+    pub fn new(cfg: &ParquetSinkConfig, connector: &str) -> Result<Self, ParquetError> {
         let fields: Vec<Field> = cfg
             .columns
             .iter()
@@ -113,7 +130,7 @@ impl ParquetSink {
             ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
         };
         Ok(ParquetSink {
-            output: Output::open(&cfg.path, &cfg.storage)?,
+            output: cfg.open_output()?,
             connector: connector.to_string(),
             run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
             columns: cfg.columns.clone(),
@@ -382,6 +399,51 @@ fn escape(value: &str) -> String {
     out
 }
 
+impl Sink for ParquetSink {
+    fn kind(&self) -> &'static str {
+        "parquet"
+    }
+
+    /// Rows wait for the next checkpoint ([`Sink::flush`]).
+    fn send<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<(Rejected, Option<Pending>), SinkError>> {
+        let rejected = self.write(batch);
+        Box::pin(async move { Ok((rejected, None)) })
+    }
+
+    fn flush(&mut self, sequence: u64) -> Result<Option<Vec<u8>>, SinkError> {
+        let files = ParquetSink::flush(self, sequence)?;
+        if !files.is_empty() {
+            tracing::debug!(files = files.len(), sequence, "Parquet files written.");
+        }
+        Ok(Some(self.state()))
+    }
+
+    fn wants_flush(&self) -> bool {
+        ParquetSink::wants_flush(self)
+    }
+
+    fn recover(&mut self, state: Option<&[u8]>, sequence: u64) -> Result<(), SinkError> {
+        let done = ParquetSink::recover(self, state, sequence)?;
+        if done.uncommitted + done.temporary > 0 {
+            tracing::info!(
+                connector = %self.connector,
+                root = %self.root(),
+                uncommitted = done.uncommitted,
+                temporary = done.temporary,
+                "Removed Parquet files the last checkpoint does not cover; their rows are written again."
+            );
+        }
+        Ok(())
+    }
+
+    fn names_output_by_checkpoint(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,7 +454,7 @@ mod tests {
     use std::fs;
     use std::path::Path;
 
-    fn config(root: &Path) -> Config {
+    fn config(root: &Path) -> ParquetSinkConfig {
         let text = format!(
             r#"
 path = "{}"

@@ -16,7 +16,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use super::ParquetError;
-use crate::config::StorageOptions;
+use super::StorageOptions;
 
 /// Files from this size go up as multipart uploads (S3 takes at most 5 GiB
 /// in one PUT; parts of 16 MiB keep the memory of an upload bounded).
@@ -27,6 +27,7 @@ const PART_SIZE: usize = 16 << 20;
 const STORE_SCHEMES: [&str; 6] = ["s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"];
 
 /// A dataset's root: a folder on this machine or a prefix in a bucket.
+#[derive(Clone)]
 pub enum Output {
     Folder(PathBuf),
     Bucket {
@@ -35,6 +36,13 @@ pub enum Output {
         /// The URL as the connector wrote it, for messages (no credentials).
         url: String,
     },
+}
+
+impl std::fmt::Debug for Output {
+    /// The root as the connector names it: never a credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 /// A file of the dataset, as a restart finds it.

@@ -4,13 +4,20 @@
 //! the registered writer schema in Confluent's framing first, and a value that
 //! does not fit is refused.
 
-use super::avro::AvroEncoder;
-use super::{Rejected, SCHEMA_MISMATCH};
+use futures::future::BoxFuture;
+
+use super::{Rejected, SCHEMA_MISMATCH, Sink, SinkError};
 use crate::kafka::KafkaIoError;
 use crate::kafka::produce::{DeliverySummary, Outgoing, Pending, Producer, enqueue};
 use crate::record::{Batch, RecordView};
 use crate::registry::wire;
 use weir_sdk::Rejection;
+
+pub mod avro;
+mod config;
+
+pub use avro::AvroEncoder;
+pub use config::{KafkaSinkConfig, ValueFormat};
 
 pub struct KafkaSink {
     producer: Producer,
@@ -39,7 +46,7 @@ impl KafkaSink {
 
     /// Queues a batch for the broker: the records a schema refused, and the
     /// delivery reports still to come for the rest.
-    pub async fn send(&mut self, batch: &Batch) -> Result<(Rejected, Pending), KafkaIoError> {
+    pub async fn produce(&mut self, batch: &Batch) -> Result<(Rejected, Pending), KafkaIoError> {
         let Some((encoder, id)) = self.avro.as_deref() else {
             let pending = enqueue(
                 &self.producer,
@@ -64,5 +71,21 @@ impl KafkaSink {
             .map(|(r, value)| Outgoing::view(*r).with_value(value.as_deref()));
         let pending = enqueue(&self.producer, &self.topic, outgoing).await?;
         Ok((rejected, pending.summed_into(&self.summary)))
+    }
+}
+
+impl Sink for KafkaSink {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn send<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<(Rejected, Option<Pending>), SinkError>> {
+        Box::pin(async move {
+            let (rejected, pending) = self.produce(batch).await?;
+            Ok((rejected, Some(pending)))
+        })
     }
 }

@@ -18,7 +18,13 @@ use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
 use crate::kafka::context::{is_missing_topic, is_transport};
 use crate::record::{Batch, BatchSize, NextOffsets, OriginRef, now_ms};
+use crate::sources::{Fill, Source, SourceError};
+use crate::state::SourcePosition;
 use crate::telemetry::{ConsumerLag, Emit};
+
+mod config;
+
+pub use config::KafkaSourceConfig;
 
 /// The least room a batch starts with.
 const MIN_BATCH_ROOM: BatchSize = BatchSize {
@@ -79,15 +85,6 @@ pub struct Batching {
     pub timeout: Duration,
     /// How long a batch with records waits for more once none is ready.
     pub linger: Duration,
-}
-
-/// How a batch filled: the time from its first record's timestamp to that
-/// record's arrival (upstream batching, the broker, the fetch), then from that
-/// arrival to the batch's close.
-#[derive(Debug, Clone, Copy)]
-pub struct Fill {
-    pub waited: Duration,
-    pub filling: Duration,
 }
 
 /// A subscribed topic that does not exist yet.
@@ -163,11 +160,6 @@ impl KafkaSource {
             last_fill: None,
             committed: BTreeMap::new(),
         })
-    }
-
-    /// How the batch [`KafkaSource::next_batch`] returned last filled, if it has records.
-    pub fn last_fill(&self) -> Option<Fill> {
-        self.last_fill
     }
 
     pub fn topic(&self) -> &str {
@@ -486,16 +478,6 @@ impl KafkaSource {
         Ok(batch)
     }
 
-    /// Records that the pipeline took on the records read from `origins`.
-    pub fn mark_in_flight(&mut self, origins: &NextOffsets) {
-        advance(&mut self.handed, origins);
-    }
-
-    /// Records that every record read from `origins` is fully handled.
-    pub fn mark_handled(&mut self, origins: &NextOffsets) {
-        advance(&mut self.pending, origins);
-    }
-
     /// Next offset to read per partition for everything the pipeline took
     /// on, handled or still in flight (over the restored positions): what a
     /// checkpoint taken now covers once the batches in flight have landed.
@@ -517,7 +499,7 @@ impl KafkaSource {
     /// its join over, so a commit at every checkpoint kept the consumer out
     /// of its group for good. The checkpoint file keeps the positions; they
     /// reach the group once it hands the partitions back.
-    pub fn commit(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), KafkaIoError> {
+    pub fn commit_offsets(&mut self, positions: &BTreeMap<i32, i64>) -> Result<(), KafkaIoError> {
         // A call to librdkafka's main thread: leave the async worker for it.
         let held = tokio::task::block_in_place(|| self.assigned());
         if !self.transactional {
@@ -613,6 +595,117 @@ impl KafkaSource {
             self.consumer.unsubscribe();
             Ok(())
         })
+    }
+}
+
+/// A Kafka source's position: the next offset per partition, under the
+/// topic's name (`{"purchases":{"0":120,"1":95}}`), as checkpoints held
+/// them before positions were opaque.
+type Position = BTreeMap<String, BTreeMap<i32, i64>>;
+
+/// `topic`'s next offsets per partition as a checkpoint position.
+pub fn position_of(topic: &str, offsets: BTreeMap<i32, i64>) -> SourcePosition {
+    let position = Position::from([(topic.to_string(), offsets)]);
+    SourcePosition {
+        kind: "kafka".into(),
+        // A map of strings to maps of integers always serializes.
+        bytes: serde_json::to_vec(&position).unwrap_or_default(),
+    }
+}
+
+/// `topic`'s next offsets in a checkpoint position: none when the position
+/// is another kind's or another topic's.
+pub fn offsets_in(
+    position: &SourcePosition,
+    topic: &str,
+) -> Result<Option<BTreeMap<i32, i64>>, SourceError> {
+    if position.kind != "kafka" {
+        return Ok(None);
+    }
+    let mut all: Position =
+        serde_json::from_slice(&position.bytes).map_err(|e| SourceError::Position {
+            kind: "kafka",
+            reason: e.to_string(),
+        })?;
+    Ok(all.remove(topic))
+}
+
+impl Source for KafkaSource {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn next_batch<'a>(
+        &'a mut self,
+        max: usize,
+        stop: &'a CancellationToken,
+    ) -> futures::future::BoxFuture<'a, Result<Option<Batch>, SourceError>> {
+        Box::pin(async move { Ok(Some(KafkaSource::next_batch(self, max, stop).await?)) })
+    }
+
+    fn last_fill(&self) -> Option<Fill> {
+        self.last_fill
+    }
+
+    fn mark_in_flight(&mut self, origins: &NextOffsets) {
+        advance(&mut self.handed, origins);
+    }
+
+    fn mark_handled(&mut self, origins: &NextOffsets) {
+        advance(&mut self.pending, origins);
+    }
+
+    fn can_replay(&self) -> bool {
+        true
+    }
+
+    fn position(&self) -> Option<SourcePosition> {
+        Some(position_of(&self.topic, self.taken_positions()))
+    }
+
+    fn recover<'a>(
+        &'a mut self,
+        position: &'a SourcePosition,
+        _cx: &'a crate::sources::RecoverContext<'a>,
+    ) -> futures::future::BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            if let Some(p) = offsets_in(position, &self.topic)? {
+                self.resume_at(&p);
+            }
+            Ok(())
+        })
+    }
+
+    fn commit(&mut self, position: &SourcePosition) -> Result<(), SourceError> {
+        match offsets_in(position, &self.topic)? {
+            Some(p) => self.commit_offsets(&p).map_err(Into::into),
+            None => Ok(()),
+        }
+    }
+
+    fn cluster_id(&self) -> Option<String> {
+        KafkaSource::cluster_id(self)
+    }
+
+    fn at_end(&mut self) -> Result<bool, SourceError> {
+        KafkaSource::at_end(self).map_err(Into::into)
+    }
+
+    fn live_partitions(&mut self) -> Option<Vec<(String, i32)>> {
+        let live = KafkaSource::live_partitions(self);
+        Some(
+            live.into_iter()
+                .map(|p| (self.topic.to_string(), p))
+                .collect(),
+        )
+    }
+
+    fn as_kafka(&mut self) -> Option<&mut KafkaSource> {
+        Some(self)
+    }
+
+    fn close(&mut self) -> Result<(), SourceError> {
+        KafkaSource::close(self).map_err(Into::into)
     }
 }
 

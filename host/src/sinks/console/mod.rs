@@ -7,8 +7,15 @@ use std::io::Write;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::Value;
 
-use crate::config::ConsoleFormat;
+use futures::future::BoxFuture;
+
+use super::{Rejected, Sink, SinkError};
+use crate::kafka::produce::Pending;
 use crate::record::{Batch, RecordView};
+
+mod config;
+
+pub use config::{ConsoleFormat, ConsoleSinkConfig};
 
 /// The header naming the report section a record belongs to.
 pub const SECTION_HEADER: &str = "weir.section";
@@ -200,6 +207,24 @@ fn json_lines(batch: &Batch) -> String {
         s.push('\n');
     }
     s
+}
+
+impl Sink for ConsoleSink {
+    fn kind(&self) -> &'static str {
+        "console"
+    }
+
+    fn send<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<(Rejected, Option<Pending>), SinkError>> {
+        let written = self.write(batch).map_err(|e| SinkError::Connector {
+            kind: "console",
+            retryable: false,
+            source: format!("console: {e}").into(),
+        });
+        Box::pin(async move { written.map(|()| (Vec::new(), None)) })
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,18 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{SourceError, call_reason};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::{RecoverContext, Source, SourceError, call_reason};
+use crate::kafka::tail::delivered_since;
 use crate::record::{Batch, RecordView};
 use crate::runtime::AsyncInstance;
+use crate::state::SourcePosition;
+
+mod config;
+
+pub use config::GeneratorSourceConfig;
 
 /// Consecutive failed calls after which the source gives up.
 const MAX_FAILURES: u32 = 5;
@@ -107,24 +116,7 @@ impl GeneratorSource {
         }
     }
 
-    /// This run's lineage and the sequence number of the last record made.
-    pub fn position(&self) -> (&str, u64) {
-        (&self.lineage, self.seq)
-    }
-
-    /// Continues a lineage from a checkpoint at `seq`; the records numbered in
-    /// `delivered` are made again by the restored plugin but not handed on.
-    pub fn resume(&mut self, lineage: String, seq: u64, delivered: HashSet<u64>) {
-        self.lineage = lineage;
-        self.seq = seq;
-        self.delivered = delivered;
-    }
-
-    pub fn plugin(&mut self) -> &mut AsyncInstance {
-        &mut self.plugin
-    }
-
-    pub async fn next_batch(
+    async fn next_batch(
         &mut self,
         max: usize,
         stop: &CancellationToken,
@@ -204,6 +196,99 @@ impl GeneratorSource {
             *r -= (batch.len() as u64).min(*r);
         }
         Ok(Some(batch))
+    }
+}
+
+/// A generator's position: its run's lineage and how many records it had
+/// made, as checkpoints held them before positions were opaque.
+#[derive(Debug, Serialize, Deserialize)]
+struct Position {
+    lineage: String,
+    generated: u64,
+}
+
+impl Source for GeneratorSource {
+    fn kind(&self) -> &'static str {
+        "generator"
+    }
+
+    fn next_batch<'a>(
+        &'a mut self,
+        max: usize,
+        stop: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Option<Batch>, SourceError>> {
+        Box::pin(GeneratorSource::next_batch(self, max, stop))
+    }
+
+    fn can_replay(&self) -> bool {
+        true
+    }
+
+    fn position(&self) -> Option<SourcePosition> {
+        let position = Position {
+            lineage: self.lineage.clone(),
+            generated: self.seq,
+        };
+        Some(SourcePosition {
+            kind: "generator".into(),
+            // Strings and an integer always serialize.
+            bytes: serde_json::to_vec(&position).unwrap_or_default(),
+        })
+    }
+
+    /// Continues the checkpoint's lineage. What the restored plugin makes
+    /// again and was already delivered past the checkpoint (found in the
+    /// sink's topic by its stamps) is skipped.
+    fn recover<'a>(
+        &'a mut self,
+        position: &'a SourcePosition,
+        cx: &'a RecoverContext<'a>,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            if position.kind != "generator" {
+                return Ok(());
+            }
+            let p: Position =
+                serde_json::from_slice(&position.bytes).map_err(|e| SourceError::Position {
+                    kind: "generator",
+                    reason: e.to_string(),
+                })?;
+            let delivered = match cx.sink_topic {
+                Some(topic) => {
+                    delivered_since(
+                        cx.cluster,
+                        topic,
+                        LINEAGE_HEADER,
+                        &p.lineage,
+                        SEQ_HEADER,
+                        PART_HEADER,
+                        p.generated,
+                    )
+                    .await?
+                }
+                None => HashSet::new(),
+            };
+            if !delivered.is_empty() {
+                tracing::info!(
+                    connector = cx.connector,
+                    checkpoint_seq = p.generated,
+                    delivered = delivered.len(),
+                    "Records past the checkpoint were already delivered; the generator makes them again and they are skipped."
+                );
+            }
+            self.lineage = p.lineage;
+            self.seq = p.generated;
+            self.delivered = delivered;
+            Ok(())
+        })
+    }
+
+    fn plugin(&mut self) -> Option<&mut AsyncInstance> {
+        Some(&mut self.plugin)
+    }
+
+    fn label_outputs(&self, outputs: &mut Batch) {
+        number_parts(outputs);
     }
 }
 

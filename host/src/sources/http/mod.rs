@@ -14,9 +14,15 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::HttpSource as HttpConfig;
+use futures::future::BoxFuture;
+
+use super::{Source, SourceError};
 use crate::record::{Batch, now_ms};
 use crate::telemetry::{Emit, HttpPolled};
+
+mod config;
+
+pub use config::HttpSourceConfig;
 
 /// Header names on polled records.
 pub const URL_HEADER: &str = "weir.http.url";
@@ -43,7 +49,7 @@ enum Attempt {
 
 pub struct HttpSource {
     client: Client,
-    config: HttpConfig,
+    config: HttpSourceConfig,
     connector: String,
     next_poll: Instant,
     polls: u64,
@@ -56,7 +62,7 @@ pub struct HttpSource {
 }
 
 impl HttpSource {
-    pub fn new(config: HttpConfig, connector: &str) -> Result<Self, HttpSourceError> {
+    pub fn new(config: HttpSourceConfig, connector: &str) -> Result<Self, HttpSourceError> {
         let mut headers = HeaderMap::new();
         for (k, v) in &config.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
@@ -88,7 +94,7 @@ impl HttpSource {
     /// Waits for the next poll time, polls (retrying as configured) and returns
     /// the new body as one record; an empty batch when there is nothing new or
     /// the poll failed; `None` after `max_polls`.
-    pub async fn next_batch(&mut self, stop: &CancellationToken) -> Option<Batch> {
+    async fn poll_next(&mut self, stop: &CancellationToken) -> Option<Batch> {
         if self.config.max_polls > 0 && self.polls >= self.config.max_polls {
             return None;
         }
@@ -270,4 +276,23 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+impl Source for HttpSource {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn next_batch<'a>(
+        &'a mut self,
+        _max: usize,
+        stop: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Option<Batch>, SourceError>> {
+        Box::pin(async move { Ok(self.poll_next(stop).await) })
+    }
+
+    /// A feed cannot be fetched again: each poll's batch lands before the next.
+    fn can_replay(&self) -> bool {
+        false
+    }
 }

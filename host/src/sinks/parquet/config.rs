@@ -1,0 +1,190 @@
+//! `[sink.parquet]`: the table, its checks, its plan line, and how it opens.
+
+use serde::Deserialize;
+
+use super::{Output, ParquetError, ParquetSink};
+use crate::config::defaults;
+use crate::connectors::{
+    DescribeContext, Invalid, OpenContext, PlanLine, ResolveContext, SinkConnector,
+};
+use crate::plan::{Level, folder_verdict};
+use crate::sinks::{Sink, SinkError};
+
+/// Parquet files in Hive-style partition folders (`network_id=3/minute_timestamp=…/`).
+/// Rows are buffered and written at each checkpoint, under names the checkpoint
+/// covers, so a restart neither loses nor duplicates rows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetSinkConfig {
+    /// `path = "out/campaign-minute"`: the dataset's root folder (relative to the
+    /// working directory), or an object store: `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`.
+    pub path: String,
+    /// `[sink.parquet.storage]`: object store settings (`object_store`'s keys,
+    /// e.g. `aws_endpoint_url`, `aws_region`, `aws_allow_http`), over the ones
+    /// the standard environment gives (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
+    #[serde(default)]
+    pub storage: StorageOptions,
+    /// `partition_by = ["network_id", "minute_timestamp"]`: columns that become
+    /// folders, in this order, and are left out of the files.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// `columns = [{ name = "campaign_id", type = "int64", nullable = false }, …]`:
+    /// the Arrow schema; each record's JSON value must fit it.
+    pub columns: Vec<ParquetColumn>,
+    /// `compression = "zstd"`: none, snappy or zstd.
+    #[serde(default)]
+    pub compression: ParquetCompression,
+    /// `row_group_size = 65536`: most rows per row group.
+    #[serde(default = "defaults::row_group_size")]
+    pub row_group_size: usize,
+    /// `max_buffered_rows = 100000`: rows held before an early checkpoint writes them.
+    #[serde(default = "defaults::max_buffered_rows")]
+    pub max_buffered_rows: usize,
+    /// Where `path` leads, opened once when the connector is resolved.
+    #[serde(skip)]
+    pub output: Option<Output>,
+}
+
+/// Object store settings. They may hold credentials, so `Debug` shows the
+/// keys only.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct StorageOptions(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for StorageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// `nullable = true`: a missing field or `null` is allowed.
+    #[serde(default = "defaults::yes")]
+    pub nullable: bool,
+}
+
+/// The column types a JSON value maps onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    String,
+    Int32,
+    Int64,
+    Float64,
+    Boolean,
+    /// Milliseconds since the epoch (UTC), from a JSON integer.
+    TimestampMs,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParquetCompression {
+    None,
+    Snappy,
+    #[default]
+    Zstd,
+}
+
+impl ParquetSinkConfig {
+    /// The dataset's root: the one opened at resolve time, or opened now for
+    /// a config built in code.
+    pub fn open_output(&self) -> Result<Output, ParquetError> {
+        match &self.output {
+            Some(o) => Ok(o.clone()),
+            None => Output::open(&self.path, &self.storage),
+        }
+    }
+
+    /// Columns named once, partition columns among them, sizes above zero.
+    fn check(&self) -> Result<(), Invalid> {
+        if self.path.trim().is_empty() {
+            return Err(Invalid::new(
+                "path",
+                "must name a folder or an object store URL",
+            ));
+        }
+        if self.columns.is_empty() {
+            return Err(Invalid::new("columns", "declare at least one column"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.columns {
+            if c.name.is_empty() || !seen.insert(c.name.as_str()) {
+                return Err(Invalid::new(
+                    "columns",
+                    format!("column `{}` is empty or named twice", c.name),
+                ));
+            }
+        }
+        for part in &self.partition_by {
+            if !seen.contains(part.as_str()) {
+                return Err(Invalid::new(
+                    "partition_by",
+                    format!("`{part}` is not one of the declared columns"),
+                ));
+            }
+        }
+        if self.partition_by.len() >= self.columns.len() {
+            return Err(Invalid::new(
+                "partition_by",
+                "every column is a partition column; the files would have no columns",
+            ));
+        }
+        if self.row_group_size == 0 || self.max_buffered_rows == 0 {
+            return Err(Invalid::new(
+                "row_group_size",
+                "row_group_size and max_buffered_rows must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SinkConnector for ParquetSinkConfig {
+    fn kind(&self) -> &'static str {
+        "parquet"
+    }
+
+    fn resolve(&mut self, _cx: &ResolveContext<'_>) -> Result<(), Invalid> {
+        self.check()?;
+        let output = Output::open(&self.path, &self.storage)
+            .map_err(|e| Invalid::new("path", e.to_string()))?;
+        self.output = Some(output);
+        Ok(())
+    }
+
+    /// A local folder as [`folder_verdict`] sees it, or a bucket that must
+    /// answer and take a write now.
+    fn describe(&self, _cx: &DescribeContext<'_>) -> PlanLine {
+        let (level, verdict) = match self.open_output() {
+            Err(e) => (Level::Error, e.to_string()),
+            Ok(Output::Folder(dir)) => folder_verdict(&dir),
+            Ok(bucket) => match bucket.probe_bucket() {
+                Some(Err(e)) => (Level::Error, e.to_string()),
+                _ => (Level::Ok, "bucket answers and takes writes".into()),
+            },
+        };
+        (
+            level,
+            format!(
+                "sink: parquet {} partitioned by {} ({} columns): {verdict}",
+                self.path,
+                self.partition_by.join("/"),
+                self.columns.len()
+            ),
+        )
+    }
+
+    fn summary(&self) -> String {
+        format!("parquet({}, by {})", self.path, self.partition_by.join("/"))
+    }
+
+    fn open(&self, cx: &OpenContext<'_>) -> Result<Box<dyn Sink>, SinkError> {
+        Ok(Box::new(ParquetSink::new(self, cx.name)?))
+    }
+}
