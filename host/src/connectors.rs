@@ -25,9 +25,11 @@ pub use crate::sources::SourceConnector;
 use crate::sinks::console::ConsoleSinkConfig;
 use crate::sinks::kafka::KafkaSinkConfig;
 use crate::sinks::parquet::ParquetSinkConfig;
+use crate::sinks::postgres::PostgresSinkConfig;
 use crate::sources::generator::GeneratorSourceConfig;
 use crate::sources::http::HttpSourceConfig;
 use crate::sources::kafka::KafkaSourceConfig;
+use crate::sources::postgres_cdc::PostgresCdcSourceConfig;
 
 /// Where records come from: exactly one table under `[source]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +38,7 @@ pub enum SourceConfig {
     Generator(GeneratorSourceConfig),
     Kafka(KafkaSourceConfig),
     Http(HttpSourceConfig),
+    PostgresCdc(PostgresCdcSourceConfig),
 }
 
 impl SourceConfig {
@@ -45,6 +48,7 @@ impl SourceConfig {
             SourceConfig::Generator(c) => c,
             SourceConfig::Kafka(c) => c,
             SourceConfig::Http(c) => c,
+            SourceConfig::PostgresCdc(c) => c,
         }
     }
 
@@ -53,6 +57,7 @@ impl SourceConfig {
             SourceConfig::Generator(c) => c,
             SourceConfig::Kafka(c) => c,
             SourceConfig::Http(c) => c,
+            SourceConfig::PostgresCdc(c) => c,
         }
     }
 
@@ -73,6 +78,7 @@ pub struct SinkConfig {
     pub kafka: Option<KafkaSinkConfig>,
     pub console: Option<ConsoleSinkConfig>,
     pub parquet: Option<ParquetSinkConfig>,
+    pub postgres: Option<PostgresSinkConfig>,
 }
 
 impl SinkConfig {
@@ -83,11 +89,13 @@ impl SinkConfig {
             kafka,
             console,
             parquet,
+            postgres,
         } = self;
         let mut out: Vec<&dyn SinkConnector> = Vec::new();
         out.extend(kafka.as_ref().map(|c| c as &dyn SinkConnector));
         out.extend(console.as_ref().map(|c| c as &dyn SinkConnector));
         out.extend(parquet.as_ref().map(|c| c as &dyn SinkConnector));
+        out.extend(postgres.as_ref().map(|c| c as &dyn SinkConnector));
         out
     }
 
@@ -96,16 +104,19 @@ impl SinkConfig {
             kafka,
             console,
             parquet,
+            postgres,
         } = self;
         let mut out: Vec<&mut dyn SinkConnector> = Vec::new();
         out.extend(kafka.as_mut().map(|c| c as &mut dyn SinkConnector));
         out.extend(console.as_mut().map(|c| c as &mut dyn SinkConnector));
         out.extend(parquet.as_mut().map(|c| c as &mut dyn SinkConnector));
+        out.extend(postgres.as_mut().map(|c| c as &mut dyn SinkConnector));
         out
     }
 
     /// The kinds a `[sink.KIND]` table may name, for messages.
-    pub const KINDS: &'static str = "`[sink.kafka]`, `[sink.console]` or `[sink.parquet]`";
+    pub const KINDS: &'static str =
+        "`[sink.kafka]`, `[sink.console]`, `[sink.parquet]` or `[sink.postgres]`";
 }
 
 /// Resolves the source and every sink once, before anything starts: each

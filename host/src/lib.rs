@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod observe;
 pub mod pipeline;
 pub mod plan;
+pub mod postgres;
 pub mod record;
 pub mod registry;
 pub mod runtime;

@@ -5,6 +5,7 @@ pub mod event_time;
 pub mod generator;
 pub mod http;
 pub mod kafka;
+pub mod postgres_cdc;
 
 use std::time::Duration;
 

@@ -1,0 +1,237 @@
+//! `[source.postgres_cdc]` against a real PostgreSQL (started by the test):
+//! a snapshot, then a workload of inserts, updates and deletes, as a change
+//! log in Kafka that replays into the same table; and a SIGKILL mid-stream
+//! that loses nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::pg_server::PgServer;
+
+const TOPIC: &str = "pg.public.users";
+
+const TABLE: &str = "CREATE TABLE users (
+    id int PRIMARY KEY,
+    name text NOT NULL,
+    balance numeric(12,2),
+    active bool,
+    tags text[],
+    meta jsonb,
+    seen timestamptz,
+    ref uuid
+)";
+
+fn cdc_toml(pg: &PgServer, name: &str) -> String {
+    format!(
+        "name = \"{name}\"\n[source.postgres_cdc]\nurl = \"{}\"\ntables = [\"public.users\"]\n[sink.kafka]\ntopic = \"{TOPIC}\"\n[checkpoint]\ninterval_ms = 200\n",
+        pg.url("postgres")
+    )
+}
+
+/// Rows `from..=to` inserted in one statement.
+fn insert(pg: &PgServer, from: i32, to: i32) {
+    pg.psql(
+        "postgres",
+        &format!(
+            "INSERT INTO users SELECT i, 'user ' || i, i * 1.25, i % 2 = 0, ARRAY['t' || i, 'x y'], jsonb_build_object('n', i), '2026-12-06 10:00:00+00'::timestamptz + i * interval '1 minute', NULL FROM generate_series({from}, {to}) i"
+        ),
+    );
+}
+
+/// The workload after the snapshot: 200 inserts, an update of every third
+/// row, a delete of every seventh.
+fn workload(pg: &PgServer) {
+    insert(pg, 101, 300);
+    pg.psql(
+        "postgres",
+        "UPDATE users SET balance = balance + 100, name = name || ' (updated)' WHERE id % 3 = 0",
+    );
+    pg.psql("postgres", "DELETE FROM users WHERE id % 7 = 0");
+}
+
+/// `id → (name, balance)` of the table, as psql prints it.
+fn table_rows(pg: &PgServer) -> BTreeMap<i64, (String, String)> {
+    pg.psql(
+        "postgres",
+        "SELECT id, name, balance::text FROM users ORDER BY id",
+    )
+    .lines()
+    .map(|l| {
+        let mut f = l.split('|');
+        let id = f.next().and_then(|s| s.parse().ok()).expect("id");
+        let name = f.next().expect("name").to_string();
+        let balance = f.next().expect("balance").to_string();
+        (id, (name, balance))
+    })
+    .collect()
+}
+
+/// The change log replayed into a table. With `strict`, a create of a key
+/// that exists, or an update or delete of one that does not, fails the test.
+fn replay(log: &[Seen], strict: bool) -> BTreeMap<i64, (String, String)> {
+    let mut table = BTreeMap::new();
+    for s in log {
+        let key: Value = serde_json::from_slice(s.key.as_deref().expect("key")).expect("key JSON");
+        let id = key["id"].as_i64().expect("key id");
+        let Some(value) = &s.value else { continue };
+        let v: Value = serde_json::from_slice(value).expect("envelope JSON");
+        let row = |r: &Value| {
+            (
+                r["name"].as_str().expect("name").to_string(),
+                r["balance"]
+                    .as_str()
+                    .expect("numeric as a string")
+                    .to_string(),
+            )
+        };
+        match v["op"].as_str().expect("op") {
+            "r" | "c" => {
+                let had = table.insert(id, row(&v["after"]));
+                assert!(!strict || had.is_none(), "create of existing key {id}");
+            }
+            "u" => {
+                let had = table.insert(id, row(&v["after"]));
+                assert!(!strict || had.is_some(), "update of unknown key {id}");
+            }
+            "d" => {
+                let had = table.remove(&id);
+                assert!(!strict || had.is_some(), "delete of unknown key {id}");
+            }
+            op => panic!("unknown op {op}"),
+        }
+    }
+    table
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_changes_replay_into_the_same_table() {
+    let pg = PgServer::start();
+    pg.psql("postgres", TABLE);
+    insert(&pg, 1, 100);
+    pg.psql(
+        "postgres",
+        "UPDATE users SET ref = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', tags = '{}' WHERE id = 1",
+    );
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    // Created first, so the test's consumer never races the host for it.
+    create_topic(&bootstrap, TOPIC, 3).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("pgcdc.toml");
+    std::fs::write(&toml, cdc_toml(&pg, "pgcdc")).expect("write");
+    let state = dir.path().join("state");
+    let run = weir_run(&toml, &bootstrap, &state, &[]);
+
+    // The snapshot: 100 rows as `r`, typed.
+    let snapshot = consume(&bootstrap, TOPIC, 100, Duration::from_secs(30)).await;
+    assert_eq!(snapshot.len(), 100, "snapshot rows");
+    let first = snapshot
+        .iter()
+        .map(|s| serde_json::from_slice::<Value>(s.value.as_deref().expect("value")).expect("json"))
+        .find(|v| v["after"]["id"] == 1)
+        .expect("row 1");
+    assert_eq!(first["op"], "r");
+    assert_eq!(first["source"]["snapshot"], true);
+    assert_eq!(
+        first["after"],
+        serde_json::json!({
+            "id": 1, "name": "user 1", "balance": "1.25", "active": false,
+            "tags": [], "meta": {"n": 1}, "seen": "2026-12-06T10:01:00Z",
+            "ref": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        })
+    );
+
+    workload(&pg);
+    // 100 + 200 creates + 100 updates + 42 deletes with their tombstones.
+    let want = 100 + 200 + 100 + 42 * 2;
+    let log = consume(&bootstrap, TOPIC, want, Duration::from_secs(30)).await;
+    assert_eq!(log.len(), want, "change log length");
+    assert_eq!(replay(&log, true), table_rows(&pg));
+    let update = log
+        .iter()
+        .filter_map(|s| s.value.as_deref())
+        .map(|v| serde_json::from_slice::<Value>(v).expect("json"))
+        .find(|v| v["op"] == "u")
+        .expect("an update");
+    // Without REPLICA IDENTITY FULL, `before` holds the key only.
+    assert_eq!(update["before"].as_object().map(|o| o.len()), Some(1));
+    assert_eq!(update["source"]["snapshot"], false);
+    assert!(update["source"]["txId"].as_u64().is_some());
+
+    // The checkpoint's position reaches the server once it is durable.
+    let confirmed = || {
+        pg.psql(
+            "postgres",
+            "SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = 'weir_pgcdc'",
+        )
+        .parse::<i64>()
+        .unwrap_or(0)
+    };
+    let after_snapshot = confirmed();
+    pg.psql(
+        "postgres",
+        "UPDATE users SET active = NOT active WHERE id = 1",
+    );
+    assert!(
+        eventually(|| confirmed() > after_snapshot).await,
+        "the slot's confirmed LSN moves on"
+    );
+    kill(run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_stream_loses_nothing() {
+    let pg = PgServer::start();
+    pg.psql("postgres", TABLE);
+    insert(&pg, 1, 100);
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    // Created first, so the test's consumer never races the host for it.
+    create_topic(&bootstrap, TOPIC, 3).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("pgkill.toml");
+    std::fs::write(&toml, cdc_toml(&pg, "pgkill")).expect("write");
+    let state = dir.path().join("state");
+    let first = weir_run(&toml, &bootstrap, &state, &[]);
+    let snapshot = consume(&bootstrap, TOPIC, 100, Duration::from_secs(30)).await;
+    assert_eq!(snapshot.len(), 100);
+    // Changes while the host runs, then a kill while more arrive.
+    insert(&pg, 101, 200);
+    let store = weir::state::CheckpointStore::new(&state, "pgkill");
+    let done = |c: &weir::state::Checkpoint| {
+        c.position.as_ref().is_some_and(|p| {
+            serde_json::from_slice::<Value>(&p.bytes).is_ok_and(|v| v["snapshot_done"] == true)
+        })
+    };
+    assert!(
+        eventually(|| store.load().ok().flatten().is_some_and(|c| done(&c))).await,
+        "a checkpoint after the snapshot"
+    );
+    pg.psql("postgres", "UPDATE users SET balance = 0 WHERE id % 3 = 0");
+    kill(first);
+    pg.psql("postgres", "DELETE FROM users WHERE id % 7 = 0");
+    insert(&pg, 201, 300);
+
+    // The restart streams from the checkpoint: everything arrives, some of
+    // it twice (the transactions after the last checkpoint).
+    let second = weir_run(&toml, &bootstrap, &state, &[]);
+    // 100 rows, 100 inserts, 66 updates, 28 deletes with tombstones, 100 inserts.
+    let want = 100 + 100 + 66 + 28 * 2 + 100;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let log = loop {
+        let log = consume(&bootstrap, TOPIC, usize::MAX, Duration::from_secs(3)).await;
+        if log.len() >= want && replay(&log, false) == table_rows(&pg) {
+            break log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change log ({} records) does not replay into the table",
+            log.len()
+        );
+    };
+    assert!(log.len() >= want);
+    kill(second);
+}
