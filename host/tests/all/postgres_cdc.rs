@@ -171,10 +171,22 @@ async fn snapshot_then_changes_replay_into_the_same_table() {
         .unwrap_or(0)
     };
     let after_snapshot = confirmed();
+    // With REPLICA IDENTITY FULL, `before` is the whole old row.
+    pg.psql("postgres", "ALTER TABLE users REPLICA IDENTITY FULL");
     pg.psql(
         "postgres",
         "UPDATE users SET active = NOT active WHERE id = 1",
     );
+    let log = consume(&bootstrap, TOPIC, want + 1, Duration::from_secs(30)).await;
+    let last = log
+        .iter()
+        .filter_map(|s| s.value.as_deref())
+        .map(|v| serde_json::from_slice::<Value>(v).expect("json"))
+        .find(|v| v["op"] == "u" && v["after"]["id"] == 1 && v["after"]["active"] == true)
+        .expect("the update of row 1");
+    assert_eq!(last["before"]["active"], false);
+    assert_eq!(last["after"]["active"], true);
+    assert_eq!(last["before"]["name"], "user 1");
     assert!(
         eventually(|| confirmed() > after_snapshot).await,
         "the slot's confirmed LSN moves on"

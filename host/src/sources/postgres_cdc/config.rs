@@ -22,7 +22,8 @@ pub struct PostgresCdcSourceConfig {
     /// `?sslmode=require` (or `verify-full`, with `sslrootcert=PATH`) for TLS.
     /// The role needs `REPLICATION` (or superuser) and `SELECT` on the tables.
     pub url: String,
-    /// `tables = ["public.users"]`: each needs a primary key.
+    /// `tables = ["public.users"]`: each needs a primary key. An entry may
+    /// list several, comma-separated (`["${PG_TABLES}"]`).
     pub tables: Vec<String>,
     /// `slot = "weir_users"`: the logical replication slot; defaults to
     /// `weir_<connector>` (dashes as underscores).
@@ -130,6 +131,13 @@ impl SourceConnector for PostgresCdcSourceConfig {
 
     fn resolve(&mut self, cx: &ResolveContext<'_>) -> Result<(), Invalid> {
         let url = PgUrl::parse(&self.url).map_err(|e| Invalid::new("url", e.to_string()))?;
+        // `tables = ["${PG_TABLES}"]` with `PG_TABLES=public.a,public.b`.
+        self.tables = self
+            .tables
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_string())
+            .collect();
         if self.tables.is_empty() {
             return Err(Invalid::new(
                 "tables",
