@@ -9,6 +9,7 @@ use weir::registry::EmbeddedRegistry;
 use weir::registry::client::RegistryClient;
 
 use crate::common::*;
+use crate::pg_server::PgServer;
 
 fn plan(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
@@ -45,9 +46,13 @@ fn connectors() -> Vec<String> {
 #[test]
 fn every_shipped_connector_plans_on_the_embedded_broker() {
     pipeline_plugins();
+    // The PostgreSQL connectors' server, with the source's table.
+    let pg = PgServer::start();
+    pg.psql("postgres", "CREATE TABLE users (id int PRIMARY KEY, name text)");
+    let url = pg.url("postgres");
     let files = connectors();
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
-    let (ok, text) = plan(&args, &[]);
+    let (ok, text) = plan(&args, &[("PG_URL", &url)]);
     assert!(ok, "{text}");
     assert!(
         text.contains(&format!("plan: {} connectors, 0 errors", files.len())),
@@ -213,4 +218,34 @@ topic = "out"
         "{text}"
     );
     assert!(text.contains("0 errors"), "{text}");
+}
+
+/// `weir plan` says why a PostgreSQL server is not ready for CDC: a missing
+/// table, a table without a primary key, a role that may not replicate, a
+/// server that does not answer.
+#[test]
+fn a_plan_names_what_keeps_postgres_cdc_from_starting() {
+    let pg = PgServer::start();
+    pg.psql("postgres", "CREATE TABLE keyless (id int, name text)");
+    pg.psql("postgres", "CREATE ROLE reader LOGIN PASSWORD 'r'");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cdc.toml");
+    let file_s = file.display().to_string();
+    let check = |url: &str, table: &str, want: &str| {
+        std::fs::write(
+            &file,
+            format!("[source.postgres_cdc]\nurl = \"{url}\"\ntables = [\"{table}\"]\n[sink.console]\n"),
+        )
+        .expect("write");
+        let (ok, text) = plan(&[&file_s], &[]);
+        assert!(!ok, "{text}");
+        assert!(text.contains(want), "{want}:\n{text}");
+        assert!(!text.contains(":weir-test@"), "password shown:\n{text}");
+    };
+    let url = pg.url("postgres");
+    check(&url, "public.nope", "table public.nope does not exist");
+    check(&url, "keyless", "table public.keyless has no primary key");
+    let reader = url.replace("postgres:weir-test@", "reader:r@");
+    check(&reader, "keyless", "role `reader` may not replicate");
+    check("postgres://a:b@127.0.0.1:1/x", "t", "connect");
 }
