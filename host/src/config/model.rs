@@ -351,4 +351,7 @@ pub mod defaults {
     pub fn state_dir() -> &'static str {
         ".weir/state"
     }
+    pub fn offsets_table() -> String {
+        "weir_sink_offsets".into()
+    }
 }

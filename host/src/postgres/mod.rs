@@ -158,7 +158,15 @@ impl PgUrl {
             .application_name("weir")
             .options("-c TimeZone=UTC -c DateStyle=ISO")
             .connect_timeout(std::time::Duration::from_secs(10));
-        let connect_err = |e: tokio_postgres::Error| self.error("connect", error_text(&e));
+        let connect_err = |e: tokio_postgres::Error| {
+            self.error(
+                "connect",
+                format!(
+                    "{}; check that the server runs, that the URL's host, port, user and password are right, and that pg_hba.conf lets this host in",
+                    error_text(&e)
+                ),
+            )
+        };
         match self.tls()? {
             None => {
                 let (client, conn) = config

@@ -6,6 +6,7 @@ pub mod console;
 pub mod dlq;
 pub mod kafka;
 pub mod parquet;
+pub mod postgres;
 
 use futures::future::BoxFuture;
 
@@ -21,6 +22,7 @@ pub use console::ConsoleSink;
 pub use dlq::{Dlq, DlqEntry};
 pub use kafka::KafkaSink;
 pub use parquet::ParquetSink;
+pub use postgres::PostgresSink;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -52,7 +54,7 @@ impl SinkError {
 
 /// A `[sink.KIND]` table: what the kind does before anything runs.
 pub trait SinkConnector: Send + Sync {
-    /// The table's name: `kafka`, `console`, `parquet`.
+    /// The table's name: `kafka`, `console`, `parquet`, `postgres`.
     fn kind(&self) -> &'static str;
 
     /// Checks what serde cannot and keeps what it derives (a parsed schema,

@@ -21,6 +21,7 @@ mod pg_server;
 mod pipeline;
 mod plan;
 mod postgres_cdc;
+mod postgres_sink;
 mod purchases;
 mod registry;
 mod restart;

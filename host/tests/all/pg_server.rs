@@ -125,6 +125,22 @@ impl PgServer {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Stops the server at once (as a crash would: a fast shutdown waits for
+    /// each replication client to confirm all it was sent, up to
+    /// `wal_sender_timeout`) and starts it again on the same port.
+    pub fn restart(&self) {
+        let data = self.data().display().to_string();
+        // With its log file: a server writing to our pipe would keep it open.
+        let log = self.dir.path().join("server.log").display().to_string();
+        run(
+            as_postgres(
+                "pg_ctl",
+                &["-D", &data, "-m", "immediate", "-l", &log, "-w", "restart"],
+            ),
+            "pg_ctl restart",
+        );
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }

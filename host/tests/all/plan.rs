@@ -48,7 +48,10 @@ fn every_shipped_connector_plans_on_the_embedded_broker() {
     pipeline_plugins();
     // The PostgreSQL connectors' server, with the source's table.
     let pg = PgServer::start();
-    pg.psql("postgres", "CREATE TABLE users (id int PRIMARY KEY, name text)");
+    pg.psql(
+        "postgres",
+        "CREATE TABLE users (id int PRIMARY KEY, name text)",
+    );
     let url = pg.url("postgres");
     let files = connectors();
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
@@ -234,7 +237,9 @@ fn a_plan_names_what_keeps_postgres_cdc_from_starting() {
     let check = |url: &str, table: &str, want: &str| {
         std::fs::write(
             &file,
-            format!("[source.postgres_cdc]\nurl = \"{url}\"\ntables = [\"{table}\"]\n[sink.console]\n"),
+            format!(
+                "[source.postgres_cdc]\nurl = \"{url}\"\ntables = [\"{table}\"]\n[sink.console]\n"
+            ),
         )
         .expect("write");
         let (ok, text) = plan(&[&file_s], &[]);

@@ -247,3 +247,33 @@ async fn a_sigkill_mid_stream_loses_nothing() {
     assert!(log.len() >= want);
     kill(second);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_mid_stream_is_ridden_out() {
+    let pg = PgServer::start();
+    pg.psql("postgres", TABLE);
+    insert(&pg, 1, 10);
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, TOPIC, 3).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("pgbounce.toml");
+    std::fs::write(&toml, cdc_toml(&pg, "pgbounce")).expect("write");
+    let run = weir_run(&toml, &bootstrap, &dir.path().join("state"), &[]);
+    assert_eq!(
+        consume(&bootstrap, TOPIC, 10, Duration::from_secs(30))
+            .await
+            .len(),
+        10
+    );
+    insert(&pg, 11, 20);
+    pg.restart();
+    insert(&pg, 21, 30);
+    let log = consume(&bootstrap, TOPIC, 30, Duration::from_secs(30)).await;
+    assert_eq!(
+        replay(&log, false),
+        table_rows(&pg),
+        "the same host goes on after the restart"
+    );
+    kill(run);
+}

@@ -39,6 +39,9 @@ const PG_EPOCH_MS: i64 = 946_684_800_000;
 /// around (checkpoints, triggers) and asks again.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 
+/// Failed connection attempts in a row after which the source gives up.
+const MAX_FAILURES: u32 = 10;
+
 /// The cursor the snapshot reads a table with.
 const CURSOR: &str = "weir_snapshot";
 
@@ -101,6 +104,9 @@ pub struct PostgresCdcSource {
     ready: VecDeque<Change>,
     /// Types already warned about (their values go on as text).
     unknown_types: HashSet<u32>,
+    /// Failures in a row, and when to connect again.
+    failures: u32,
+    retry_at: Option<tokio::time::Instant>,
 }
 
 impl PostgresCdcSource {
@@ -125,6 +131,8 @@ impl PostgresCdcSource {
             tx: None,
             ready: VecDeque::new(),
             unknown_types: HashSet::new(),
+            failures: 0,
+            retry_at: None,
         }
     }
 
@@ -563,6 +571,49 @@ impl PostgresCdcSource {
     }
 }
 
+impl PostgresCdcSource {
+    /// Connects if need be, then reads what is there: snapshot rows, or
+    /// changes from the stream.
+    async fn step(&mut self, stop: &CancellationToken) -> Result<(), SourceError> {
+        if let State::Idle { resume } = &self.state {
+            let resume = *resume;
+            self.start(resume).await?;
+        }
+        if self.ready.is_empty() {
+            match &self.state {
+                State::Snapshot { .. } => self.snapshot_step().await?,
+                State::Streaming { .. } => self.stream_step(stop).await?,
+                State::Idle { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A lost connection (a server restart, a network outage) is retried
+    /// with a growing wait, from the last transaction handed on (a snapshot
+    /// cut short starts over); after [`MAX_FAILURES`] in a row the error
+    /// stops the connector, whose checkpoint still holds its position.
+    fn fail(&mut self, e: SourceError) -> Result<(), SourceError> {
+        self.failures += 1;
+        if self.failures >= MAX_FAILURES {
+            return Err(e);
+        }
+        let wait = Duration::from_millis(500 << self.failures.min(6)).min(Duration::from_secs(30));
+        tracing::warn!(connector = %self.connector, error = %e, failures = self.failures, retry_in_ms = wait.as_millis() as u64, "PostgreSQL replication failed; reconnecting.");
+        if let State::Streaming { stream } | State::Snapshot { stream, .. } = &self.state {
+            stream.stop();
+        }
+        // What was received but not handed on comes again after the reconnect.
+        self.ready.clear();
+        self.tx = None;
+        self.state = State::Idle {
+            resume: self.taken.snapshot_done.then_some(self.taken),
+        };
+        self.retry_at = Some(tokio::time::Instant::now() + wait);
+        Ok(())
+    }
+}
+
 /// The key of a change: `{"<pk>": …}` of its row.
 fn key_of(columns: &[(&str, u32, bool)], values: &[Datum], source: &PostgresCdcSource) -> Vec<u8> {
     source.key_row(columns, values).to_string().into_bytes()
@@ -598,16 +649,15 @@ impl Source for PostgresCdcSource {
     ) -> BoxFuture<'a, Result<Option<Batch>, SourceError>> {
         Box::pin(async move {
             let max = max.min(self.batch_size).max(1);
-            if let State::Idle { resume } = &self.state {
-                let resume = *resume;
-                self.start(resume).await?;
-            }
-            if self.ready.is_empty() {
-                match &self.state {
-                    State::Snapshot { .. } => self.snapshot_step().await?,
-                    State::Streaming { .. } => self.stream_step(stop).await?,
-                    State::Idle { .. } => {}
+            if let Some(at) = self.retry_at {
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(Some(Batch::default())),
+                    _ = tokio::time::sleep_until(at) => self.retry_at = None,
                 }
+            }
+            match self.step(stop).await {
+                Ok(()) => self.failures = 0,
+                Err(e) => self.fail(e)?,
             }
             Ok(Some(self.drain(max)))
         })
