@@ -277,3 +277,100 @@ async fn a_server_restart_mid_stream_is_ridden_out() {
     );
     kill(run);
 }
+
+/// Every row of `users` in `db`, as PostgreSQL prints it.
+fn full_rows(pg: &PgServer, db: &str) -> String {
+    pg.psql(db, "SELECT u::text FROM users u ORDER BY id")
+}
+
+fn replica_toml(pg: &PgServer) -> String {
+    format!(
+        "name = \"replica\"\n[source.kafka]\ntopic = \"{TOPIC}\"\nbatch_size = 40\nbatch_timeout_ms = 50\n[sink.postgres]\nurl = \"{}\"\ntable = \"public.users\"\n[checkpoint]\ninterval_ms = 200\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"\n",
+        pg.url("replica")
+    )
+}
+
+/// Waits until the replica holds the source's rows, row for row.
+async fn converged(pg: &PgServer) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if full_rows(pg, "replica") == full_rows(pg, "postgres") {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    false
+}
+
+/// The whole path: PostgreSQL → CDC → Kafka → upsert sink → another
+/// database, with the sink's host and then the source's host SIGKILLed
+/// while changes flow; the replica still equals the source row for row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_converges_row_for_row_through_sigkills() {
+    let pg = PgServer::start();
+    pg.psql("postgres", TABLE);
+    insert(&pg, 1, 100);
+    pg.psql("postgres", "CREATE DATABASE replica");
+    pg.psql("replica", TABLE);
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, TOPIC, 3).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cdc, replica) = (dir.path().join("cdc.toml"), dir.path().join("replica.toml"));
+    std::fs::write(&cdc, cdc_toml(&pg, "pgrep")).expect("write");
+    std::fs::write(&replica, replica_toml(&pg)).expect("write");
+    let state = dir.path().join("state");
+    let source = weir_run(&cdc, &bootstrap, &state, &[]);
+    let sink = weir_run(&replica, &bootstrap, &state, &[]);
+    assert!(converged(&pg).await, "the snapshot reaches the replica");
+
+    // The sink's host dies while a batch of changes is on its way.
+    insert(&pg, 101, 200);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    kill(sink);
+    pg.psql(
+        "postgres",
+        "UPDATE users SET balance = balance * 2, active = NOT active WHERE id % 3 = 0",
+    );
+    let sink = weir_run(&replica, &bootstrap, &state, &[]);
+    // Then the source's host, mid-stream.
+    pg.psql("postgres", "DELETE FROM users WHERE id % 7 = 0");
+    kill(source);
+    insert(&pg, 201, 300);
+    pg.psql(
+        "postgres",
+        "UPDATE users SET meta = meta || '{\"late\": true}', tags = NULL WHERE id % 5 = 0",
+    );
+    let source = weir_run(&cdc, &bootstrap, &state, &[]);
+    if !converged(&pg).await {
+        let mut sink = sink;
+        let _ = sink.kill();
+        let out = sink.wait_with_output().expect("sink log");
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        let (a, b) = (full_rows(&pg, "postgres"), full_rows(&pg, "replica"));
+        let a: std::collections::BTreeSet<&str> = a.lines().collect();
+        let b: std::collections::BTreeSet<&str> = b.lines().collect();
+        let dlq = consume(
+            &bootstrap,
+            "replica.dlq",
+            usize::MAX,
+            Duration::from_secs(2),
+        )
+        .await;
+        panic!(
+            "the replica differs from the source after the kills:\nonly in source: {:?}\nonly in replica: {:?}\nDLQ: {:?}",
+            a.difference(&b).take(5).collect::<Vec<_>>(),
+            b.difference(&a).take(5).collect::<Vec<_>>(),
+            dlq.iter().take(3).map(|s| &s.headers).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        pg.psql("replica", "SELECT count(*) FROM users"),
+        pg.psql("postgres", "SELECT count(*) FROM users")
+    );
+    // The change log itself replays into the same table.
+    let log = consume(&bootstrap, TOPIC, usize::MAX, Duration::from_secs(3)).await;
+    assert_eq!(replay(&log, false), table_rows(&pg));
+    kill(source);
+    kill(sink);
+}
