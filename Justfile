@@ -94,6 +94,65 @@ demo-gtfs SECS="20": plugin build
     VEHICLE_URL=http://127.0.0.1:8089/vehicles/feed0.pb POLL_INTERVAL_MS=5000 KAFKA_TOPIC=dev_topic \
         {{target}}/debug/weir run connectors/gtfs-vehicles.toml connectors/gtfs-console.toml --duration {{SECS}}
 
+# PostgreSQL change data capture on a throwaway server: a users table and its
+# snapshot, a workload of inserts, updates and deletes, the change log in Kafka
+# (postgres-cdc.toml) and a replica database converging (postgres-replica.toml).
+demo-postgres: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    weir={{target}}/debug/weir
+    dir=$(mktemp -d /tmp/weir-demo-pg.XXXXXX)
+    root=false; [ "$(id -u)" = 0 ] && root=true
+    as_pg() { if $root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    echo weir-demo > "$dir/pw"
+    if $root; then chown -R postgres "$dir"; fi
+    as_pg initdb -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile="$dir/pw" --no-sync > /dev/null
+    pg=$(free_port); kafka=$(free_port); registry=$(free_port)
+    as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start \
+        -o "-p $pg -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical" > /dev/null
+    hosts=(); broker=
+    cleanup() {
+        # The connectors stop first (SIGTERM: a last checkpoint), then the broker.
+        [ ${#hosts[@]} -eq 0 ] || { kill -TERM "${hosts[@]}" 2> /dev/null; wait "${hosts[@]}" 2> /dev/null; } || true
+        [ -z "$broker" ] || { kill "$broker"; wait "$broker"; } 2> /dev/null || true
+        as_pg pg_ctl -D "$dir/data" -m immediate stop > /dev/null || true
+        rm -rf "$dir"
+    }
+    trap cleanup EXIT
+    src="postgres://postgres:weir-demo@127.0.0.1:$pg/postgres"
+    replica="postgres://postgres:weir-demo@127.0.0.1:$pg/replica"
+    table="CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, balance numeric(12,2), tags text[], seen timestamptz)"
+    psql -X -q "$src" -c "$table" -c "INSERT INTO users SELECT i, 'user ' || i, i * 10, ARRAY['new'], now() FROM generate_series(1, 20) i" -c "CREATE DATABASE replica"
+    psql -X -q "$replica" -c "$table"
+    echo "PostgreSQL on 127.0.0.1:$pg: 20 users; an empty replica database"
+    "$weir" broker --listen 127.0.0.1:$kafka --registry-listen 127.0.0.1:$registry 2> "$dir/broker.log" &
+    broker=$!
+    until (echo > /dev/tcp/127.0.0.1/$kafka) 2> /dev/null; do sleep 0.2; done
+    export KAFKA_BROKER=127.0.0.1:$kafka WEIR_LOG=warn
+    PG_URL=$src "$weir" run connectors/postgres-cdc.toml --state-dir "$dir/state" &
+    hosts+=($!)
+    PG_URL=$replica "$weir" run connectors/postgres-replica.toml --state-dir "$dir/state" &
+    hosts+=($!)
+    for round in $(seq 1 8); do
+        psql -X -q "$src" \
+            -c "INSERT INTO users SELECT i, 'user ' || i, i, ARRAY['round $round'], now() FROM generate_series(20 + $round * 5 - 4, 20 + $round * 5) i" \
+            -c "UPDATE users SET balance = balance + 1, seen = now() WHERE id % 3 = $round % 3" \
+            -c "DELETE FROM users WHERE id = $round * 4"
+        sleep 1
+    done
+    sleep 3
+    echo; echo "── the change log (pg.public.users), last 6 ──"
+    "$weir" tail pg.public.users --bootstrap-servers "$KAFKA_BROKER" --from-beginning --idle 2 | tail -n 6
+    summary="SELECT count(*) || ' rows, balance ' || sum(balance) || ', digest ' || md5(string_agg(u::text, ',' ORDER BY id)) FROM users u"
+    echo; echo "── source  ── $(psql -X -qtA "$src" -c "$summary")"
+    echo "── replica ── $(psql -X -qtA "$replica" -c "$summary")"
+    if [ "$(psql -X -qtA "$src" -c "$summary")" = "$(psql -X -qtA "$replica" -c "$summary")" ]; then
+        echo "the replica has converged"
+    else
+        echo "the replica differs from the source"; exit 1
+    fi
+
 # Unit, integration and interop tests.
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
