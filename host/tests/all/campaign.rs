@@ -262,6 +262,49 @@ async fn sigkill_and_restart_writes_the_dataset_of_an_uninterrupted_run() {
     assert_eq!(dead_killed, dead);
 }
 
+/// The same kill with the dataset in an S3 bucket (a local S3 server): after
+/// the SIGKILL only whole objects of covered checkpoints stay, and the
+/// restarted run's dataset equals the uninterrupted run's (written to a folder).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_and_restart_writes_the_same_dataset_to_a_bucket() {
+    plugin("campaign-views");
+    plugin("campaign-minute");
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    produce(bootstrap.clone(), "views", "view_id", 0, 0.0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (clean, _) = clean_run(&bootstrap, dir.path()).await;
+
+    let moto = Moto::start();
+    moto.boto("s3.create_bucket(Bucket='lake')");
+    let toml = dir.path().join("killed.toml");
+    let text = minute_toml("killed", "views", Path::new("s3://lake/minutes"), false)
+        + moto.storage_toml().as_str();
+    std::fs::write(&toml, text).expect("write");
+    let state = dir.path().join("state");
+    let first = weir_run(&toml, &bootstrap, &state, &[]);
+    let store = weir::state::CheckpointStore::new(&state, "killed");
+    eventually(|| covered_offsets(&store) >= VIEWS as i64 / 3 && !moto.keys("lake").is_empty())
+        .await;
+    kill(first);
+    // Whatever the kill left, each object is a whole Parquet file.
+    let mirror = dir.path().join("mirror");
+    moto.mirror("lake", "minutes", &mirror);
+    let at_kill = dataset(&mirror);
+    assert!(!at_kill.is_empty(), "objects written before the kill");
+    let log = run_to_end(&toml, &bootstrap, &state).await;
+    assert!(log.contains("Restored state and positions"), "{log}");
+    moto.mirror("lake", "minutes", &mirror);
+    let restarted = dataset(&mirror);
+    let only_clean = clean.iter().filter(|r| !restarted.contains(r)).count();
+    let only_restarted = restarted.iter().filter(|r| !clean.contains(r)).count();
+    assert_eq!(
+        (only_clean, only_restarted, restarted.len()),
+        (0, 0, clean.len()),
+        "the bucket's dataset after a SIGKILL equals an uninterrupted run's"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_share_the_partitions_and_one_dies_leaving_the_single_host_dataset() {
     plugin("campaign-views");
