@@ -13,6 +13,8 @@ pub const PASSWORD: &str = "weir-test";
 pub struct PgServer {
     dir: tempfile::TempDir,
     port: u16,
+    /// The server's command-line options, to start it again.
+    options: String,
 }
 
 /// `cmd` as the `postgres` user when we are root, as ourselves otherwise.
@@ -89,7 +91,7 @@ impl PgServer {
             ),
             "pg_ctl start",
         );
-        let server = PgServer { dir, port };
+        let server = PgServer { dir, port, options };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -138,6 +140,28 @@ impl PgServer {
                 &["-D", &data, "-m", "immediate", "-l", &log, "-w", "restart"],
             ),
             "pg_ctl restart",
+        );
+    }
+
+    /// Stops the server at once, as a crash would.
+    pub fn stop(&self) {
+        let data = self.data().display().to_string();
+        run(
+            as_postgres("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts a stopped server again on its port.
+    pub fn start_again(&self) {
+        let data = self.data().display().to_string();
+        let log = self.dir.path().join("server.log").display().to_string();
+        run(
+            as_postgres(
+                "pg_ctl",
+                &["-D", &data, "-o", &self.options, "-l", &log, "-w", "start"],
+            ),
+            "pg_ctl start",
         );
     }
 

@@ -178,12 +178,14 @@ async fn snapshot_then_changes_replay_into_the_same_table() {
         "UPDATE users SET active = NOT active WHERE id = 1",
     );
     let log = consume(&bootstrap, TOPIC, want + 1, Duration::from_secs(30)).await;
-    let last = log
+    let (key, last) = log
         .iter()
-        .filter_map(|s| s.value.as_deref())
-        .map(|v| serde_json::from_slice::<Value>(v).expect("json"))
-        .find(|v| v["op"] == "u" && v["after"]["id"] == 1 && v["after"]["active"] == true)
+        .filter_map(|s| Some((s.key.as_deref()?, s.value.as_deref()?)))
+        .map(|(k, v)| (k, serde_json::from_slice::<Value>(v).expect("json")))
+        .find(|(_, v)| v["op"] == "u" && v["after"]["id"] == 1 && v["after"]["active"] == true)
         .expect("the update of row 1");
+    // The key stays the primary key (pgoutput marks every column under FULL).
+    assert_eq!(key, br#"{"id":1}"#);
     assert_eq!(last["before"]["active"], false);
     assert_eq!(last["after"]["active"], true);
     assert_eq!(last["before"]["name"], "user 1");
@@ -228,8 +230,13 @@ async fn a_sigkill_mid_stream_loses_nothing() {
     insert(&pg, 201, 300);
 
     // The restart streams from the checkpoint: everything arrives, some of
-    // it twice (the transactions after the last checkpoint).
+    // it twice (the transactions after the last checkpoint). The server is
+    // down when it starts: it waits for it, and keeps its position (no
+    // second snapshot).
+    pg.stop();
     let second = weir_run(&toml, &bootstrap, &state, &[]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.start_again();
     // 100 rows, 100 inserts, 66 updates, 28 deletes with tombstones, 100 inserts.
     let want = 100 + 100 + 66 + 28 * 2 + 100;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
@@ -245,6 +252,12 @@ async fn a_sigkill_mid_stream_loses_nothing() {
         );
     };
     assert!(log.len() >= want);
+    let snapshot_rows = log
+        .iter()
+        .filter_map(|s| s.value.as_deref())
+        .filter(|v| serde_json::from_slice::<Value>(v).is_ok_and(|v| v["op"] == "r"))
+        .count();
+    assert_eq!(snapshot_rows, 100, "one snapshot, whatever the restarts");
     kill(second);
 }
 
@@ -340,6 +353,11 @@ async fn a_replica_converges_row_for_row_through_sigkills() {
     pg.psql(
         "postgres",
         "UPDATE users SET meta = meta || '{\"late\": true}', tags = NULL WHERE id % 5 = 0",
+    );
+    // A new primary key: the old row must leave the replica.
+    pg.psql(
+        "postgres",
+        "UPDATE users SET id = id + 1000 WHERE id IN (2, 4)",
     );
     let source = weir_run(&cdc, &bootstrap, &state, &[]);
     if !converged(&pg).await {

@@ -26,6 +26,8 @@ mod target;
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use tokio_postgres::types::Json;
 use tokio_postgres::{Client, Transaction};
@@ -50,6 +52,10 @@ pub const CONSTRAINT_VIOLATION: &str = "constraint_violation";
 /// for a deadlock or a serialization failure (another writer on the same rows).
 const CONFLICT_RETRIES: usize = 3;
 
+/// Attempts at a batch while the server cannot be reached (about a minute
+/// and a half of waiting in all) before the connector stops.
+const CONNECTION_ATTEMPTS: u32 = 8;
+
 /// Why the postgres sink cannot open or write: each names the server or the
 /// table and what to do, and tells a lost connection (worth retrying) from a
 /// table that does not suit.
@@ -58,7 +64,8 @@ pub enum PgSinkError {
     #[error("postgres sink: {0}")]
     Pg(#[from] PgError),
     /// The connection broke during a batch: all of it was committed or none
-    /// (the offsets table tells a replay which); the next batch connects again.
+    /// (the offsets table tells a retry which); the batch is written again on
+    /// a new connection.
     #[error(
         "postgres sink: {0}; the connection was lost: check that the server is up and reachable"
     )]
@@ -211,6 +218,25 @@ impl PostgresSink {
             offsets,
             stored,
         })
+    }
+
+    /// [`PostgresSink::write`], again after a lost connection (a server
+    /// restart, a network outage) with a growing wait, up to
+    /// [`CONNECTION_ATTEMPTS`] times: a batch is one transaction, committed
+    /// whole or not at all, and the offsets table tells a retry which.
+    async fn write_retrying(&mut self, batch: &Batch) -> Result<Rejected, PgSinkError> {
+        let mut attempt = 1;
+        loop {
+            match self.write(batch).await {
+                Err(e) if e.is_connection() && attempt < CONNECTION_ATTEMPTS => {
+                    let wait = Duration::from_millis(500 << attempt.min(6));
+                    tracing::warn!(connector = %self.connector, error = %e, attempt, retry_in_ms = wait.as_millis() as u64, "The postgres sink lost its connection; the batch is written again.");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Applies `batch` in one transaction; the records it refuses.
@@ -520,7 +546,7 @@ impl Sink for PostgresSink {
         batch: &'a Batch,
     ) -> BoxFuture<'a, Result<(Rejected, Option<Pending>), SinkError>> {
         Box::pin(async move {
-            let rejected = self.write(batch).await?;
+            let rejected = self.write_retrying(batch).await?;
             Ok((rejected, None))
         })
     }

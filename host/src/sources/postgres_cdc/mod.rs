@@ -32,7 +32,7 @@ use pgoutput::{Datum, Message, OldRow, Relation};
 
 pub use config::PostgresCdcSourceConfig;
 
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+/// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_MS: i64 = 946_684_800_000;
 
 /// How long an empty batch waits for a change before the pipeline looks
@@ -98,6 +98,12 @@ pub struct PostgresCdcSource {
     state: State,
     /// What a checkpoint taken now covers.
     taken: Position,
+    /// The last durable checkpoint's LSN: what the server is told is
+    /// flushed, also on a new connection (never `taken`, which may be lost).
+    confirmed: u64,
+    /// Each table's primary key columns, from the catalog: the record key
+    /// (pgoutput flags every column as key under `REPLICA IDENTITY FULL`).
+    keys: HashMap<(String, String), Vec<String>>,
     relations: HashMap<u32, Relation>,
     tx: Option<OpenTx>,
     /// Changes of committed transactions not handed on yet.
@@ -127,6 +133,8 @@ impl PostgresCdcSource {
             connector: connector.to_string(),
             state: State::Idle { resume: None },
             taken: Position::default(),
+            confirmed: 0,
+            keys: HashMap::new(),
             relations: HashMap::new(),
             tx: None,
             ready: VecDeque::new(),
@@ -159,6 +167,7 @@ impl PostgresCdcSource {
         .with_port(u.port)
         .with_tls(tls)
         .with_start_lsn(start)
+        .with_ack_lsn(Lsn(self.confirmed))
         .with_application_name(format!("weir {}", self.connector))
         .with_options("-c TimeZone=UTC -c DateStyle=ISO")
     }
@@ -176,6 +185,10 @@ impl PostgresCdcSource {
             .await
             .map_err(|e| self.err("look up the replication slot", error_text(&e)))?
             .is_empty();
+        for (schema, name) in self.tables.clone() {
+            let key = self.table(&sql, &schema, &name).await?.key;
+            self.keys.insert((schema, name), key);
+        }
         if let Some(position) = resume {
             if !slot_exists {
                 return Err(self.err(
@@ -183,7 +196,12 @@ impl PostgresCdcSource {
                     "the slot is gone, so the changes since the last checkpoint are too; remove this connector's checkpoint to take a new snapshot",
                 ));
             }
-            let stream = ReplicationClient::connect(self.replication(Lsn(position.lsn)))
+            let mut stream = ReplicationClient::connect(self.replication(Lsn(position.lsn)))
+                .await
+                .map_err(|e| self.err("start replication", e))?;
+            // The slot may be in use by another process, or refuse the position.
+            stream
+                .wait_started()
                 .await
                 .map_err(|e| self.err("start replication", e))?;
             tracing::info!(connector = %self.connector, slot = %self.slot, lsn = %Lsn(position.lsn).to_pg_string(), "Streaming changes from the checkpoint's position.");
@@ -196,10 +214,6 @@ impl PostgresCdcSource {
             sql.execute("SELECT pg_drop_replication_slot($1)", &[&self.slot])
                 .await
                 .map_err(|e| self.err("drop the old replication slot", error_text(&e)))?;
-        }
-        let mut tables = VecDeque::new();
-        for (schema, name) in &self.tables {
-            tables.push_back(self.table(&sql, schema, name).await?);
         }
         let mut stream = ReplicationClient::connect_gated(self.replication(Lsn::ZERO))
             .await
@@ -228,6 +242,11 @@ impl PostgresCdcSource {
         ))
         .await
         .map_err(|e| self.err("open the snapshot", error_text(&e)))?;
+        // The columns as the snapshot sees them.
+        let mut tables = VecDeque::new();
+        for (schema, name) in &self.tables {
+            tables.push_back(self.table(&sql, schema, name).await?);
+        }
         tracing::info!(connector = %self.connector, slot = %self.slot, tables = ?self.tables, "Replication slot created; reading the tables' snapshot.");
         self.state = State::Snapshot {
             sql,
@@ -320,6 +339,12 @@ impl PostgresCdcSource {
             .collect();
         let now = now_ms();
         for row in &rows {
+            if row.len() != table.columns.len() {
+                return Err(self.err(
+                    format!("read {}", table.display_name()),
+                    "its columns changed while the snapshot was read; start the connector again",
+                ));
+            }
             let values: Vec<Datum> = (0..table.columns.len())
                 .map(|i| match row.get(i) {
                     Some(t) => Datum::Text(t.to_string()),
@@ -380,6 +405,10 @@ impl PostgresCdcSource {
             .map_err(|e| self.err("end the snapshot", error_text(&e)))?;
         stream
             .start()
+            .await
+            .map_err(|e| self.err("start replication", e))?;
+        stream
+            .wait_started()
             .await
             .map_err(|e| self.err("start replication", e))?;
         let done = Position {
@@ -454,6 +483,13 @@ impl PostgresCdcSource {
                     self.ready.extend(tx.changes);
                 }
             }
+            // Nothing of ours is pending: the position follows the server,
+            // so a quiet table does not hold the server's WAL back.
+            ReplicationEvent::KeepAlive { wal_end, .. }
+                if self.tx.is_none() && self.ready.is_empty() && self.taken.snapshot_done =>
+            {
+                self.taken.lsn = self.taken.lsn.max(wal_end.0);
+            }
             _ => {}
         }
         Ok(())
@@ -481,26 +517,76 @@ impl PostgresCdcSource {
         }
     }
 
-    /// One change of the open transaction as an envelope.
+    /// One change of the open transaction as envelopes. An update that
+    /// changes the primary key becomes a delete of the old key (with its
+    /// tombstone) and a create of the new one, as Debezium does, so a
+    /// compacted topic and a replica forget the old key.
     fn change(&mut self, relation: u32, op: &str, old: Option<&OldRow>, new: Option<&Vec<Datum>>) {
-        let (Some(rel), Some(tx)) = (self.relations.get(&relation), &self.tx) else {
+        let Some(rel) = self.relations.get(&relation) else {
             return;
         };
+        let pk = self.keys.get(&(rel.schema.clone(), rel.table.clone()));
         let columns: Vec<(&str, u32, bool)> = rel
             .columns
             .iter()
-            .map(|c| (c.name.as_str(), c.type_oid, c.key))
+            .map(|c| {
+                let key = pk.map_or(c.key, |k| k.iter().any(|n| n == &c.name));
+                (c.name.as_str(), c.type_oid, key)
+            })
             .collect();
-        let after = new.map(|values| self.row(&columns, values));
-        let before = match (old, new) {
-            (Some(o), _) if o.full => Some(self.row(&columns, &o.values)),
-            (Some(o), _) => Some(self.key_row(&columns, &o.values)),
-            // An update without an old row: its key did not change.
-            (None, Some(values)) if op == "u" => Some(self.key_row(&columns, values)),
-            (None, _) => None,
-        };
-        let key_values = new.or(old.map(|o| &o.values)).map_or(&[][..], |v| &v[..]);
-        let key = key_of(&columns, key_values, self);
+        let old_image = old.map(|o| match o.full {
+            true => self.row(&columns, &o.values),
+            false => self.key_row(&columns, &o.values),
+        });
+        let mut changes = Vec::new();
+        match (op, old, new) {
+            ("u", Some(o), Some(n))
+                if self.key_row(&columns, &o.values) != self.key_row(&columns, n) =>
+            {
+                let old_key = self.key_row(&columns, &o.values);
+                changes.push(self.envelope(rel, &old_key, old_image, None, "d"));
+                changes.push(self.envelope(
+                    rel,
+                    &self.key_row(&columns, n),
+                    None,
+                    Some(self.row(&columns, n)),
+                    "c",
+                ));
+            }
+            _ => {
+                let before = match (old_image, new) {
+                    (Some(image), _) => Some(image),
+                    // An update without an old row: its key did not change.
+                    (None, Some(values)) if op == "u" => Some(self.key_row(&columns, values)),
+                    (None, _) => None,
+                };
+                let key_values = new.or(old.map(|o| &o.values)).map_or(&[][..], |v| &v[..]);
+                let after = new.map(|values| self.row(&columns, values));
+                changes.push(self.envelope(
+                    rel,
+                    &self.key_row(&columns, key_values),
+                    before,
+                    after,
+                    op,
+                ));
+            }
+        }
+        if let Some(tx) = &mut self.tx {
+            tx.changes.extend(changes.into_iter().flatten());
+        }
+    }
+
+    /// A change of the open transaction: key, envelope, and whether a
+    /// tombstone follows; `None` outside a transaction.
+    fn envelope(
+        &self,
+        rel: &Relation,
+        key: &Value,
+        before: Option<Value>,
+        after: Option<Value>,
+        op: &str,
+    ) -> Option<Change> {
+        let tx = self.tx.as_ref()?;
         let value = json!({
             "before": before,
             "after": after,
@@ -511,16 +597,13 @@ impl PostgresCdcSource {
                 "table": rel.table, "lsn": tx.final_lsn, "txId": tx.xid, "snapshot": false,
             },
         });
-        let change = Change {
-            key,
+        Some(Change {
+            key: key.to_string().into_bytes(),
             value: value.to_string().into_bytes(),
             delete: op == "d",
             ts_ms: tx.ts_ms,
             ends: None,
-        };
-        if let Some(tx) = &mut self.tx {
-            tx.changes.push(change);
-        }
+        })
     }
 
     /// A row as a JSON object; unchanged TOASTed values are left out.
@@ -693,6 +776,10 @@ impl Source for PostgresCdcSource {
             self.state = State::Idle {
                 resume: p.snapshot_done.then_some(p),
             };
+            if p.snapshot_done {
+                self.taken = p;
+                self.confirmed = p.lsn;
+            }
             Ok(())
         })
     }
@@ -702,8 +789,11 @@ impl Source for PostgresCdcSource {
         let Ok(p) = serde_json::from_slice::<Position>(&position.bytes) else {
             return Ok(());
         };
-        if let (State::Streaming { stream }, true) = (&self.state, p.snapshot_done) {
-            stream.update_applied_lsn(Lsn(p.lsn));
+        if p.snapshot_done {
+            self.confirmed = self.confirmed.max(p.lsn);
+            if let State::Streaming { stream } = &self.state {
+                stream.update_applied_lsn(Lsn(p.lsn));
+            }
         }
         Ok(())
     }
