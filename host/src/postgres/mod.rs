@@ -30,8 +30,24 @@ impl PgError {
     /// The server could not be reached or dropped the connection: worth
     /// retrying, nothing else is wrong.
     pub fn is_connection(&self) -> bool {
-        matches!(self, PgError::Server { reason, .. }
-            if reason.contains("connection") || reason.contains("Connection") || reason.contains("timed out"))
+        const SIGNS: [&str; 9] = [
+            "connection",
+            "timed out",
+            "eof",
+            "closed",
+            "reset",
+            "broken pipe",
+            "refused",
+            "shutting down",
+            "terminating",
+        ];
+        match self {
+            PgError::Server { reason, .. } => {
+                let reason = reason.to_ascii_lowercase();
+                SIGNS.iter().any(|s| reason.contains(s))
+            }
+            PgError::Url { .. } => false,
+        }
     }
 }
 

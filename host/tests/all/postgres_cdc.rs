@@ -392,3 +392,65 @@ async fn a_replica_converges_row_for_row_through_sigkills() {
     kill(source);
     kill(sink);
 }
+
+/// A column's type changed mid-stream: the changes after it carry values of
+/// the new type. A dropped table: nothing more arrives for it, and the next
+/// start stops at once, saying which table is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_column_type_and_a_dropped_table_are_reported() {
+    let pg = PgServer::start();
+    pg.psql("postgres", TABLE);
+    insert(&pg, 1, 5);
+    let broker = broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, TOPIC, 3).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = dir.path().join("pgddl.toml");
+    std::fs::write(&toml, cdc_toml(&pg, "pgddl")).expect("write");
+    let state = dir.path().join("state");
+    let mut run = weir_run(&toml, &bootstrap, &state, &[]);
+    assert_eq!(
+        consume(&bootstrap, TOPIC, 5, Duration::from_secs(30))
+            .await
+            .len(),
+        5
+    );
+
+    pg.psql(
+        "postgres",
+        "ALTER TABLE users ALTER COLUMN active TYPE text USING active::text",
+    );
+    pg.psql(
+        "postgres",
+        "INSERT INTO users (id, name, active) VALUES (6, 'user 6', 'maybe')",
+    );
+    let log = consume(&bootstrap, TOPIC, 6, Duration::from_secs(30)).await;
+    let six = log
+        .iter()
+        .filter_map(|s| s.value.as_deref())
+        .map(|v| serde_json::from_slice::<Value>(v).expect("json"))
+        .find(|v| v["after"]["id"] == 6)
+        .expect("row 6");
+    assert_eq!(six["after"]["active"], "maybe");
+
+    pg.psql("postgres", "DROP TABLE users");
+    // Let a checkpoint cover row 6, then stop the host.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        run.try_wait().expect("wait").is_none(),
+        "the drop does not stop a running host"
+    );
+    signal(&run, "TERM");
+    let _ = tokio::task::spawn_blocking(move || run.wait()).await;
+    let again = weir_run(&toml, &bootstrap, &state, &[]);
+    let out = tokio::task::spawn_blocking(move || again.wait_with_output())
+        .await
+        .expect("join")
+        .expect("exit");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("public.users") && log.contains("does not exist"),
+        "{log}"
+    );
+}

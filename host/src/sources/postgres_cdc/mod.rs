@@ -678,7 +678,7 @@ impl PostgresCdcSource {
     /// stops the connector, whose checkpoint still holds its position.
     fn fail(&mut self, e: SourceError) -> Result<(), SourceError> {
         self.failures += 1;
-        if self.failures >= MAX_FAILURES {
+        if self.failures >= MAX_FAILURES || !is_connection(&e) {
             return Err(e);
         }
         let wait = Duration::from_millis(500 << self.failures.min(6)).min(Duration::from_secs(30));
@@ -711,6 +711,17 @@ async fn table_open(sql: &tokio_postgres::Client) -> Result<bool, tokio_postgres
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// The server could not be reached or dropped the connection (not: a table
+/// that is gone, a slot in use).
+fn is_connection(e: &SourceError) -> bool {
+    match e {
+        SourceError::Connector { source, .. } => source
+            .downcast_ref::<PgError>()
+            .is_some_and(PgError::is_connection),
+        _ => false,
+    }
 }
 
 fn pg_err(e: PgError) -> SourceError {
