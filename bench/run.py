@@ -286,6 +286,72 @@ partitions = 3
 """
 
 
+CDC = """
+name = "{name}"
+[source.postgres_cdc]
+url = "{url}"
+tables = ["public.pgbench_accounts", "public.pgbench_tellers", "public.pgbench_branches"]
+batch_size = 1000
+[sink.kafka]
+topic = "{name}"
+partitions = 3
+"""
+
+
+def postgres_server():
+    """A throwaway PostgreSQL (wal_level = logical): (url, stop)."""
+    root = os.geteuid() == 0
+    as_pg = (lambda cmd: ["runuser", "-u", "postgres", "--", *cmd]) if root else (lambda cmd: cmd)
+    # Its own folder under /tmp: the server's user must reach it.
+    data = pathlib.Path(tempfile.mkdtemp(prefix="weir-bench-pg-"))
+    (data / "pw").write_text("bench")
+    if root:
+        shutil.chown(data, "postgres")
+        shutil.chown(data / "pw", "postgres")
+    subprocess.run(as_pg(["initdb", "-D", str(data / "data"), "-U", "postgres", "--auth-local=trust",
+                          "--auth-host=scram-sha-256", f"--pwfile={data / 'pw'}", "--no-sync"]),
+                   check=True, capture_output=True)
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c wal_level=logical -c fsync=off"
+    subprocess.run(as_pg(["pg_ctl", "-D", str(data / "data"), "-o", opts, "-l", str(data / "log"), "-w", "start"]),
+                   check=True, capture_output=True)
+    def stop():
+        subprocess.run(as_pg(["pg_ctl", "-D", str(data / "data"), "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+    return f"postgres://postgres:bench@127.0.0.1:{port}/postgres", stop
+
+
+def postgres_cdc(bootstrap, registry, tmp):
+    print("PostgreSQL changes (pgbench TPC-B-like updates) → CDC source → Kafka")
+    pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    if not shutil.which("initdb") or not os.path.exists(pgbench):
+        print("  PostgreSQL or pgbench missing: skipped")
+        return
+    url, stop = postgres_server()
+    try:
+        scale = 1
+        subprocess.run([pgbench, "-i", "-s", str(scale), "-q", url], check=True, capture_output=True)
+        snapshot = 100_000 * scale + 10 * scale + scale
+        toml = tmp / "pgcdc.toml"
+        toml.write_text(CDC.format(name="pgcdc-bench", url=url))
+        env = weir_env(bootstrap, registry, str(tmp / "pgcdc"))
+        # The snapshot (and the slot) first: every row as an `r` change.
+        add("postgres snapshot → kafka", "weir (postgres_cdc source)", snapshot,
+            *measure([WEIR, "run", str(toml), "--max-records", str(snapshot)], env)[:3])
+        # Then a backlog of committed transactions, streamed as fast as it goes.
+        transactions = 2_000 if QUICK else 20_000
+        subprocess.run([pgbench, "-c", "1", "-t", str(transactions), "-n", url], check=True, capture_output=True)
+        changes = 3 * transactions
+        add("postgres changes → kafka", "weir (postgres_cdc source)", changes,
+            *measure([WEIR, "run", str(toml), "--max-records", str(changes)], env)[:3],
+            note="3 updates per pgbench transaction; no peer (Debezium needs a JVM Connect cluster)")
+    finally:
+        stop()
+
+
 def with_linger(text, generator=False):
     """A connector's text with `[kafka] linger_ms` from WEIR_BENCH_LINGER_MS
     (the producers' wait, on the generating and the validating side;
@@ -558,6 +624,7 @@ def main():
             "latency": lambda: latency(bootstrap, registry, tmp),
             "aggregate": lambda: aggregate(bootstrap, registry, tmp),
             "parquet": lambda: parquet_rows(),
+            "postgres": lambda: postgres_cdc(bootstrap, registry, tmp),
             "idle": lambda: footprint(bootstrap, registry, tmp),
             "busy": lambda: footprint_busy(bootstrap, registry, tmp),
         }

@@ -384,6 +384,11 @@ impl PostgresCdcSource {
                 .map_err(|e| pg_err(self.url.error("close the snapshot cursor", error_text(&e))))?;
             tables.pop_front();
             tracing::info!(connector = %self.connector, table = %table.display_name(), "Table snapshot read.");
+            if tables.is_empty() {
+                // The last row read carries the position that says the
+                // snapshot is done.
+                return self.begin_streaming().await;
+            }
         }
         Ok(())
     }
