@@ -52,13 +52,8 @@ impl OffsetsTable {
             .query(&sql, &[&connector])
             .await
             .map_err(|e| url.error(format!("read the offsets in {}", self.name), error_text(&e)))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let topic: String = r.get(0);
-                ((Arc::from(topic), r.get::<_, i32>(1)), r.get::<_, i64>(2))
-            })
-            .collect())
+        positions(&rows)
+            .map_err(|e| url.error(format!("read the offsets in {}", self.name), error_text(&e)))
     }
 
     /// Inside the batch's transaction: the stored offsets of `partitions`,
@@ -88,13 +83,7 @@ impl OffsetsTable {
                 &[&connector, &topics, &parts],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let topic: String = r.get(0);
-                ((Arc::from(topic), r.get::<_, i32>(1)), r.get::<_, i64>(2))
-            })
-            .collect())
+        positions(&rows)
     }
 
     /// Inside the batch's transaction: `reached` as the new next offsets
@@ -159,6 +148,20 @@ pub fn advances(stored: &Positions, reached: &Positions) -> bool {
     reached
         .iter()
         .any(|(k, n)| stored.get(k).is_none_or(|s| n > s))
+}
+
+/// Rows of (topic, partition, next offset) as positions: an error, not a
+/// panic, when an existing offsets table has columns of other types.
+fn positions(rows: &[tokio_postgres::Row]) -> Result<Positions, tokio_postgres::Error> {
+    rows.iter()
+        .map(|r| {
+            let topic: String = r.try_get(0)?;
+            Ok((
+                (Arc::from(topic), r.try_get::<_, i32>(1)?),
+                r.try_get::<_, i64>(2)?,
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -177,14 +177,9 @@ impl PostgresCdcSource {
     async fn start(&mut self, resume: Option<Position>) -> Result<(), SourceError> {
         let sql = self.url.connect().await.map_err(pg_err)?;
         self.ensure_publication(&sql).await?;
-        let slot_exists = !sql
-            .query(
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
-                &[&self.slot],
-            )
-            .await
-            .map_err(|e| self.err("look up the replication slot", error_text(&e)))?
-            .is_empty();
+        let slot_exists = self
+            .exists(&sql, "pg_replication_slots WHERE slot_name", &self.slot)
+            .await?;
         for (schema, name) in self.tables.clone() {
             let key = self.table(&sql, &schema, &name).await?.key;
             self.keys.insert((schema, name), key);
@@ -257,16 +252,26 @@ impl PostgresCdcSource {
         Ok(())
     }
 
-    async fn ensure_publication(&self, sql: &tokio_postgres::Client) -> Result<(), SourceError> {
-        let exists = !sql
-            .query(
-                "SELECT 1 FROM pg_publication WHERE pubname = $1",
-                &[&self.publication],
-            )
+    /// Whether `SELECT 1 FROM {place} = name` finds a row (a slot, a
+    /// publication).
+    async fn exists(
+        &self,
+        sql: &tokio_postgres::Client,
+        place: &str,
+        name: &str,
+    ) -> Result<bool, SourceError> {
+        let rows = sql
+            .query(&format!("SELECT 1 FROM {place} = $1"), &[&name])
             .await
-            .map_err(|e| self.err("look up the publication", error_text(&e)))?
-            .is_empty();
-        if exists {
+            .map_err(|e| self.err(format!("look up `{name}`"), error_text(&e)))?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn ensure_publication(&self, sql: &tokio_postgres::Client) -> Result<(), SourceError> {
+        if self
+            .exists(sql, "pg_publication WHERE pubname", &self.publication)
+            .await?
+        {
             return Ok(());
         }
         let tables: Vec<String> = self
