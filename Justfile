@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "bench-echo customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import"
+plugins := "bench-echo customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import purchases-validate-py mask-js"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.
@@ -17,18 +17,49 @@ setup:
     test -x {{venv}}/bin/python || python3 -m venv {{venv}}
     {{venv}}/bin/pip install --quiet --disable-pip-version-check -r host/tests/interop/requirements.txt
 
-# Build one plugin component (or all) into target/plugins/NAME.wasm.
+# Build one plugin component (or all) into target/plugins/NAME.wasm: Rust
+# crates with cargo, Python with componentize-py, JavaScript with componentize-js.
 plugin NAME="":
     #!/usr/bin/env bash
     set -euo pipefail
     names="{{NAME}}"; [ -n "$names" ] || names="{{plugins}}"
-    args=(); for n in $names; do args+=(-p "$n"); done
-    cargo build --target wasm32-wasip2 --profile plugin "${args[@]}"
-    mkdir -p target/plugins
+    rust=(); other=()
     for n in $names; do
-        cp "{{target}}/wasm32-wasip2/plugin/${n//-/_}.wasm" "target/plugins/$n.wasm"
-        echo "built target/plugins/$n.wasm ($(stat -c %s "target/plugins/$n.wasm") bytes)"
+        if [ -f "plugins/$n/Cargo.toml" ]; then rust+=("$n"); else other+=("$n"); fi
     done
+    mkdir -p target/plugins
+    if [ ${#rust[@]} -gt 0 ]; then
+        args=(); for n in "${rust[@]}"; do args+=(-p "$n"); done
+        cargo build --target wasm32-wasip2 --profile plugin "${args[@]}"
+        for n in "${rust[@]}"; do
+            cp "{{target}}/wasm32-wasip2/plugin/${n//-/_}.wasm" "target/plugins/$n.wasm"
+            echo "built target/plugins/$n.wasm ($(stat -c %s "target/plugins/$n.wasm") bytes)"
+        done
+    fi
+    if [ ${#other[@]} -gt 0 ]; then
+        for n in "${other[@]}"; do
+            [ -f "plugins/$n/pyproject.toml" ] && just plugin-tools python
+            [ -f "plugins/$n/package.json" ] && just plugin-tools js
+        done
+        {{venv}}/bin/python plugins/build.py target/plugins "${other[@]}"
+    fi
+
+# The toolchain Python (componentize-py in the venv) or JavaScript (jco and
+# componentize-js under plugins/sdk-js) plugins build with, when missing.
+plugin-tools LANG:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    case "{{LANG}}" in
+        python)
+            test -x {{venv}}/bin/python || python3 -m venv {{venv}}
+            test -x {{venv}}/bin/componentize-py \
+                || {{venv}}/bin/pip install --quiet --disable-pip-version-check "componentize-py==0.25.1" ;;
+        js)
+            test -x {{venv}}/bin/python || python3 -m venv {{venv}}
+            test -d plugins/sdk-js/node_modules \
+                || npm ci --prefix plugins/sdk-js --no-audit --no-fund --loglevel=error ;;
+        *) echo "plugin-tools: python or js" >&2; exit 2 ;;
+    esac
 
 # Play plugin fixtures through the sandbox (all plugins with fixtures, or NAME);
 # `just conformance NAME --bless` rewrites the expectations.
@@ -44,19 +75,27 @@ conformance *ARGS: build
 template-check: build
     #!/usr/bin/env bash
     set -euo pipefail
-    names="tmpl-check-source tmpl-check-transform tmpl-check-aggregator"
+    rust="tmpl-check-source tmpl-check-transform tmpl-check-aggregator"
+    names="$rust"
+    for lang in py js; do
+        for w in source transform aggregator; do names="$names tmpl-check-$lang-$w"; done
+    done
     cp Cargo.lock "{{target}}/Cargo.lock.template-check"
+    cp Cargo.toml "{{target}}/Cargo.toml.template-check"
     cleanup() {
         for n in $names; do rm -rf "plugins/$n" "target/plugins/$n.wasm"; done
         cp "{{target}}/Cargo.lock.template-check" Cargo.lock
+        cp "{{target}}/Cargo.toml.template-check" Cargo.toml
     }
     trap cleanup EXIT
     for w in source transform aggregator; do
         {{target}}/debug/weir plugin new "tmpl-check-$w" --world "$w" > /dev/null
+        {{target}}/debug/weir plugin new "tmpl-check-py-$w" --world "$w" --lang python > /dev/null
+        {{target}}/debug/weir plugin new "tmpl-check-js-$w" --world "$w" --lang js > /dev/null
     done
     just plugin "$names"
     {{target}}/debug/weir conformance $names
-    cargo test -q $(for n in $names; do echo -p $n; done)
+    cargo test -q $(for n in $rust; do echo -p $n; done)
 
 # Build the host binary.
 build:
@@ -159,6 +198,9 @@ test: setup plugin build
     cargo test --workspace --exclude test-misbehave --exclude test-future-version --exclude test-bad-import
     cargo test --manifest-path vendor/tansu-storage/Cargo.toml --target-dir "{{target}}" --features dynostore --lib weir_tests
     {{target}}/debug/weir conformance
+    {{venv}}/bin/python -m unittest discover -s plugins/sdk-py/tests -t plugins/sdk-py
+    {{venv}}/bin/python -m unittest discover -s plugins/purchases-validate-py/tests -t plugins/purchases-validate-py
+    node --test plugins/sdk-js/test/
     just template-check
     {{venv}}/bin/python host/tests/interop/purchases_consumer.py {{target}}/debug/weir
     {{venv}}/bin/python host/tests/interop/registry_client.py {{target}}/debug/weir

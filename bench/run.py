@@ -279,7 +279,7 @@ group_id = "{name}"
 batch_size = 1000
 batch_timeout_ms = 100
 [[transform]]
-plugin = "purchases-validate"
+plugin = "{plugin}"
 [sink.kafka]
 topic = "{name}-valid"
 partitions = 3
@@ -378,7 +378,7 @@ def latency(bootstrap, registry, tmp):
     runs = []
     for i in range(REPS):
         toml = tmp / f"peak-{i}.toml"
-        toml.write_text(with_linger(VALIDATE.format(name=f"peak-{i}", topic="lat-peak")))
+        toml.write_text(with_linger(VALIDATE.format(name=f"peak-{i}", topic="lat-peak", plugin="purchases-validate")))
         runs.append(measure([WEIR, "run", str(toml), "--exit-at-end", "--plugin-dir", str(ROOT / "target/plugins")],
                             weir_env(bootstrap, registry, str(tmp / f"peak-{i}")))[:3])
     wall, cpu, rss = best(runs)
@@ -389,7 +389,7 @@ def latency(bootstrap, registry, tmp):
     add("kafka → validate → kafka", "python confluent-kafka (same rules)", count, *best(py),
         note="json.loads, the rules in Python, produce valid ones; includes the group join")
     toml = tmp / "allocs.toml"
-    toml.write_text(VALIDATE.format(name="allocs", topic="lat-peak"))
+    toml.write_text(VALIDATE.format(name="allocs", topic="lat-peak", plugin="purchases-validate"))
     for d in bench_json("pipeline", "--connector", str(toml), "--bootstrap", bootstrap,
                         "--plugins", str(ROOT / "target/plugins"), "--state", str(tmp / "allocs")):
         allocations.append(d)
@@ -402,6 +402,30 @@ def latency(bootstrap, registry, tmp):
         live_latency(bootstrap, registry, tmp, f"live{i}", rate, peak)
 
 
+def languages(bootstrap, registry, tmp):
+    """Kafka → validate → Kafka with the same rules written three ways: the Rust
+    plugin, its Python port (componentize-py) in the same sandbox, and a plain
+    Python confluent-kafka consumer."""
+    print("Kafka → validate → Kafka: the validator in Rust, in Python (WASM), and plain Python")
+    count = 5_000 if QUICK else 50_000
+    work = "kafka → validate → kafka, plugin languages"
+    env = weir_env(bootstrap, registry, str(tmp / "lang-fill"), EVENTS_PER_SEC=0, KAFKA_TOPIC="lang-in")
+    measure([WEIR, "run", "connectors/purchases-gen.toml", "--max-records", str(count)], env)
+    for plugin, who in (("purchases-validate", "weir, Rust plugin"), ("purchases-validate-py", "weir, Python plugin")):
+        runs = []
+        for i in range(REPS):
+            name = f"lang-{plugin}-{i}"
+            toml = tmp / f"{name}.toml"
+            toml.write_text(with_linger(VALIDATE.format(name=name, topic="lang-in", plugin=plugin)))
+            runs.append(measure([WEIR, "run", str(toml), "--exit-at-end", "--plugin-dir", str(ROOT / "target/plugins")],
+                                weir_env(bootstrap, registry, str(tmp / name)))[:3])
+        add(work, who, count, *best(runs), note="includes ~1 s end-of-input wait and the group join")
+    py = [measure([PY, str(ROOT / "bench/peers/validate_purchases.py"), bootstrap, "lang-in", f"lang-py-{i}",
+                   str(count)])[:3] for i in range(REPS)]
+    add(work, "python confluent-kafka (same rules)", count, *best(py),
+        note="json.loads, the rules in Python, produce valid ones; includes the group join")
+
+
 def live_latency(bootstrap, registry, tmp, name, rate, peak):
     """A validating host (Kafka → validate → Kafka) reading while the generator
     produces `rate` records/s: its end-to-end percentiles and where the time
@@ -409,7 +433,7 @@ def live_latency(bootstrap, registry, tmp, name, rate, peak):
     seconds = 5 if QUICK else 20
     topic = f"lat-{name}"
     toml = tmp / f"{name}.toml"
-    toml.write_text(with_linger(VALIDATE.format(name=name, topic=topic)))
+    toml.write_text(with_linger(VALIDATE.format(name=name, topic=topic, plugin="purchases-validate")))
     gen = tmp / f"{name}-gen.toml"
     gen.write_text(with_linger((ROOT / "connectors/purchases-gen.toml").read_text(), generator=True))
     env = weir_env(bootstrap, registry, str(tmp / name), WEIR_LOG="info")
@@ -552,6 +576,8 @@ def write_results():
         ("customer events generate+Avro+produce", "weir (WASM generator, Avro sink)",
          "python Faker + AvroSerializer"),
         ("kafka → validate → kafka", "weir (WASM validator)", "python confluent-kafka (same rules)"),
+        ("kafka → validate → kafka, plugin languages", "weir, Python plugin", "python confluent-kafka (same rules)"),
+        ("kafka → validate → kafka, plugin languages", "weir, Python plugin", "weir, Rust plugin"),
         ("aggregate views → parquet", "weir (WASM aggregator)", "python confluent-kafka + pyarrow"),
         ("gtfs decode 5k vehicles", "weir wasm", "python gtfs-realtime-bindings"),
         ("gtfs decode 5k vehicles", "weir wasm", "weir native"),
@@ -622,6 +648,7 @@ def main():
             "generator": lambda: generator(bootstrap, registry, tmp),
             "avro": lambda: avro(bootstrap, registry, tmp),
             "latency": lambda: latency(bootstrap, registry, tmp),
+            "languages": lambda: languages(bootstrap, registry, tmp),
             "aggregate": lambda: aggregate(bootstrap, registry, tmp),
             "parquet": lambda: parquet_rows(),
             "postgres": lambda: postgres_cdc(bootstrap, registry, tmp),

@@ -17,7 +17,7 @@ use weir::kafka::embedded::{BrokerStorage, EmbeddedBroker};
 use weir::observe::{self, Health, Phase};
 use weir::pipeline::{Pipeline, StopAfter, start_plugin};
 use weir::registry::{EmbeddedRegistry, RegistryError};
-use weir::runtime::{Limits, Role, Runtime};
+use weir::runtime::{Language, Role, Runtime};
 
 #[derive(Parser)]
 #[command(
@@ -186,6 +186,9 @@ enum PluginCommand {
         name: String,
         #[arg(long, value_enum)]
         world: World,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Lang,
         /// Where plugin crates live.
         #[arg(long, default_value = "plugins")]
         root: PathBuf,
@@ -200,6 +203,23 @@ enum World {
     Source,
     Transform,
     Aggregator,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+impl From<Lang> for Language {
+    fn from(l: Lang) -> Language {
+        match l {
+            Lang::Rust => Language::Rust,
+            Lang::Python => Language::Python,
+            Lang::Js => Language::JavaScript,
+        }
+    }
 }
 
 impl From<World> for Role {
@@ -358,9 +378,15 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin {
-            command: PluginCommand::New { name, world, root },
+            command:
+                PluginCommand::New {
+                    name,
+                    world,
+                    lang,
+                    root,
+                },
         } => {
-            let files = weir::scaffold::new_plugin(&root, &name, world.into())?;
+            let files = weir::scaffold::new_plugin(&root, &name, world.into(), lang.into())?;
             for f in &files {
                 println!("created {}", f.display());
             }
@@ -376,6 +402,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             let runtime = Runtime::new(Runtime::default_cache_dir())?;
             let i = tokio::task::block_in_place(|| weir::runtime::inspect(&runtime, &file))?;
             println!("component  {} ({} bytes)", file.display(), i.bytes);
+            println!("language   {}", i.language);
             match &i.verdict {
                 Ok((role, v)) => println!("world      {role} (weir:plugin@{v})"),
                 Err(_) => println!("world      none this host runs"),
@@ -502,7 +529,7 @@ fn validate(files: &[PathBuf], plugin_dir: Option<&str>) -> Result<ExitCode> {
     let mut failed = false;
     for l in &loaded {
         let c = &l.connector;
-        let limits = Limits::from(c.limits);
+        let limits = c.limits;
         let mut parts: Vec<String> = c.source.connector().summary().into_iter().collect();
         for stage in &l.plugins {
             let started = start_plugin(

@@ -16,7 +16,7 @@ use crate::connectors::{DescribeContext, SubjectPlan, TopicPlan};
 use crate::kafka::client::Cluster;
 use crate::pipeline::start_plugin;
 use crate::registry::client::RegistryClient;
-use crate::runtime::{Limits, Runtime};
+use crate::runtime::Runtime;
 
 /// How a line of the plan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +109,7 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
     p.add(level, line);
 
     // Plugins, loaded and started as `run` starts them.
-    let limits = Limits::from(c.limits);
+    let limits = c.limits;
     for stage in &loaded.plugins {
         let PluginStage {
             label, path, role, ..
@@ -128,12 +128,13 @@ pub async fn plan(loaded: &Loaded, runtime: &Runtime, target: &Target) -> Connec
                 p.add(
                     Level::Ok,
                     format!(
-                        "plugin {label}: {} ({role}, weir:plugin@{}) from {}, memory {} MiB, deadline {} ms per call",
+                        "plugin {label}: {} ({role}, {}, weir:plugin@{}) from {}, memory {} MiB, deadline {} ms per call",
                         plugin.name,
+                        plugin.language,
                         plugin.contract,
                         path.display(),
-                        c.limits.memory_mb,
-                        c.limits.call_timeout_ms
+                        inst.limits().memory_bytes >> 20,
+                        inst.limits().call_timeout_ms
                     ),
                 );
             }

@@ -217,10 +217,10 @@ fn resolve(
             "an idempotent producer needs `acks = \"all\"`; set it, or `idempotent = false`".into(),
         ));
     }
-    if c.limits.memory_mb == 0 {
+    if c.limits.memory_mb == Some(0) {
         return Err(invalid("limits.memory_mb", "must be at least 1".into()));
     }
-    if c.limits.call_timeout_ms < 10 {
+    if c.limits.call_timeout_ms.is_some_and(|ms| ms < 10) {
         return Err(invalid(
             "limits.call_timeout_ms",
             "must be at least 10".into(),
@@ -505,7 +505,7 @@ topic = "purchases"
         let c = parse_str(MINIMAL).unwrap();
         let k = c.source.kafka().expect("kafka source expected");
         assert_eq!(k.batch_size, 500);
-        assert_eq!(c.limits.memory_mb, 64);
+        assert_eq!(c.limits.memory_mb, None);
         assert_eq!(c.kafka.compression, Compression::Zstd);
         assert!(c.kafka.idempotent);
     }

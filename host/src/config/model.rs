@@ -250,25 +250,16 @@ impl Acks {
     }
 }
 
-/// Sandbox limits per plugin instance.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// Sandbox limits per plugin instance. Each one left out takes the default for
+/// the plugin's language (`runtime::Language::default_limits`): an interpreter
+/// inside a Python or JavaScript component needs more room than compiled Rust.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// `memory_mb = 64`: linear memory cap; growing past it traps.
-    #[serde(default = "defaults::memory_mb")]
-    pub memory_mb: u64,
+    pub memory_mb: Option<u64>,
     /// `call_timeout_ms = 2000`: CPU deadline for one call into a plugin.
-    #[serde(default = "defaults::call_timeout_ms")]
-    pub call_timeout_ms: u64,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            memory_mb: defaults::memory_mb(),
-            call_timeout_ms: defaults::call_timeout_ms(),
-        }
-    }
+    pub call_timeout_ms: Option<u64>,
 }
 
 /// Dead-letter queue settings.
@@ -298,12 +289,6 @@ pub mod defaults {
     }
     pub fn max_rows() -> usize {
         20
-    }
-    pub fn memory_mb() -> u64 {
-        64
-    }
-    pub fn call_timeout_ms() -> u64 {
-        2000
     }
     pub fn yes() -> bool {
         true

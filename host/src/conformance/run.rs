@@ -8,7 +8,7 @@ use super::case::{Case, Step};
 use super::render::Produced;
 use crate::record::{Batch, Record};
 use crate::runtime::{
-    CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, VirtualEnv,
+    CallError, GuestEnv, Limits, Plugin, PluginInstance, Role, Runtime, RuntimeError, VirtualEnv,
 };
 use weir_sdk::flat::{Outcome, Output};
 
@@ -31,7 +31,7 @@ pub fn run_case(
         path: case.dir.join("case.toml"),
         reason: format!("config: {e}"),
     })?;
-    let limits = Limits::from(spec.limits);
+    let limits = Limits::resolve(spec.limits, plugin.language);
     let start = || {
         PluginInstance::start(
             plugin.clone(),
@@ -45,7 +45,7 @@ pub fn run_case(
     let mut inst = match start() {
         Ok(i) => i,
         Err(e) => {
-            out.error(0, "init", &e.to_string());
+            out.error(0, "init", &init_error(&e));
             return Ok(out);
         }
     };
@@ -107,7 +107,7 @@ pub fn run_case(
                 inst = match start() {
                     Ok(i) => i,
                     Err(e) => {
-                        out.error(n, "init", &e.to_string());
+                        out.error(n, "init", &init_error(&e));
                         return Ok(out);
                     }
                 };
@@ -181,6 +181,16 @@ fn emit(
             }
         }
         Err(e) => out.error(step, call, &format!("malformed batch: {e}")),
+    }
+}
+
+/// Why an instance did not start, without the host's label for it (which
+/// names the component file): a port of a plugin to another language passes
+/// the same fixtures.
+fn init_error(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::Init { reason, .. } => reason.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::producer::Producer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Loaded, PluginStage, defaults};
+use crate::config::{LimitsConfig, Loaded, PluginStage, defaults};
 use crate::connectors::OpenContext;
 use crate::kafka::KafkaIoError;
 use crate::kafka::admin::{TopicSpec, ensure_topics};
@@ -231,13 +231,14 @@ pub fn start_plugin(
     path: &Path,
     role: Role,
     config_json: String,
-    limits: Limits,
+    limits: LimitsConfig,
 ) -> Result<PluginInstance, PipelineError> {
     let rt_err = |source| PipelineError::Runtime {
         connector: connector.to_string(),
         source: Box::new(source),
     };
     let plugin = Plugin::load(runtime, path, role).map_err(rt_err)?;
+    let limits = Limits::resolve(limits, plugin.language);
     PluginInstance::start(
         Arc::new(plugin),
         connector,
@@ -265,7 +266,7 @@ impl Pipeline {
             connector: name.clone(),
             source,
         };
-        let limits = Limits::from(c.limits);
+        let limits = c.limits;
         let mut settings = c.kafka.clone();
         let whole = c.source.connector().batches_arrive_whole();
         settings.linger_ms = Some(settings.linger_ms.unwrap_or(defaults::linger_ms(whole)));
@@ -378,9 +379,9 @@ impl Pipeline {
                     k.topic(),
                     StateTopic::new(cluster.clone(), producer.clone(), state_topic.clone()),
                     LaneSpec {
+                        limits: Limits::resolve(limits, plugin.language),
                         plugin: Arc::new(plugin),
                         config_json: stage.config_json.clone(),
-                        limits,
                         allowed_lateness_ms: a.allowed_lateness_ms,
                         parquet: c.sink.parquet.clone(),
                     },

@@ -9,6 +9,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{aggregator_api, source_api, transform_api};
 use super::host::HostState;
+use super::language::Language;
 use super::version::{self, HOST_VERSION, Version};
 use super::{Runtime, RuntimeError};
 
@@ -47,6 +48,8 @@ pub struct Plugin {
     pub role: Role,
     /// The contract version the component was built against.
     pub contract: Version,
+    /// What it was written in; sets its default limits.
+    pub language: Language,
 }
 
 impl Plugin {
@@ -65,8 +68,8 @@ impl Plugin {
         path: &Path,
         wanted: Option<Role>,
     ) -> Result<Plugin, RuntimeError> {
-        let (component, _) = read_component(runtime, path)?;
-        Self::from_component(runtime, path, &component, wanted)
+        let (component, bytes) = read_component(runtime, path)?;
+        Self::from_component(runtime, path, &component, &bytes, wanted)
     }
 
     /// Checks a compiled component's contract version and role, and pre-links it.
@@ -74,6 +77,7 @@ impl Plugin {
         runtime: &Runtime,
         path: &Path,
         component: &Component,
+        bytes: &[u8],
         wanted: Option<Role>,
     ) -> Result<Plugin, RuntimeError> {
         let engine = runtime.engine();
@@ -154,6 +158,7 @@ impl Plugin {
                 .unwrap_or_default(),
             role,
             contract: found.unwrap_or(HOST_VERSION),
+            language: Language::detect(bytes),
         })
     }
 }
@@ -162,6 +167,7 @@ impl Plugin {
 #[derive(Debug, Clone)]
 pub struct Inspection {
     pub bytes: usize,
+    pub language: Language,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     /// The plugin as this host loads it, or why it would refuse it.
@@ -171,28 +177,30 @@ pub struct Inspection {
 /// Lists a component's imports and exports and tries to load it as a plugin.
 pub fn inspect(runtime: &Runtime, path: &Path) -> Result<Inspection, RuntimeError> {
     let (component, bytes) = read_component(runtime, path)?;
+    let language = Language::detect(&bytes);
     let engine = runtime.engine();
     let ty = component.component_type();
     let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
     let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let verdict = Plugin::from_component(runtime, path, &component, None)
+    let verdict = Plugin::from_component(runtime, path, &component, &bytes, None)
         .map(|p| (p.role, p.contract))
         .map_err(|e| e.to_string());
     Ok(Inspection {
-        bytes,
+        bytes: bytes.len(),
+        language,
         imports,
         exports,
         verdict,
     })
 }
 
-/// Reads and compiles (or fetches from the cache) a component file; its size.
-fn read_component(runtime: &Runtime, path: &Path) -> Result<(Component, usize), RuntimeError> {
+/// Reads and compiles (or fetches from the cache) a component file; its bytes.
+fn read_component(runtime: &Runtime, path: &Path) -> Result<(Component, Vec<u8>), RuntimeError> {
     let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok((compile_cached(runtime, path, &bytes)?, bytes.len()))
+    Ok((compile_cached(runtime, path, &bytes)?, bytes))
 }
 
 /// wasmtime's "component imports instance `x`, but a matching implementation was

@@ -13,6 +13,7 @@ use super::component::{Indices, Plugin};
 use super::env::GuestEnv;
 use super::host::HostState;
 use super::{EPOCH_TICK, RuntimeError};
+use super::language::Language;
 use crate::config::LimitsConfig;
 
 /// Why a call did not produce a result.
@@ -34,11 +35,14 @@ pub struct Limits {
     pub call_timeout_ms: u64,
 }
 
-impl From<LimitsConfig> for Limits {
-    fn from(c: LimitsConfig) -> Self {
+impl Limits {
+    /// The connector's limits, each one it leaves out taken from the defaults
+    /// for the plugin's language.
+    pub fn resolve(c: LimitsConfig, language: Language) -> Limits {
+        let d = language.default_limits();
         Limits {
-            memory_bytes: (c.memory_mb as usize) << 20,
-            call_timeout_ms: c.call_timeout_ms,
+            memory_bytes: c.memory_mb.map_or(d.memory_bytes, |mb| (mb as usize) << 20),
+            call_timeout_ms: c.call_timeout_ms.unwrap_or(d.call_timeout_ms),
         }
     }
 }
@@ -216,6 +220,11 @@ impl PluginInstance {
             self.remember(req);
         }
         r
+    }
+
+    /// The limits this instance runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     fn deadline_ticks(&self) -> u64 {

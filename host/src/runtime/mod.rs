@@ -8,6 +8,7 @@ mod component;
 mod env;
 mod host;
 mod instance;
+mod language;
 pub mod version;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use blocking::AsyncInstance;
 pub use component::{Inspection, Plugin, Role, inspect};
 pub use env::{GuestEnv, VirtualEnv};
 pub use instance::{CallError, Limits, PluginInstance};
+pub use language::Language;
 
 use host::HostState;
 

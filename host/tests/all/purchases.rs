@@ -12,6 +12,11 @@ const EVENTS: u64 = 20_000;
 
 /// The consumer connector; `group` lets two runs read the same topic independently.
 fn consumer_toml(group: &str, report: &str) -> String {
+    consumer_with(group, report, "purchases-validate")
+}
+
+/// The consumer connector with `validator` as its transform.
+fn consumer_with(group: &str, report: &str, validator: &str) -> String {
     format!(
         r#"
 name = "{group}"
@@ -21,7 +26,7 @@ group_id = "{group}"
 batch_size = 250
 batch_timeout_ms = 300
 [[transform]]
-plugin = "purchases-validate"
+plugin = "{validator}"
 [aggregate]
 plugin = "purchases-daily"
 trigger_interval_ms = 200
@@ -178,6 +183,67 @@ async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
     assert_eq!(truth.valid + truth.injected, EVENTS);
     let by_code: u64 = stats.dlq_reasons.values().sum();
     assert!(by_code >= rejected, "{:?}", stats.dlq_reasons);
+}
+
+/// Runs `validator` over the whole topic; the final running total and the DLQ
+/// as (input offset, codes, reason) in input order.
+async fn run_with(
+    bootstrap: &str,
+    group: &str,
+    validator: &str,
+) -> ((i64, u64), Vec<(String, String, String)>) {
+    let report = format!("{group}.report");
+    let (_dir, loaded) = connector(&consumer_with(group, &report, validator));
+    let stop = weir::pipeline::StopAfter {
+        at_end: true,
+        duration: Some(Duration::from_secs(180)),
+        ..Default::default()
+    };
+    let stats =
+        weir::pipeline::Pipeline::build(&loaded, &runtime(), bootstrap, None, &state_dir(&loaded))
+            .await
+            .expect("builds")
+            .run(stop, tokio_util::sync::CancellationToken::new())
+            .await
+            .expect("runs");
+    assert_eq!(stats.read, EVENTS, "{validator}");
+    let totals = final_running_total(bootstrap, &report).await;
+    let dlq = format!("{group}.dlq");
+    let mut dead: Vec<(String, String, String)> =
+        consume(bootstrap, &dlq, usize::MAX, Duration::from_secs(5))
+            .await
+            .iter()
+            .map(|d| {
+                let h = |name: &str| d.header(name).unwrap_or_default().to_string();
+                (
+                    format!("{}/{}", h("weir.dlq.source.partition"), h("weir.dlq.source.offset")),
+                    h("weir.dlq.codes"),
+                    h("weir.dlq.reason"),
+                )
+            })
+            .collect();
+    dead.sort();
+    (totals, dead)
+}
+
+/// The Python port of the validator (plugins/purchases-validate-py) in the same
+/// pipeline as the Rust one: the same daily totals and the same DLQ, record for
+/// record and word for word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_validator_gives_the_rust_validators_totals_and_dlq() {
+    let (broker, truth) = setup().await;
+    plugin("purchases-validate-py");
+    let bootstrap = broker.bootstrap();
+    let (rust_totals, rust_dlq) = run_with(&bootstrap, "daily-rs", "purchases-validate").await;
+    let (py_totals, py_dlq) = run_with(&bootstrap, "daily-py", "purchases-validate-py").await;
+    assert_eq!(rust_totals, (truth.total_cents, truth.valid));
+    assert_eq!(py_totals, rust_totals, "daily totals");
+    assert_eq!(rust_dlq.len() as u64, truth.injected);
+    assert!(rust_dlq.iter().all(|(at, _, reason)| at.contains('/') && !reason.is_empty()));
+    assert_eq!(py_dlq.len(), rust_dlq.len(), "DLQ entries");
+    for (py, rs) in py_dlq.iter().zip(&rust_dlq) {
+        assert_eq!(py, rs, "the same rejection, in the same words");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

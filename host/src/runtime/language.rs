@@ -1,0 +1,81 @@
+//! The language a component was written in, read from the marks its toolchain
+//! leaves in the file: plugins in Python and JavaScript carry an interpreter,
+//! which needs more memory and time per call than compiled Rust, so the host
+//! chooses their default limits by it and `weir plugin inspect` names it.
+
+use std::fmt;
+
+use memchr::memmem;
+
+use super::instance::Limits;
+
+/// The source language of a plugin component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Rust,
+    /// Built by componentize-py (CPython inside the component).
+    Python,
+    /// Built by componentize-js (StarlingMonkey, SpiderMonkey inside the component).
+    JavaScript,
+    /// No toolchain mark this host knows.
+    Unknown,
+}
+
+impl Language {
+    /// Reads the marks in a component's bytes. An interpreter's marks are looked
+    /// for first: componentize-py's runtime is itself written in Rust.
+    pub fn detect(bytes: &[u8]) -> Language {
+        let has = |mark: &[u8]| memmem::find(bytes, mark).is_some();
+        if has(b"libpython3") {
+            Language::Python
+        } else if has(b"StarlingMonkey") || has(b"componentize-js") {
+            Language::JavaScript
+        } else if has(b"\x08language\x01\x04Rust") {
+            Language::Rust
+        } else {
+            Language::Unknown
+        }
+    }
+
+    /// Limits for an instance when the connector sets none. Measured on a
+    /// 2-core machine (docs/plugins.md, "Limits"): a Python component starts
+    /// with ~30 MiB of linear memory, a JavaScript one with ~10 MiB; both
+    /// spend tens of microseconds a record where Rust spends one.
+    pub fn default_limits(self) -> Limits {
+        let (memory_mb, call_timeout_ms) = match self {
+            Language::Rust | Language::Unknown => (64, 2_000),
+            Language::Python => (256, 10_000),
+            Language::JavaScript => (128, 10_000),
+        };
+        Limits {
+            memory_bytes: memory_mb << 20,
+            call_timeout_ms,
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Language::Rust => "Rust",
+            Language::Python => "Python",
+            Language::JavaScript => "JavaScript",
+            Language::Unknown => "unknown",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_name_the_language_interpreters_first() {
+        let rust = b"\0asm\x09producers\x01\x08language\x01\x04Rust\x00";
+        assert_eq!(Language::detect(rust), Language::Rust);
+        let python = [&rust[..], b"/cpython/lib/libpython3.12.so"].concat();
+        assert_eq!(Language::detect(&python), Language::Python);
+        assert_eq!(Language::detect(b"..StarlingMonkey.."), Language::JavaScript);
+        assert_eq!(Language::detect(b"\0asm"), Language::Unknown);
+    }
+}
