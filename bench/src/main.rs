@@ -9,6 +9,9 @@
 //!   and as a component;
 //! - `produce`: fixed-size records through weir's Kafka sink (the one client
 //!   set-up, idempotent, acks=all), for the raw produce comparison;
+//! - `languages`: the same kind of plugin written in Rust, Python and
+//!   JavaScript: compile time, instantiation, linear memory and cost per record,
+//!   what the default limits of each language are set from;
 //! - `pipeline`: a connector file run in-process to the end of its input,
 //!   counting the host's heap allocations per record (a counting global
 //!   allocator, [`allocs`]).
@@ -48,6 +51,14 @@ enum Command {
         plugins: PathBuf,
         /// Records pushed through each (plugin, batch size, variant).
         #[arg(long, default_value_t = 200_000)]
+        records: usize,
+    },
+    /// Compile, instantiate, memory and per-record cost of plugins in each language.
+    Languages {
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
+        /// Records pushed through each plugin, in batches of 1,000.
+        #[arg(long, default_value_t = 20_000)]
         records: usize,
     },
     /// A 5,000-vehicle feed decoded, native vs component.
@@ -105,6 +116,7 @@ enum Command {
 fn main() -> Result<()> {
     match Args::parse().command {
         Command::Boundary { plugins, records } => boundary(&plugins, records),
+        Command::Languages { plugins, records } => languages(&plugins, records),
         Command::Gtfs { plugins, rounds } => gtfs(&plugins, rounds),
         Command::Feed { out } => Ok(std::fs::write(&out, gtfs_rt::feed::sample(5_000))
             .with_context(|| format!("writing {}", out.display()))?),
@@ -324,6 +336,64 @@ fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
         let mut count = 0;
         let (e, calls) = drive(&batch, n, |_| sandboxed(&mut inst, &shared, &mut count))?;
         report("echo", "wasm", size, calls * size, e, calls);
+    }
+    Ok(())
+}
+
+/// Each plugin compiled without the cache, started five times, then fed
+/// purchases in batches of 1,000: one JSON line per plugin.
+fn languages(dir: &std::path::Path, records: usize) -> Result<()> {
+    let validate = r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_max_ids": 0}"#;
+    let plugins = [
+        ("purchases-validate", validate),
+        ("purchases-validate-py", validate),
+        ("mask-js", r#"{"fields": ["customer_id", "product_name"]}"#),
+    ];
+    let batch = purchases(1_000)?;
+    let shared = columns(&batch);
+    for (name, config) in plugins {
+        let path = dir.join(format!("{name}.wasm"));
+        let uncached = Runtime::new(None)?;
+        let start = Instant::now();
+        let plugin = Arc::new(
+            Plugin::load(&uncached, &path, Role::Transform)
+                .with_context(|| format!("loading {}; run `just plugin {name}` first", path.display()))?,
+        );
+        let compile = start.elapsed();
+        let limits = plugin.language.default_limits();
+        let start = Instant::now();
+        for _ in 0..5 {
+            PluginInstance::start(plugin.clone(), "bench", config.into(), limits, GuestEnv::Real)?;
+        }
+        let instantiate = start.elapsed() / 5;
+        let mut inst =
+            PluginInstance::start(plugin.clone(), "bench", config.into(), limits, GuestEnv::Real)?;
+        let after_init = inst.peak_memory();
+        let mut count = 0;
+        let mut slowest = Duration::ZERO;
+        let (elapsed, calls) = drive(&batch, records, |_| {
+            let t = Instant::now();
+            let n = sandboxed(&mut inst, &shared, &mut count);
+            slowest = slowest.max(t.elapsed());
+            n
+        })?;
+        println!(
+            "{}",
+            json!({
+                "bench": "languages",
+                "plugin": name,
+                "language": plugin.language.to_string(),
+                "bytes": std::fs::metadata(&path)?.len(),
+                "compile_ms": compile.as_secs_f64() * 1e3,
+                "instantiate_ms": instantiate.as_secs_f64() * 1e3,
+                "memory_after_init_mb": after_init as f64 / (1 << 20) as f64,
+                "memory_peak_mb": inst.peak_memory() as f64 / (1 << 20) as f64,
+                "ns_per_record": elapsed.as_nanos() as f64 / (calls * batch.len()) as f64,
+                "slowest_call_ms": slowest.as_secs_f64() * 1e3,
+                "default_memory_mb": limits.memory_bytes >> 20,
+                "default_call_timeout_ms": limits.call_timeout_ms,
+            })
+        );
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! memory limiter, and the `log` import.
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -15,7 +15,7 @@ const STDERR_CAPTURE: usize = 16 * 1024;
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limits: Limiter,
     stderr: MemoryOutputPipe,
     /// `connector/plugin`, for log lines.
     label: String,
@@ -42,7 +42,10 @@ impl HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
-            limits,
+            limits: Limiter {
+                caps: limits,
+                peak: 0,
+            },
             stderr,
             label,
         }
@@ -54,6 +57,57 @@ impl HostState {
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         escape_controls(&lines[lines.len().saturating_sub(3)..].join(" | ")).into_owned()
+    }
+}
+
+/// The memory cap, and the largest linear memory the guest has grown to: what
+/// `limits.memory_mb` is sized by (an interpreter's memory is most of it).
+pub(super) struct Limiter {
+    caps: StoreLimits,
+    pub(super) peak: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.caps.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak = self.peak.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.caps.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.caps.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.caps.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.caps.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.caps.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.caps.memories()
     }
 }
 

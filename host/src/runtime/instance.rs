@@ -227,6 +227,13 @@ impl PluginInstance {
         self.limits
     }
 
+    /// The largest linear memory the live instance has grown to, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.live
+            .as_ref()
+            .map_or(0, |l| l.store.data().limits.peak)
+    }
+
     fn deadline_ticks(&self) -> u64 {
         self.limits
             .call_timeout_ms
