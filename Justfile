@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Builds share one target dir; CI points it outside the clone to cache it.
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
-plugins := "bench-echo customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import purchases-validate-py mask-js"
+plugins := "bench-echo customer-events purchases-gen purchases-validate purchases-daily campaign-views campaign-minute cdc-gen cdc-shape cdc-table gtfs-rt test-misbehave test-future-version test-bad-import purchases-validate-py mask-js test-py-random test-js-random"
 venv := justfile_directory() + "/.venv"
 
 # List the recipes.

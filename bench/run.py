@@ -37,6 +37,7 @@ REPS = 1 if QUICK else 3
 results = []
 latencies = []
 allocations = []
+languages_in_process = []
 
 
 def pinned(cmd):
@@ -406,6 +407,12 @@ def languages(bootstrap, registry, tmp):
     """Kafka → validate → Kafka with the same rules written three ways: the Rust
     plugin, its Python port (componentize-py) in the same sandbox, and a plain
     Python confluent-kafka consumer."""
+    print("Plugins by language, in process: compile, instantiate, memory, cost per record")
+    for d in bench_json("languages", "--records", str(5_000 if QUICK else 50_000)):
+        languages_in_process.append(d)
+        print(f"  {d['plugin']:22} {d['language']:10} {d['bytes'] / 1e6:5.1f} MB  compile {d['compile_ms']:7.0f} ms  "
+              f"start {d['instantiate_ms']:6.1f} ms  memory {d['memory_after_init_mb']:.0f}→{d['memory_peak_mb']:.0f} MiB  "
+              f"{d['ns_per_record'] / 1e3:6.1f} µs/record  slowest call {d['slowest_call_ms']:.0f} ms", flush=True)
     print("Kafka → validate → Kafka: the validator in Rust, in Python (WASM), and plain Python")
     count = 5_000 if QUICK else 50_000
     work = "kafka → validate → kafka, plugin languages"
@@ -545,7 +552,8 @@ def write_results():
     # full results.
     stem = "quick" if QUICK else "only" if ONLY else "latest"
     (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results, "latency": latencies,
-                                                  "allocations": allocations}, indent=1))
+                                                  "allocations": allocations,
+                                                  "languages": languages_in_process}, indent=1))
     lines = [f"# `just bench` results ({meta['date']}{', quick' if QUICK else ''})", "",
              f"{CORES} cores; broker (`weir broker`) pinned to core {BROKER_CORE}, each client to core "
              f"{CLIENT_CORE}, one at a time; best of {REPS} by CPU. CPU = user + system seconds of the client "
@@ -568,6 +576,16 @@ def write_results():
             batch = r["workload"].split()[-1]
             lines.append(f"| {plugin} | {batch} | {n['ns_per_record']:.0f} | {r['ns_per_record']:.0f} | "
                          f"{r['ns_per_call']:.0f} | {r['ns_per_record'] / n['ns_per_record']:.2f} |")
+    if languages_in_process:
+        lines += ["", "## Plugins by language (in process, batches of 1,000 purchases)", "",
+                  "| plugin | language | component MB | compile ms (uncached) | instantiate ms | memory after init MiB "
+                  "| peak memory MiB | µs / record | slowest call ms | default limits |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for d in languages_in_process:
+            lines.append(f"| {d['plugin']} | {d['language']} | {d['bytes'] / 1e6:.1f} | {d['compile_ms']:,.0f} | "
+                         f"{d['instantiate_ms']:.1f} | {d['memory_after_init_mb']:.0f} | {d['memory_peak_mb']:.0f} | "
+                         f"{d['ns_per_record'] / 1e3:.1f} | {d['slowest_call_ms']:.0f} | "
+                         f"{d['default_memory_mb']} MiB, {d['default_call_timeout_ms']:,} ms |")
     lines += ["", "## Ratios (weir ÷ peer, records per CPU-second; above 1 means weir does more per CPU)", ""]
     for w, who, peer in [
         ("produce 500 B", "weir (Kafka sink)", "python confluent-kafka"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weir_sdk import Batch, Outcome, dumps, missing_fields  # noqa: E402
+from weir_sdk import REQUIRED, Batch, Outcome, PluginError, dumps, missing_fields, parse_config  # noqa: E402
 from weir_sdk.flat import ABSENT, LayoutError, decode  # noqa: E402
 
 
@@ -57,6 +57,23 @@ class FlatLayout(unittest.TestCase):
         self.assertEqual(dumps({"b": "é", "a": [1, 2]}), '{"b":"é","a":[1,2]}'.encode())
         self.assertEqual(missing_fields(["a"]), "required field a is missing")
         self.assertEqual(missing_fields(["a", "b"]), "required fields a, b are missing")
+
+
+class Config(unittest.TestCase):
+    def test_defaults_fill_in_and_mistakes_are_named(self):
+        self.assertEqual(parse_config("p", {}, {"field": "name"}), {"field": "name"})
+        self.assertEqual(parse_config("p", {"field": "x"}, {"field": "name"}), {"field": "x"})
+        cases = [
+            ({"fied": 1}, {"field": "name"}, "p config: unknown field `fied`, expected `field`"),
+            ({"a": 1}, {"b": 1, "c": 2, "d": 3}, "p config: unknown field `a`, expected one of `b`, `c`, `d`"),
+            ({"field": 1}, {"field": "name"}, "p config: invalid type for `field`: a number, expected a string"),
+            ({}, {"field": REQUIRED}, "p config: missing field `field`"),
+            ({"x": 1}, {}, "p config: unknown field `x`, there are no fields"),
+        ]
+        for config, defaults, message in cases:
+            with self.assertRaises(PluginError) as e:
+                parse_config("p", config, defaults)
+            self.assertEqual(str(e.exception), message)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ __all__ = [
     "Batch",
     "Outcome",
     "PluginError",
+    "REQUIRED",
     "Record",
     "Source",
     "Transform",
@@ -37,6 +38,7 @@ __all__ = [
     "log",
     "missing_fields",
     "now_ms",
+    "parse_config",
     "MALFORMED_JSON",
     "MISSING_FIELD",
     "WRONG_TYPE",
@@ -135,6 +137,61 @@ def now_ms():
 def dumps(value):
     """Compact JSON, non-ASCII kept as UTF-8: the bytes a record value carries."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_REQUIRED = object()
+REQUIRED = _REQUIRED
+"""A default that makes a setting required (`parse_config`)."""
+
+
+def _json_type(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    return "a table"
+
+
+def parse_config(plugin, config, defaults):
+    """The config table with `defaults` filled in, worded as the Rust and
+    JavaScript SDKs word it: a setting not in `defaults`, one of another type
+    than its default, or a `REQUIRED` one left out refuses the config with
+    `"{plugin} config: …"`."""
+
+    def fail(why):
+        raise PluginError(f"{plugin} config: {why}")
+
+    if not isinstance(config, dict):
+        fail(f"invalid type: {_json_type(config)}, expected a table")
+    listed = [f"`{k}`" for k in defaults]
+    if not listed:
+        expected = "there are no fields"
+    elif len(listed) == 1:
+        expected = f"expected {listed[0]}"
+    elif len(listed) == 2:
+        expected = f"expected {listed[0]} or {listed[1]}"
+    else:
+        expected = f"expected one of {', '.join(listed)}"
+    out = {}
+    for k, v in config.items():
+        if k not in defaults:
+            fail(f"unknown field `{k}`, {expected}")
+        d = defaults[k]
+        if d is not _REQUIRED and d is not None and _json_type(v) != _json_type(d):
+            fail(f"invalid type for `{k}`: {_json_type(v)}, expected {_json_type(d)}")
+        out[k] = v
+    for k, d in defaults.items():
+        if k not in out:
+            if d is _REQUIRED:
+                fail(f"missing field `{k}`")
+            out[k] = d
+    return out
 
 
 def missing_fields(names):

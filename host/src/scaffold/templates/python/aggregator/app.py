@@ -4,13 +4,12 @@ state, checkpointed by the host. Replace the logic in `update` and `tick`."""
 
 import json
 
-from weir_sdk import Aggregator, dumps
+from weir_sdk import Aggregator, dumps, parse_config
 
 
 class {{Type}}(Aggregator):
     def __init__(self, config):
-        if config:
-            raise ValueError(f"{{name}} config: unknown setting(s) {', '.join(sorted(config))}")
+        parse_config("{{name}}", config, {})  # no settings: any is refused
         self.counts = {}
 
     def update(self, records, out):

@@ -4,16 +4,13 @@ so a restart continues the count. Replace the logic in `next_batch`."""
 
 import struct
 
-from weir_sdk import Source, dumps, now_ms
+from weir_sdk import Source, dumps, now_ms, parse_config
 
 
 class {{Type}}(Source):
     def __init__(self, config):
-        unknown = set(config) - {"prefix"}
-        if unknown:
-            raise ValueError(f"{{name}} config: unknown setting(s) {', '.join(sorted(unknown))}")
         # `prefix = "event"`: the start of every id.
-        self.prefix = config.get("prefix", "event")
+        self.prefix = parse_config("{{name}}", config, {"prefix": "event"})["prefix"]
         self.next = 0
 
     def next_batch(self, max_records, out):

@@ -2,16 +2,13 @@
 record, passes records without that field on unchanged and rejects records
 whose value is not a JSON object. Replace the logic in `process`; keep the shape."""
 
-from weir_sdk import Transform, dumps
+from weir_sdk import Transform, dumps, parse_config
 
 
 class {{Type}}(Transform):
     def __init__(self, config):
-        unknown = set(config) - {"field"}
-        if unknown:
-            raise ValueError(f"{{name}} config: unknown setting(s) {', '.join(sorted(unknown))}")
-        # `field = "name"`: the string field to upper-case.
-        self.field = config.get("field", "name")
+        # `field = "name"`: the string field to upper-case. Unknown settings are refused.
+        self.field = parse_config("{{name}}", config, {"field": "name"})["field"]
 
     def process(self, records, out):
         for i, r in enumerate(records):
