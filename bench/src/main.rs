@@ -343,7 +343,8 @@ fn boundary(dir: &std::path::Path, records: usize) -> Result<()> {
 /// Each plugin compiled without the cache, started five times, then fed
 /// purchases in batches of 1,000: one JSON line per plugin.
 fn languages(dir: &std::path::Path, records: usize) -> Result<()> {
-    let validate = r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_max_ids": 0}"#;
+    let validate =
+        r#"{"allowed_currencies": ["USD", "EUR", "GBP", "CAD", "JPY"], "dedup_max_ids": 0}"#;
     let plugins = [
         ("purchases-validate", validate),
         ("purchases-validate-py", validate),
@@ -356,18 +357,30 @@ fn languages(dir: &std::path::Path, records: usize) -> Result<()> {
         let uncached = Runtime::new(None)?;
         let start = Instant::now();
         let plugin = Arc::new(
-            Plugin::load(&uncached, &path, Role::Transform)
-                .with_context(|| format!("loading {}; run `just plugin {name}` first", path.display()))?,
+            Plugin::load(&uncached, &path, Role::Transform).with_context(|| {
+                format!("loading {}; run `just plugin {name}` first", path.display())
+            })?,
         );
         let compile = start.elapsed();
         let limits = plugin.language.default_limits();
         let start = Instant::now();
         for _ in 0..5 {
-            PluginInstance::start(plugin.clone(), "bench", config.into(), limits, GuestEnv::Real)?;
+            PluginInstance::start(
+                plugin.clone(),
+                "bench",
+                config.into(),
+                limits,
+                GuestEnv::Real,
+            )?;
         }
         let instantiate = start.elapsed() / 5;
-        let mut inst =
-            PluginInstance::start(plugin.clone(), "bench", config.into(), limits, GuestEnv::Real)?;
+        let mut inst = PluginInstance::start(
+            plugin.clone(),
+            "bench",
+            config.into(),
+            limits,
+            GuestEnv::Real,
+        )?;
         let after_init = inst.peak_memory();
         let mut count = 0;
         let mut slowest = Duration::ZERO;

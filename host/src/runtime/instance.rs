@@ -12,8 +12,8 @@ use super::bindings::{aggregator_api, source_api, transform_api, types};
 use super::component::{Indices, Plugin};
 use super::env::GuestEnv;
 use super::host::HostState;
-use super::{EPOCH_TICK, RuntimeError};
 use super::language::Language;
+use super::{EPOCH_TICK, RuntimeError};
 use crate::config::LimitsConfig;
 
 /// Why a call did not produce a result.
@@ -229,9 +229,7 @@ impl PluginInstance {
 
     /// The largest linear memory the live instance has grown to, in bytes.
     pub fn peak_memory(&self) -> usize {
-        self.live
-            .as_ref()
-            .map_or(0, |l| l.store.data().limits.peak)
+        self.live.as_ref().map_or(0, |l| l.store.data().limits.peak)
     }
 
     fn deadline_ticks(&self) -> u64 {

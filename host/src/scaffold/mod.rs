@@ -87,21 +87,36 @@ fn fixture(role: Role) -> Vec<File> {
         Role::Transform => vec![
             file!("fixtures/basic/case.toml", "transform/case.toml"),
             file!("fixtures/basic/input.jsonl", "transform/input.jsonl"),
-            file!("fixtures/basic/expected/output.jsonl", "transform/output.jsonl"),
+            file!(
+                "fixtures/basic/expected/output.jsonl",
+                "transform/output.jsonl"
+            ),
             file!("fixtures/basic/expected/dlq.jsonl", "transform/dlq.jsonl"),
         ],
         Role::Source => vec![
             file!("fixtures/basic/case.toml", "source/case.toml"),
-            file!("fixtures/basic/expected/output.jsonl", "source/output.jsonl"),
+            file!(
+                "fixtures/basic/expected/output.jsonl",
+                "source/output.jsonl"
+            ),
             file!("fixtures/basic/expected/dlq.jsonl", "source/dlq.jsonl"),
-            file!("fixtures/basic/expected/snapshot.bin", "source/snapshot.bin"),
+            file!(
+                "fixtures/basic/expected/snapshot.bin",
+                "source/snapshot.bin"
+            ),
         ],
         Role::Aggregator => vec![
             file!("fixtures/basic/case.toml", "aggregator/case.toml"),
             file!("fixtures/basic/input.jsonl", "aggregator/input.jsonl"),
-            file!("fixtures/basic/expected/output.jsonl", "aggregator/output.jsonl"),
+            file!(
+                "fixtures/basic/expected/output.jsonl",
+                "aggregator/output.jsonl"
+            ),
             file!("fixtures/basic/expected/dlq.jsonl", "aggregator/dlq.jsonl"),
-            file!("fixtures/basic/expected/snapshot.bin", "aggregator/snapshot.bin"),
+            file!(
+                "fixtures/basic/expected/snapshot.bin",
+                "aggregator/snapshot.bin"
+            ),
         ],
     }
 }
@@ -237,7 +252,11 @@ mod tests {
             "[workspace]\nmembers = [\n    \"host\",\n    \"plugins/my-filter\",\n]\n"
         );
         new_plugin(&plugins, "py-filter", Role::Transform, Language::Python).unwrap();
-        assert!(!std::fs::read_to_string(&manifest).unwrap().contains("py-filter"));
+        assert!(
+            !std::fs::read_to_string(&manifest)
+                .unwrap()
+                .contains("py-filter")
+        );
     }
 
     #[test]
@@ -248,12 +267,27 @@ mod tests {
         assert!(app.contains("class PyUpper(Transform)"), "{app}");
         let project = std::fs::read_to_string(dir.path().join("py-upper/pyproject.toml")).unwrap();
         assert!(project.contains("world = \"transform\""), "{project}");
-        let js = new_plugin(dir.path(), "js-count", Role::Aggregator, Language::JavaScript).unwrap();
+        let js = new_plugin(
+            dir.path(),
+            "js-count",
+            Role::Aggregator,
+            Language::JavaScript,
+        )
+        .unwrap();
         let package = std::fs::read_to_string(dir.path().join("js-count/package.json")).unwrap();
         assert!(package.contains("\"aggregator\""), "{package}");
         for (files, plugin) in [(&py, "py-upper"), (&js, "js-count")] {
-            assert!(files.iter().all(|f| !std::fs::read_to_string(f).is_ok_and(|t| t.contains("{{"))));
-            assert!(dir.path().join(plugin).join("fixtures/basic/case.toml").exists());
+            assert!(
+                files
+                    .iter()
+                    .all(|f| !std::fs::read_to_string(f).is_ok_and(|t| t.contains("{{")))
+            );
+            assert!(
+                dir.path()
+                    .join(plugin)
+                    .join("fixtures/basic/case.toml")
+                    .exists()
+            );
         }
     }
 }

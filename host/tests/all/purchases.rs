@@ -216,7 +216,11 @@ async fn run_with(
             .map(|d| {
                 let h = |name: &str| d.header(name).unwrap_or_default().to_string();
                 (
-                    format!("{}/{}", h("weir.dlq.source.partition"), h("weir.dlq.source.offset")),
+                    format!(
+                        "{}/{}",
+                        h("weir.dlq.source.partition"),
+                        h("weir.dlq.source.offset")
+                    ),
                     h("weir.dlq.codes"),
                     h("weir.dlq.reason"),
                 )
@@ -239,7 +243,11 @@ async fn the_python_validator_gives_the_rust_validators_totals_and_dlq() {
     assert_eq!(rust_totals, (truth.total_cents, truth.valid));
     assert_eq!(py_totals, rust_totals, "daily totals");
     assert_eq!(rust_dlq.len() as u64, truth.injected);
-    assert!(rust_dlq.iter().all(|(at, _, reason)| at.contains('/') && !reason.is_empty()));
+    assert!(
+        rust_dlq
+            .iter()
+            .all(|(at, _, reason)| at.contains('/') && !reason.is_empty())
+    );
     assert_eq!(py_dlq.len(), rust_dlq.len(), "DLQ entries");
     for (py, rs) in py_dlq.iter().zip(&rust_dlq) {
         assert_eq!(py, rs, "the same rejection, in the same words");
