@@ -363,24 +363,21 @@ fn languages(dir: &std::path::Path, records: usize) -> Result<()> {
         );
         let compile = start.elapsed();
         let limits = plugin.language.default_limits();
-        let start = Instant::now();
-        for _ in 0..5 {
+        let fresh = || {
             PluginInstance::start(
                 plugin.clone(),
                 "bench",
                 config.into(),
                 limits,
                 GuestEnv::Real,
-            )?;
+            )
+        };
+        let start = Instant::now();
+        for _ in 0..5 {
+            fresh()?;
         }
         let instantiate = start.elapsed() / 5;
-        let mut inst = PluginInstance::start(
-            plugin.clone(),
-            "bench",
-            config.into(),
-            limits,
-            GuestEnv::Real,
-        )?;
+        let mut inst = fresh()?;
         let after_init = inst.peak_memory();
         let mut count = 0;
         let mut slowest = Duration::ZERO;

@@ -40,7 +40,9 @@ async function load(name) {
   } catch (e) {
     if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') {
       const prefix = resolve(process.cwd()) === REPO ? 'plugins/sdk-js' : SDK_DIR;
-      die(`${name} is not installed in ${SDK_DIR}/node_modules; run \`npm ci --prefix ${prefix}\``, 2);
+      // The package itself, or one it imports (the message names which).
+      die(`${name} cannot be loaded from ${SDK_DIR}/node_modules (${e.message.split('\n')[0]}); ` +
+          `run \`npm ci --prefix ${prefix}\``, 2);
     }
     throw e;
   }
