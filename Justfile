@@ -44,8 +44,9 @@ plugin NAME="":
         {{venv}}/bin/python plugins/build.py target/plugins "${other[@]}"
     fi
 
-# The toolchain Python (componentize-py in the venv) or JavaScript (jco and
-# componentize-js under plugins/sdk-js) plugins build with, when missing.
+# The toolchain Python (componentize-py in the venv) or JavaScript
+# (componentize-js and rolldown under plugins/sdk-js) plugins build with, when
+# missing; plugins/build.py itself runs in the venv.
 plugin-tools LANG:
     #!/usr/bin/env bash
     set -euo pipefail

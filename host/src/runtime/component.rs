@@ -69,7 +69,7 @@ impl Plugin {
         wanted: Option<Role>,
     ) -> Result<Plugin, RuntimeError> {
         let (component, bytes) = read_component(runtime, path)?;
-        Self::from_component(runtime, path, &component, &bytes, wanted)
+        Self::from_component(runtime, path, &component, Language::detect(&bytes), wanted)
     }
 
     /// Checks a compiled component's contract version and role, and pre-links it.
@@ -77,7 +77,7 @@ impl Plugin {
         runtime: &Runtime,
         path: &Path,
         component: &Component,
-        bytes: &[u8],
+        language: Language,
         wanted: Option<Role>,
     ) -> Result<Plugin, RuntimeError> {
         let engine = runtime.engine();
@@ -158,7 +158,7 @@ impl Plugin {
                 .unwrap_or_default(),
             role,
             contract: found.unwrap_or(HOST_VERSION),
-            language: Language::detect(bytes),
+            language,
         })
     }
 }
@@ -182,7 +182,7 @@ pub fn inspect(runtime: &Runtime, path: &Path) -> Result<Inspection, RuntimeErro
     let ty = component.component_type();
     let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
     let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let verdict = Plugin::from_component(runtime, path, &component, &bytes, None)
+    let verdict = Plugin::from_component(runtime, path, &component, language, None)
         .map(|p| (p.role, p.contract))
         .map_err(|e| e.to_string());
     Ok(Inspection {

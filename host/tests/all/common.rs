@@ -136,6 +136,29 @@ pub async fn run_connector(
         duration: timeout,
         at_end: false,
     };
+    run_until(loaded, bootstrap, stop).await
+}
+
+/// Builds a connector against `bootstrap` and runs it until its source has
+/// handled everything, or `timeout` has passed.
+pub async fn run_to_the_end(
+    loaded: &weir::config::Loaded,
+    bootstrap: &str,
+    timeout: Duration,
+) -> weir::pipeline::RunStats {
+    let stop = weir::pipeline::StopAfter {
+        at_end: true,
+        duration: Some(timeout),
+        ..Default::default()
+    };
+    run_until(loaded, bootstrap, stop).await
+}
+
+async fn run_until(
+    loaded: &weir::config::Loaded,
+    bootstrap: &str,
+    stop: weir::pipeline::StopAfter,
+) -> weir::pipeline::RunStats {
     weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap, None, &state_dir(loaded))
         .await
         .expect("pipeline builds")

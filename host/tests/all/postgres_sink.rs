@@ -102,21 +102,6 @@ async fn produce(bootstrap: &str, topic: &str, messages: &Messages) -> BTreeMap<
     next
 }
 
-/// Runs a connector until its Kafka source has handled everything.
-async fn run_until_end(loaded: &weir::config::Loaded, bootstrap: &str) -> weir::pipeline::RunStats {
-    let stop = weir::pipeline::StopAfter {
-        at_end: true,
-        duration: Some(Duration::from_secs(120)),
-        ..Default::default()
-    };
-    weir::pipeline::Pipeline::build(loaded, &runtime(), bootstrap, None, &state_dir(loaded))
-        .await
-        .expect("pipeline builds")
-        .run(stop, tokio_util::sync::CancellationToken::new())
-        .await
-        .expect("pipeline runs")
-}
-
 fn sink_toml(pg: &PgServer, name: &str, group: &str, topic: &str, sink: &str) -> String {
     format!(
         "name = \"{name}\"\n[source.kafka]\ntopic = \"{topic}\"\ngroup_id = \"{group}\"\nbatch_size = 50\nbatch_timeout_ms = 100\n[sink.postgres]\nurl = \"{}\"\n{sink}\n",
@@ -149,7 +134,7 @@ async fn change_envelopes_land_exactly_once_and_a_misfit_reaches_the_dlq() {
 
     let sink = "table = \"public.users\"";
     let (_first_dir, first) = connector(&sink_toml(&pg, "users-sink", "users-sink", TOPIC, sink));
-    let stats = run_until_end(&first, &bootstrap).await;
+    let stats = run_to_the_end(&first, &bootstrap, Duration::from_secs(120)).await;
     assert_eq!(stats.read, messages.len() as u64);
     assert_eq!(stats.dead_lettered, 1, "{:?}", stats.dlq_reasons);
 
@@ -197,7 +182,7 @@ async fn change_envelopes_land_exactly_once_and_a_misfit_reaches_the_dlq() {
         TOPIC,
         sink,
     ));
-    let again = run_until_end(&second, &bootstrap).await;
+    let again = run_to_the_end(&second, &bootstrap, Duration::from_secs(120)).await;
     assert_eq!(
         again.read,
         messages.len() as u64,
@@ -238,7 +223,7 @@ async fn records_the_server_refuses_reach_the_dlq_and_the_rest_of_the_batch_land
         "items",
         "table = \"items\"",
     ));
-    let stats = run_until_end(&loaded, &bootstrap).await;
+    let stats = run_to_the_end(&loaded, &bootstrap, Duration::from_secs(120)).await;
     assert_eq!(stats.read, 15);
     assert_eq!(stats.dead_lettered, 3, "{:?}", stats.dlq_reasons);
     assert_eq!(
@@ -310,7 +295,7 @@ async fn auto_create_makes_the_table_from_the_first_row_keyed_by_the_kafka_key()
         "products",
         "table = \"products\"\nauto_create = true",
     ));
-    let stats = run_until_end(&loaded, &bootstrap).await;
+    let stats = run_to_the_end(&loaded, &bootstrap, Duration::from_secs(120)).await;
     assert_eq!(
         (stats.read, stats.dead_lettered),
         (4, 0),

@@ -140,18 +140,7 @@ async fn bad_events_reach_the_dlq_with_their_reasons_and_totals_are_exact() {
     assert!(truth.injected > 500, "the generator injected bad events");
 
     let (_dir, loaded) = connector(&consumer_toml("daily", "report"));
-    let stop = weir::pipeline::StopAfter {
-        at_end: true,
-        duration: Some(Duration::from_secs(120)),
-        ..Default::default()
-    };
-    let stats =
-        weir::pipeline::Pipeline::build(&loaded, &runtime(), &bootstrap, None, &state_dir(&loaded))
-            .await
-            .expect("builds")
-            .run(stop, tokio_util::sync::CancellationToken::new())
-            .await
-            .expect("runs");
+    let stats = run_to_the_end(&loaded, &bootstrap, Duration::from_secs(120)).await;
     assert_eq!(stats.read, EVENTS);
 
     let (total, count) = final_running_total(&bootstrap, "report").await;
@@ -194,18 +183,7 @@ async fn run_with(
 ) -> ((i64, u64), Vec<(String, String, String)>) {
     let report = format!("{group}.report");
     let (_dir, loaded) = connector(&consumer_with(group, &report, validator));
-    let stop = weir::pipeline::StopAfter {
-        at_end: true,
-        duration: Some(Duration::from_secs(180)),
-        ..Default::default()
-    };
-    let stats =
-        weir::pipeline::Pipeline::build(&loaded, &runtime(), bootstrap, None, &state_dir(&loaded))
-            .await
-            .expect("builds")
-            .run(stop, tokio_util::sync::CancellationToken::new())
-            .await
-            .expect("runs");
+    let stats = run_to_the_end(&loaded, bootstrap, Duration::from_secs(180)).await;
     assert_eq!(stats.read, EVENTS, "{validator}");
     let totals = final_running_total(bootstrap, &report).await;
     let dlq = format!("{group}.dlq");
