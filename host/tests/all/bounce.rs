@@ -238,21 +238,9 @@ async fn campaign_to_parquet_survives_five_stops_and_five_kills_exactly_once() {
 
 /// The same bounces with the dataset in an S3 bucket (a local moto server):
 /// after every SIGKILL no partial or uncovered object stays visible, and the
-/// dataset equals the input.
-///
-/// Ignored: it reproduces a group bug of the embedded broker (Tansu), not of
-/// the sink. In 3 runs of 3, a host restarted after a SIGKILL joined while
-/// the killed member was still within its session, was assigned no partition
-/// (`Partitions assigned by the group. partitions=`) 3 s after it started,
-/// and the group never re-formed once that session expired ("no progress"
-/// in rounds 6, 8 and 9). Dropping expired members and a dead leader when a
-/// `Forming` group takes a join did not change it. It failed only while the
-/// machine was busy (3 runs beside a fresh-clone CI run); on an idle machine
-/// it passed (74 s). The folder variant above passes with the same broker;
-/// the bucket's slower checkpoints move the kills to other moments. Run it
-/// with `--ignored` (and `BOUNCE_LOG_DIR` for the broker's group decisions).
+/// dataset equals the input. Run with `BOUNCE_LOG_DIR` set, the broker's group
+/// decisions are logged there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "embedded broker: a member restarted within a killed one's session gets no partitions for good"]
 async fn campaign_to_s3_survives_five_stops_and_five_kills_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Moto::start();

@@ -435,6 +435,9 @@ where
     fn missed_heartbeat(self, group_id: &str, now: SystemTime) -> Self {
         debug!(?group_id, ?now);
 
+        // weir: a member removed here used to leave the generation as it was
+        // (see `Inner<O, Forming>::missed_heartbeat`); a Formed group that
+        // loses one re-forms in the next generation.
         match self {
             Self::Forming(mut inner) => {
                 _ = inner.missed_heartbeat(group_id, now);
@@ -448,7 +451,7 @@ where
                         session_timeout_ms: inner.session_timeout_ms,
                         rebalance_timeout_ms: inner.rebalance_timeout_ms,
                         members: inner.members,
-                        generation_id: inner.generation_id,
+                        generation_id: inner.generation_id + 1,
                         state: Forming {
                             protocol_type: Some(inner.state.protocol_type),
                             protocol_name: Some(inner.state.protocol_name),
@@ -1354,7 +1357,16 @@ where
                 })
         });
 
-        original > self.members.len()
+        // weir: a removal used to leave the generation as it was. The
+        // survivors' heartbeats and syncs then matched it and were never told
+        // to rejoin: a follower synced into a leaderless group and got an
+        // empty assignment for good, or a leader's assignment still named the
+        // dead member. A removal starts a new generation, as in Kafka.
+        let removed = original > self.members.len();
+        if removed {
+            self.generation_id += 1;
+        }
+        removed
     }
 }
 
@@ -1965,12 +1977,11 @@ where
             return (self.into(), sync_group_response.into());
         }
 
-        if self
-            .state
-            .leader
-            .as_ref()
-            .is_some_and(|leader_id| member_id != leader_id.as_str())
-        {
+        // weir: only the leader's sync forms the group. With no leader (it
+        // missed its heartbeats after this member joined) a follower's sync
+        // used to form the group with its own empty assignments, and that
+        // member then held no partitions while the group looked formed.
+        if self.state.leader.as_deref() != Some(member_id) {
             debug!(?self.state.leader, sync_outcome = ?ErrorCode::RebalanceInProgress);
 
             let sync_group_response = SyncGroupResponse::default()
@@ -3982,6 +3993,23 @@ mod tests {
             otherwise => panic!("{otherwise:?}"),
         };
 
+        // weir: only a leader's sync forms the group, so the member joins with
+        // its id (and leads) before it syncs.
+        let (s, _) = s
+            .join(
+                now,
+                Some(CLIENT_ID),
+                GROUP_ID,
+                session_timeout_ms,
+                rebalance_timeout_ms,
+                member_id.as_str(),
+                group_instance_id,
+                PROTOCOL_TYPE,
+                Some(&first_member_protocols[..]),
+                reason,
+            )
+            .await;
+
         let assignments = [SyncGroupRequestAssignment::default()
             .member_id(member_id.clone())
             .assignment(Bytes::from_static(b"assignment_01"))];
@@ -4236,6 +4264,179 @@ mod tests {
                 .unwrap()
         );
 
+        Ok(())
+    }
+}
+
+/// weir: a member that dies without leaving (SIGKILL) while a new one joins.
+#[cfg(test)]
+mod weir_tests {
+    use super::*;
+    use tansu_storage::StorageContainer;
+    use url::Url;
+
+    const GROUP: &str = "view";
+    const TIMEOUT_MS: i32 = 10_000;
+
+    fn protocols() -> [JoinGroupRequestProtocol; 1] {
+        [JoinGroupRequestProtocol::default()
+            .name("range".into())
+            .metadata(Bytes::from_static(b"meta"))]
+    }
+
+    async fn group() -> Result<Wrapper<StorageContainer>> {
+        let storage = StorageContainer::builder()
+            .cluster_id("weir")
+            .node_id(1)
+            .advertised_listener(Url::parse("tcp://127.0.0.1:9092/")?)
+            .schema_registry(None)
+            .storage(Url::parse("memory://")?)
+            .build()
+            .await?;
+        Ok(Wrapper::Forming(Inner::new(storage)))
+    }
+
+    async fn join(
+        s: Wrapper<StorageContainer>,
+        at: SystemTime,
+        member_id: &str,
+    ) -> (Wrapper<StorageContainer>, JoinGroupResponse) {
+        let protocols = protocols();
+        let (s, body) = s
+            .join(
+                at,
+                Some("c"),
+                GROUP,
+                TIMEOUT_MS,
+                Some(TIMEOUT_MS),
+                member_id,
+                None,
+                "consumer",
+                Some(&protocols[..]),
+                None,
+            )
+            .await;
+        let Body::JoinGroupResponse(response) = body else {
+            panic!("join answered {body:?}");
+        };
+        (s, response)
+    }
+
+    async fn sync(
+        s: Wrapper<StorageContainer>,
+        at: SystemTime,
+        generation_id: i32,
+        member_id: &str,
+        assignments: &[SyncGroupRequestAssignment],
+    ) -> (Wrapper<StorageContainer>, SyncGroupResponse) {
+        let (s, body) = s
+            .sync(
+                at,
+                GROUP,
+                generation_id,
+                member_id,
+                None,
+                Some("consumer"),
+                Some("range"),
+                Some(assignments),
+            )
+            .await;
+        let Body::SyncGroupResponse(response) = body else {
+            panic!("sync answered {body:?}");
+        };
+        (s, response)
+    }
+
+    fn all_to(member_id: &str) -> [SyncGroupRequestAssignment; 1] {
+        [SyncGroupRequestAssignment::default()
+            .member_id(member_id.into())
+            .assignment(Bytes::from_static(b"all"))]
+    }
+
+    /// The restarted consumer joined while the killed one still led the group;
+    /// the killed one then missed its heartbeats. The new one's sync, at the
+    /// generation it joined, must send it back to rejoin (it used to form
+    /// the group with no assignment for it, for good), and so must a sync or
+    /// heartbeat at the new generation before it has rejoined. Its rejoin
+    /// makes it the leader, and its assignment is the group's.
+    #[tokio::test]
+    async fn a_member_that_joined_under_a_dead_leader_gets_the_partitions() -> Result<()> {
+        let t0 = SystemTime::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let rebalance = i16::from(ErrorCode::RebalanceInProgress);
+
+        // The first consumer forms the group and takes everything.
+        let (s, required) = join(group().await?, at(0), "").await;
+        let dead = required.member_id;
+        let (s, joined) = join(s, at(0), &dead).await;
+        assert_eq!(joined.leader, dead);
+        let (s, synced) = sync(s, at(0), joined.generation_id, &dead, &all_to(&dead)).await;
+        assert_eq!(synced.error_code, i16::from(ErrorCode::None));
+        assert!(!s.is_forming());
+
+        // It is killed; the restarted consumer joins 1 s later as a follower.
+        let (s, required) = join(s, at(1_000), "").await;
+        let live = required.member_id;
+        let (s, joined) = join(s, at(2_000), &live).await;
+        assert_eq!(joined.leader, dead);
+        let joined_in = joined.generation_id;
+
+        // The dead leader's session ends before the follower syncs.
+        let s = s.missed_heartbeat(GROUP, at(10_500));
+        assert_eq!(s.leader(), None);
+        assert!(s.generation_id() > joined_in, "a removal starts a generation");
+        let (s, synced) = sync(s, at(10_500), joined_in, &live, &[]).await;
+        assert_eq!(synced.error_code, rebalance, "{synced:?}");
+        assert!(s.is_forming());
+        let now_in = s.generation_id();
+        let (s, synced) = sync(s, at(10_600), now_in, &live, &[]).await;
+        assert_eq!(synced.error_code, rebalance, "no leader: {synced:?}");
+        let (s, beat) = s.heartbeat(at(10_600), GROUP, joined_in, &live, None).await;
+        let Body::HeartbeatResponse(beat) = beat else {
+            panic!("heartbeat answered {beat:?}");
+        };
+        assert_eq!(beat.error_code, rebalance);
+
+        // It rejoins, leads, and its assignment forms the group.
+        let (s, joined) = join(s, at(11_000), &live).await;
+        assert_eq!(joined.leader, live);
+        let members = joined.members.unwrap_or_default();
+        assert_eq!(members.len(), 1, "{members:?}");
+        assert_eq!(members[0].member_id, live);
+        let (s, synced) = sync(s, at(11_000), joined.generation_id, &live, &all_to(&live)).await;
+        assert_eq!(synced.error_code, i16::from(ErrorCode::None));
+        assert_eq!(synced.assignment, Bytes::from_static(b"all"));
+        assert!(!s.is_forming());
+        Ok(())
+    }
+
+    /// A formed group whose member misses its heartbeats re-forms in a new
+    /// generation, so the survivors' heartbeats tell them to rejoin.
+    #[tokio::test]
+    async fn survivors_rejoin_when_a_formed_group_loses_a_member() -> Result<()> {
+        let t0 = SystemTime::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+
+        let (s, a) = join(group().await?, at(0), "").await;
+        let (s, b) = join(s, at(0), "").await;
+        let (a, b) = (a.member_id, b.member_id);
+        let (s, _) = join(s, at(0), &a).await;
+        let (s, joined) = join(s, at(5_000), &b).await;
+        let generation = joined.generation_id;
+        let both = [all_to(&a)[0].clone(), all_to(&b)[0].clone()];
+        let (s, synced) = sync(s, at(5_000), generation, &a, &both).await;
+        assert_eq!(synced.error_code, i16::from(ErrorCode::None));
+        assert!(!s.is_forming());
+
+        // `a` is killed; `b` keeps beating; `a`'s session ends.
+        let (s, _) = s.heartbeat(at(6_000), GROUP, generation, &b, None).await;
+        let s = s.missed_heartbeat(GROUP, at(12_000));
+        assert!(s.is_forming());
+        let (_, beat) = s.heartbeat(at(12_000), GROUP, generation, &b, None).await;
+        let Body::HeartbeatResponse(beat) = beat else {
+            panic!("heartbeat answered {beat:?}");
+        };
+        assert_eq!(beat.error_code, i16::from(ErrorCode::RebalanceInProgress));
         Ok(())
     }
 }
