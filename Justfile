@@ -212,6 +212,7 @@ test: setup plugin build
     {{venv}}/bin/python plugins/gtfs-rt/tests/interop/compare_json.py
     {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir
     {{venv}}/bin/python host/tests/interop/campaign_parquet.py {{target}}/debug/weir --s3
+    {{venv}}/bin/python host/tests/interop/parquet_types.py {{target}}/debug/weir
     just audit
     just bench --quick
 

@@ -58,6 +58,7 @@ impl std::fmt::Debug for StorageOptions {
     }
 }
 
+/// One column of the files: `{ name = "amount", type = "decimal128", precision = 12, scale = 2 }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetColumn {
@@ -67,6 +68,13 @@ pub struct ParquetColumn {
     /// `nullable = true`: a missing field or `null` is allowed.
     #[serde(default = "defaults::yes")]
     pub nullable: bool,
+    /// `precision = 12`: decimal128 only, the most digits a value has (1 to 38).
+    pub precision: Option<u8>,
+    /// `scale = 2`: decimal128 only, the digits after the point (0 to `precision`).
+    pub scale: Option<i8>,
+    /// `timezone = "+01:00"`: timestamp_ms only, the zone readers show the
+    /// instants in: "UTC" (the default) or a fixed offset.
+    pub timezone: Option<String>,
 }
 
 /// The column types a JSON value maps onto.
@@ -78,8 +86,72 @@ pub enum ColumnType {
     Int64,
     Float64,
     Boolean,
-    /// Milliseconds since the epoch (UTC), from a JSON integer.
+    /// An instant, stored as milliseconds since the epoch: a JSON integer
+    /// (milliseconds) or an RFC 3339 string (`2026-12-07T10:00:00.250+01:00`).
     TimestampMs,
+    /// A calendar day: a `YYYY-MM-DD` string or an integer of days since 1970-01-01.
+    Date32,
+    /// An exact decimal of `precision` digits, `scale` of them after the
+    /// point: a JSON number or a string (`"1234.50"`); a value with more
+    /// decimal places than `scale` is refused, never rounded.
+    Decimal128,
+}
+
+impl ParquetColumn {
+    /// The decimal's precision and scale, as `check` accepted them.
+    pub fn decimal(&self) -> (u8, i8) {
+        (self.precision.unwrap_or(38), self.scale.unwrap_or(0))
+    }
+
+    /// The timestamp's zone, "UTC" unless the column names one.
+    pub fn zone(&self) -> &str {
+        self.timezone.as_deref().unwrap_or("UTC")
+    }
+
+    /// Type options that belong to the column's type, in range.
+    fn check(&self) -> Result<(), String> {
+        let only = |what: &str, kind: &str| {
+            format!(
+                "column `{}`: `{what}` applies to {kind} columns only",
+                self.name
+            )
+        };
+        if self.kind != ColumnType::Decimal128 {
+            if self.precision.is_some() {
+                return Err(only("precision", "decimal128"));
+            }
+            if self.scale.is_some() {
+                return Err(only("scale", "decimal128"));
+            }
+        }
+        if self.kind != ColumnType::TimestampMs && self.timezone.is_some() {
+            return Err(only("timezone", "timestamp_ms"));
+        }
+        if self.kind == ColumnType::Decimal128 {
+            let (Some(p), Some(s)) = (self.precision, self.scale) else {
+                return Err(format!(
+                    "column `{}`: a decimal128 column needs `precision` (1 to 38) and `scale` (0 to precision), e.g. precision = 12, scale = 2",
+                    self.name
+                ));
+            };
+            if !(1..=38).contains(&p) || s < 0 || s as u8 > p {
+                return Err(format!(
+                    "column `{}`: precision {p} and scale {s} are out of range; precision is 1 to 38, scale 0 to precision",
+                    self.name
+                ));
+            }
+        }
+        if let Some(zone) = &self.timezone
+            && zone != "UTC"
+            && zone.parse::<arrow_array::timezone::Tz>().is_err()
+        {
+            return Err(format!(
+                "column `{}`: timezone `{zone}` is not one this host knows; write \"UTC\" or a fixed offset such as \"+01:00\"",
+                self.name
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -120,6 +192,7 @@ impl ParquetSinkConfig {
                     format!("column `{}` is empty or named twice", c.name),
                 ));
             }
+            c.check().map_err(|m| Invalid::new("columns", m))?;
         }
         for part in &self.partition_by {
             if !seen.contains(part.as_str()) {

@@ -11,28 +11,26 @@
 //! rows again.
 
 mod output;
+mod rows;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMillisecondBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use futures::future::BoxFuture;
 
 use super::{Rejected, SCHEMA_MISMATCH, Sink, SinkError};
 use crate::kafka::produce::Pending;
 use crate::record::Batch;
+use rows::{Cell, ColumnBuilder, Misfit};
 use weir_sdk::Rejection;
 
 mod config;
@@ -103,14 +101,17 @@ pub struct ParquetSink {
     /// Identifies this connector's dataset across restarts (kept in checkpoints).
     run: String,
     columns: Vec<ParquetColumn>,
-    partition_by: Vec<String>,
     /// The columns that go into the files (partition columns are folders).
     schema: SchemaRef,
     compression: Compression,
     row_group_size: usize,
     max_buffered: usize,
+    /// Indices into `columns` of the columns that go into the files.
+    file_columns: Vec<usize>,
+    /// Indices into `columns` of the partition columns, in `partition_by` order.
+    partition_columns: Vec<usize>,
     /// Rows waiting for the next checkpoint, by partition folder.
-    buffer: BTreeMap<String, Vec<Map<String, Value>>>,
+    buffer: BTreeMap<String, FolderRows>,
     buffered: usize,
     /// Files written so far under the next checkpoint's sequence.
     written_in_sequence: (u64, usize),
@@ -118,23 +119,28 @@ pub struct ParquetSink {
 
 impl ParquetSink {
     pub fn new(cfg: &ParquetSinkConfig, connector: &str) -> Result<Self, ParquetError> {
-        let fields: Vec<Field> = cfg
-            .columns
+        let file_columns: Vec<usize> = (0..cfg.columns.len())
+            .filter(|&i| !cfg.partition_by.contains(&cfg.columns[i].name))
+            .collect();
+        let fields: Vec<Field> = file_columns
             .iter()
-            .filter(|c| !cfg.partition_by.contains(&c.name))
-            .map(|c| Field::new(&c.name, arrow_type(c.kind), c.nullable))
+            .map(|&i| &cfg.columns[i])
+            .map(|c| Field::new(&c.name, arrow_type(c), c.nullable))
             .collect();
         let compression = match cfg.compression {
             ParquetCompression::None => Compression::UNCOMPRESSED,
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
         };
+        let index = |name: &String| cfg.columns.iter().position(|c| &c.name == name);
         Ok(ParquetSink {
             output: cfg.open_output()?,
             connector: connector.to_string(),
             run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
+            file_columns,
+            // `check` made every partition column a declared one.
+            partition_columns: cfg.partition_by.iter().filter_map(index).collect(),
             columns: cfg.columns.clone(),
-            partition_by: cfg.partition_by.clone(),
             schema: Arc::new(Schema::new(fields)),
             compression,
             row_group_size: cfg.row_group_size,
@@ -150,20 +156,44 @@ impl ParquetSink {
         self.output.describe()
     }
 
-    /// Buffers every record that fits the schema; returns the others with the
-    /// reason (which column, what was wrong), for the DLQ.
+    /// Appends every record that fits the schema to its partition's columns;
+    /// returns the others with the reason (which column, what was wrong), for
+    /// the DLQ.
     pub fn write(&mut self, batch: &Batch) -> Rejected {
         let mut rejected = Vec::new();
+        let mut cells = Vec::with_capacity(self.columns.len());
+        let mut folder = String::new();
         for (i, r) in batch.iter().enumerate() {
-            match self.row(r.value()) {
-                Ok((folder, row)) => {
-                    self.buffer.entry(folder).or_default().push(row);
-                    self.buffered += 1;
-                }
-                Err(reason) => rejected.push((i, Rejection::new(SCHEMA_MISMATCH, reason))),
+            let value = r.value();
+            let fits = value.is_some_and(|v| rows::decode(v, &self.columns, &mut cells).is_ok())
+                && cells
+                    .iter()
+                    .zip(&self.columns)
+                    .all(|(cell, c)| cell.fits(c));
+            if fits {
+                self.append(&cells, &mut folder);
+            } else {
+                let reason = self.explain(value);
+                rejected.push((i, Rejection::new(SCHEMA_MISMATCH, reason)));
             }
         }
         rejected
+    }
+
+    /// Appends a row whose cells all fit to its partition folder's builders.
+    fn append(&mut self, cells: &[Cell<'_>], folder: &mut String) {
+        folder.clear();
+        for &p in &self.partition_columns {
+            cells[p].push_partition(&self.columns[p].name, folder);
+        }
+        if !self.buffer.contains_key(folder.as_str()) {
+            let rows = FolderRows::new(&self.columns, &self.file_columns);
+            self.buffer.insert(folder.clone(), rows);
+        }
+        if let Some(rows) = self.buffer.get_mut(folder.as_str()) {
+            rows.append(cells, &self.columns, &self.file_columns);
+            self.buffered += 1;
+        }
     }
 
     /// More rows are waiting than `max_buffered_rows`: time for a checkpoint.
@@ -226,40 +256,37 @@ impl ParquetSink {
         self.written_in_sequence.1 += 1;
         let mut written = Vec::new();
         let folders: Vec<String> = self.buffer.keys().cloned().collect();
+        let props = self.properties(sequence);
         for folder in &folders {
             let name = format!(
                 "{}-{}-{sequence:010}-{k:04}.parquet",
                 self.connector, self.run
             );
-            let rows = self.buffer.get(folder).map_or(&[][..], Vec::as_slice);
-            let bytes = self
-                .encode(rows, sequence)
-                .map_err(|reason| ParquetError::Encode {
-                    file: format!("{}/{folder}/{name}", self.output.describe()),
-                    reason,
-                })?;
+            let Some(rows) = self.buffer.get_mut(folder) else {
+                continue;
+            };
+            let encoded = rows
+                .seal(&self.schema)
+                .and_then(|batches| encode(&self.schema, props.clone(), batches));
+            let bytes = encoded.map_err(|reason| ParquetError::Encode {
+                file: format!("{}/{folder}/{name}", self.output.describe()),
+                reason,
+            })?;
             written.push(self.output.put(folder, &name, bytes)?);
             // Only rows that are in a file put whole leave the buffer: a
             // failed attempt keeps the rest for the next one.
             if let Some(rows) = self.buffer.remove(folder) {
-                self.buffered = self.buffered.saturating_sub(rows.len());
+                self.buffered = self.buffered.saturating_sub(rows.rows);
             }
         }
         self.output.sync(&folders)?;
         Ok(written)
     }
 
-    /// One Parquet file of `rows`, in memory.
-    fn encode(&self, rows: &[Map<String, Value>], sequence: u64) -> Result<Vec<u8>, String> {
-        let arrays = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| column_array(f, rows))
-            .collect::<Vec<_>>();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| e.to_string())?;
-        // The footer names the run and checkpoint whose source positions cover the rows.
-        let props = WriterProperties::builder()
+    /// The writer's settings for files of checkpoint `sequence`: the footer
+    /// names the run and checkpoint whose source positions cover the rows.
+    fn properties(&self, sequence: u64) -> WriterProperties {
+        WriterProperties::builder()
             .set_compression(self.compression)
             .set_max_row_group_row_count(Some(self.row_group_size))
             .set_created_by(format!("weir {}", env!("CARGO_PKG_VERSION")))
@@ -268,135 +295,156 @@ impl ParquetSink {
                 KeyValue::new("weir.run".into(), self.run.clone()),
                 KeyValue::new("weir.checkpoint".into(), sequence.to_string()),
             ]))
-            .build();
-        let mut writer = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props))
-            .map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())?;
-        writer.into_inner().map_err(|e| e.to_string())
+            .build()
     }
 
-    /// Checks a record against the schema: the partition folder and the row.
-    fn row(&self, value: Option<&[u8]>) -> Result<(String, Map<String, Value>), String> {
-        let value = value.ok_or("the record has no value (tombstone)")?;
-        let mut row = match serde_json::from_slice::<Value>(value) {
+    /// Why a record does not fit the schema, in words: the first column that
+    /// does not fit and what it holds. Reads the value as a `Value` tree; only
+    /// rejected records come here.
+    fn explain(&self, value: Option<&[u8]>) -> String {
+        let Some(value) = value else {
+            return "the record has no value (tombstone)".into();
+        };
+        let row = match serde_json::from_slice::<Value>(value) {
             Ok(Value::Object(m)) => m,
-            Ok(_) => return Err("the value is not a JSON object".into()),
-            Err(e) => return Err(format!("the value is not JSON: {e}")),
+            Ok(_) => return "the value is not a JSON object".into(),
+            Err(e) => return format!("the value is not JSON: {e}"),
         };
         for c in &self.columns {
             let v = row.get(&c.name).unwrap_or(&Value::Null);
-            check_cell(c, v).map_err(|m| format!("column `{}`: {m}", c.name))?;
-        }
-        let mut folder = String::new();
-        for p in &self.partition_by {
-            let v = row.remove(p).unwrap_or(Value::Null);
-            let text = match v {
-                Value::Null => NULL_PARTITION.to_string(),
-                Value::String(s) if s.is_empty() => NULL_PARTITION.to_string(),
-                Value::String(s) => escape(&s),
-                other => escape(&other.to_string()),
+            let Some(misfit) = Cell::of_value(v).misfit(c) else {
+                continue;
             };
-            if !folder.is_empty() {
-                folder.push('/');
-            }
-            folder.push_str(&format!("{p}={text}"));
+            let shown: String = v.to_string().chars().take(60).collect();
+            let expected = type_name(c);
+            return match misfit {
+                Misfit::Null => {
+                    format!(
+                        "column `{}`: missing or null, but the column is not nullable",
+                        c.name
+                    )
+                }
+                Misfit::Type => format!("column `{}`: expected {expected}, got {shown}", c.name),
+                Misfit::Value(why) => {
+                    format!(
+                        "column `{}`: expected {expected}, got {shown}: {why}",
+                        c.name
+                    )
+                }
+            };
         }
-        Ok((folder, row))
+        "the value does not fit the declared columns".into()
     }
 }
 
-fn arrow_type(kind: ColumnType) -> DataType {
-    match kind {
+/// One Parquet file of `batches`, in memory.
+fn encode(
+    schema: &SchemaRef,
+    props: WriterProperties,
+    batches: &[RecordBatch],
+) -> Result<Vec<u8>, String> {
+    let mut writer =
+        ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(|e| e.to_string())?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| e.to_string())?;
+    }
+    writer.into_inner().map_err(|e| e.to_string())
+}
+
+/// One partition folder's rows waiting for a checkpoint: the columns being
+/// built, and batches sealed by a flush that could not put them.
+struct FolderRows {
+    builders: Vec<ColumnBuilder>,
+    building: usize,
+    sealed: Vec<RecordBatch>,
+    /// All rows held, built and sealed.
+    rows: usize,
+}
+
+impl FolderRows {
+    fn new(columns: &[ParquetColumn], file_columns: &[usize]) -> Self {
+        FolderRows {
+            builders: file_columns
+                .iter()
+                .map(|&i| ColumnBuilder::new(&columns[i]))
+                .collect(),
+            building: 0,
+            sealed: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn append(&mut self, cells: &[Cell<'_>], columns: &[ParquetColumn], file_columns: &[usize]) {
+        for (b, &i) in self.builders.iter_mut().zip(file_columns) {
+            b.append(&cells[i], &columns[i]);
+        }
+        self.building += 1;
+        self.rows += 1;
+    }
+
+    /// Every row held, as record batches (the columns built so far are
+    /// sealed into one, so a failed put keeps them).
+    fn seal(&mut self, schema: &SchemaRef) -> Result<&[RecordBatch], String> {
+        if self.building > 0 {
+            let arrays = self
+                .builders
+                .iter_mut()
+                .map(ColumnBuilder::finish)
+                .collect();
+            let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?;
+            self.sealed.push(batch);
+            self.building = 0;
+        }
+        Ok(&self.sealed)
+    }
+}
+
+fn arrow_type(c: &ParquetColumn) -> DataType {
+    match c.kind {
         ColumnType::String => DataType::Utf8,
         ColumnType::Int32 => DataType::Int32,
         ColumnType::Int64 => DataType::Int64,
         ColumnType::Float64 => DataType::Float64,
         ColumnType::Boolean => DataType::Boolean,
-        ColumnType::TimestampMs => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        ColumnType::TimestampMs => {
+            DataType::Timestamp(TimeUnit::Millisecond, Some(c.zone().into()))
+        }
+        ColumnType::Date32 => DataType::Date32,
+        ColumnType::Decimal128 => {
+            let (precision, scale) = c.decimal();
+            DataType::Decimal128(precision, scale)
+        }
     }
 }
 
-/// Whether a JSON value fits a column, in words when it does not.
-fn check_cell(c: &ParquetColumn, v: &Value) -> Result<(), String> {
-    let fits = match (c.kind, v) {
-        (_, Value::Null) => {
-            return if c.nullable {
-                Ok(())
-            } else {
-                Err("missing or null, but the column is not nullable".into())
-            };
-        }
-        (ColumnType::String, Value::String(_)) => true,
-        (ColumnType::Int32, Value::Number(n)) => {
-            n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())
-        }
-        (ColumnType::Int64 | ColumnType::TimestampMs, Value::Number(n)) => n.as_i64().is_some(),
-        (ColumnType::Float64, Value::Number(n)) => n.as_f64().is_some(),
-        (ColumnType::Boolean, Value::Bool(_)) => true,
-        _ => false,
-    };
-    if fits {
-        Ok(())
-    } else {
-        let shown: String = v.to_string().chars().take(60).collect();
-        Err(format!("expected {:?}, got {shown}", c.kind).to_lowercase())
-    }
-}
-
-/// One column of the rows, all of which passed `check_cell`.
-fn column_array(field: &Field, rows: &[Map<String, Value>]) -> ArrayRef {
-    let cells = rows.iter().map(|r| r.get(field.name()));
-    match field.data_type() {
-        DataType::Utf8 => {
-            let mut b = StringBuilder::new();
-            cells.for_each(|v| b.append_option(v.and_then(Value::as_str)));
-            Arc::new(b.finish())
-        }
-        DataType::Int32 => {
-            let mut b = Int32Builder::new();
-            cells.for_each(|v| {
-                b.append_option(
-                    v.and_then(Value::as_i64)
-                        .and_then(|i| i32::try_from(i).ok()),
-                )
-            });
-            Arc::new(b.finish())
-        }
-        DataType::Int64 => {
-            let mut b = Int64Builder::new();
-            cells.for_each(|v| b.append_option(v.and_then(Value::as_i64)));
-            Arc::new(b.finish())
-        }
-        DataType::Float64 => {
-            let mut b = Float64Builder::new();
-            cells.for_each(|v| b.append_option(v.and_then(Value::as_f64)));
-            Arc::new(b.finish())
-        }
-        DataType::Boolean => {
-            let mut b = BooleanBuilder::new();
-            cells.for_each(|v| b.append_option(v.and_then(Value::as_bool)));
-            Arc::new(b.finish())
-        }
-        _ => {
-            let mut b = TimestampMillisecondBuilder::new().with_timezone("UTC");
-            cells.for_each(|v| b.append_option(v.and_then(Value::as_i64)));
-            Arc::new(b.finish())
+/// A column's type as the connector file writes it.
+fn type_name(c: &ParquetColumn) -> String {
+    match c.kind {
+        ColumnType::String => "string".into(),
+        ColumnType::Int32 => "int32".into(),
+        ColumnType::Int64 => "int64".into(),
+        ColumnType::Float64 => "float64".into(),
+        ColumnType::Boolean => "boolean".into(),
+        ColumnType::TimestampMs => "timestamp_ms".into(),
+        ColumnType::Date32 => "date32".into(),
+        ColumnType::Decimal128 => {
+            let (precision, scale) = c.decimal();
+            format!("decimal128({precision}, {scale})")
         }
     }
 }
 
 /// A partition value as a folder name: letters, digits and `-_.:` stay, the
 /// rest is percent-encoded (pyarrow and Spark decode it).
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+fn escape_into(value: &str, out: &mut String) {
+    use std::fmt::Write as _;
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            _ = write!(out, "%{b:02X}");
         }
     }
-    out
 }
 
 impl Sink for ParquetSink {
@@ -595,8 +643,168 @@ columns = [
         assert_eq!(name.value(1), "b/c");
     }
 
+    /// The old way: a `Value` tree, `check_cell` per column, the folder from
+    /// the tree. The typed path must take and place exactly the same rows.
+    fn by_value(sink: &ParquetSink, value: &[u8]) -> Option<String> {
+        let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(value) else {
+            return None;
+        };
+        let cell = |name: &str| row.get(name).unwrap_or(&Value::Null);
+        if sink
+            .columns
+            .iter()
+            .any(|c| !Cell::of_value(cell(&c.name)).fits(c))
+        {
+            return None;
+        }
+        let mut folder = String::new();
+        for &p in &sink.partition_columns {
+            let name = &sink.columns[p].name;
+            let text = match cell(name) {
+                Value::Null => NULL_PARTITION.to_string(),
+                Value::String(s) if s.is_empty() => NULL_PARTITION.to_string(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if !folder.is_empty() {
+                folder.push('/');
+            }
+            folder.push_str(name);
+            folder.push('=');
+            escape_into(&text, &mut folder);
+        }
+        Some(folder)
+    }
+
+    #[test]
+    fn the_typed_path_takes_and_places_the_rows_the_value_path_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            r#"
+path = "{}"
+partition_by = ["f", "b", "i"]
+columns = [
+    {{ name = "s", type = "string", nullable = false }},
+    {{ name = "i32", type = "int32" }},
+    {{ name = "i", type = "int64" }},
+    {{ name = "f", type = "float64" }},
+    {{ name = "b", type = "boolean" }},
+    {{ name = "t", type = "timestamp_ms", nullable = false }},
+    {{ name = "d", type = "date32" }},
+    {{ name = "m", type = "decimal128", precision = 6, scale = 2 }},
+]
+"#,
+            dir.path().display()
+        );
+        let sink = ParquetSink::new(&toml::from_str(&text).unwrap(), "c").unwrap();
+        let literals = [
+            "null",
+            "0",
+            "1",
+            "-1",
+            "2147483647",
+            "2147483648",
+            "-2147483649",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "18446744073709551616",
+            "1.0",
+            "-0.0",
+            "1.5e300",
+            "0.1",
+            "true",
+            "false",
+            r#""s""#,
+            r#""2026-12-07""#,
+            r#""2026-02-30""#,
+            r#""12.345""#,
+            "12.34",
+            "1e3",
+            r#""1970-01-01T00:00:01.5Z""#,
+            r#""1970-01-01T00:00:01.5001Z""#,
+            r#""a\"b/c""#,
+            r#""é ü=%""#,
+            r#""""#,
+            "[1, [2]]",
+            r#"{"a": {"b": 1}}"#,
+        ];
+        let names = ["s", "i32", "i", "f", "b", "t", "d", "m", "other"];
+        let mut state = 7u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        let mut values: Vec<String> = (0..4000)
+            .map(|_| {
+                // Each field present or not, some twice (the last one counts).
+                let base = ["\"s\": \"x\"".to_string(), "\"t\": 5".to_string()];
+                let fields: Vec<String> = (0..next(9))
+                    .map(|_| {
+                        let name = names[next(names.len())];
+                        format!("\"{name}\": {}", literals[next(literals.len())])
+                    })
+                    .collect();
+                let fields = if next(4) > 0 {
+                    [&base[..], &fields].concat()
+                } else {
+                    fields
+                };
+                format!("{{{}}}", fields.join(", "))
+            })
+            .collect();
+        values.extend(
+            [
+                "[1]",
+                "\"x\"",
+                "1",
+                "{",
+                r#"{"s": "a"} x"#,
+                r#"{"s": "a", }"#,
+                "{\"s\": \"\\ud800\"}",
+            ]
+            .map(String::from),
+        );
+        let mut cells = Vec::new();
+        let mut taken = 0;
+        for value in &values {
+            let fast = rows::decode(value.as_bytes(), &sink.columns, &mut cells).is_ok()
+                && cells
+                    .iter()
+                    .zip(&sink.columns)
+                    .all(|(cell, c)| cell.fits(c));
+            let expected = by_value(&sink, value.as_bytes());
+            assert_eq!(fast, expected.is_some(), "{value}");
+            if let Some(folder) = expected {
+                let mut placed = String::new();
+                for &p in &sink.partition_columns {
+                    cells[p].push_partition(&sink.columns[p].name, &mut placed);
+                }
+                assert_eq!(placed, folder, "{value}");
+                taken += 1;
+            } else {
+                assert_ne!(
+                    sink.explain(Some(value.as_bytes())),
+                    "the value does not fit the declared columns",
+                    "{value}"
+                );
+            }
+        }
+        assert!(
+            taken > 100,
+            "only {taken} rows fit: the cases test too little"
+        );
+    }
+
     #[test]
     fn partition_values_are_escaped() {
+        let escape = |v: &str| {
+            let mut out = String::new();
+            escape_into(v, &mut out);
+            out
+        };
         assert_eq!(escape("2026-11-23T10:05"), "2026-11-23T10:05");
         assert_eq!(escape("a/b c=d%"), "a%2Fb%20c%3Dd%25");
     }
