@@ -9,18 +9,18 @@ use crate::proto::transit_realtime::{FeedEntity, FeedMessage};
 
 /// An entity that becomes a record: its position in `FeedMessage.entity` and its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keyed {
+pub struct Keyed<'a> {
     /// Index into `FeedMessage.entity`.
     pub index: usize,
     /// `vehicle.vehicle.id` for a vehicle position that has one, else the entity id.
-    pub key: String,
+    pub key: &'a str,
 }
 
 /// The entities of one feed: the ones to emit and why the others are skipped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Sorted {
+pub struct Sorted<'a> {
     /// Valid entities, in feed order.
-    pub keyed: Vec<Keyed>,
+    pub keyed: Vec<Keyed<'a>>,
     /// One sentence per skipped entity.
     pub skipped: Vec<String>,
 }
@@ -30,9 +30,13 @@ pub fn decode(value: Option<&[u8]>) -> Result<FeedMessage, Rejection> {
     let malformed = |reason: String| Rejection::new(MALFORMED_PROTOBUF, reason);
     let bytes = value.ok_or_else(|| malformed("record has no value (a tombstone)".into()))?;
     let feed = FeedMessage::decode(bytes).map_err(|e| malformed(e.to_string()))?;
-    // prost fills absent required fields with defaults; an empty version means
-    // the header (or its version) is missing, which random bytes often parse as.
-    if feed.header.gtfs_realtime_version.is_empty() {
+    // Random bytes often parse as a message without a header; an empty
+    // version is treated as missing too.
+    let version = feed
+        .header
+        .as_ref()
+        .and_then(|h| h.gtfs_realtime_version.as_deref());
+    if version.is_none_or(str::is_empty) {
         return Err(malformed(
             "FeedMessage.header.gtfs_realtime_version is missing (required)".into(),
         ));
@@ -41,7 +45,7 @@ pub fn decode(value: Option<&[u8]>) -> Result<FeedMessage, Rejection> {
 }
 
 /// Keys the valid entities and explains the invalid ones.
-pub fn sort(feed: &FeedMessage) -> Sorted {
+pub fn sort(feed: &FeedMessage) -> Sorted<'_> {
     let mut sorted = Sorted::default();
     for (index, entity) in feed.entity.iter().enumerate() {
         match key(entity) {
@@ -52,8 +56,9 @@ pub fn sort(feed: &FeedMessage) -> Sorted {
     sorted
 }
 
-fn key(entity: &FeedEntity) -> Result<String, String> {
-    if entity.id.is_empty() {
+fn key(entity: &FeedEntity) -> Result<&str, String> {
+    let id = entity.id.as_deref().unwrap_or_default();
+    if id.is_empty() {
         return Err("no id (required)".into());
     }
     let has_payload = entity.trip_update.is_some()
@@ -64,8 +69,7 @@ fn key(entity: &FeedEntity) -> Result<String, String> {
         || entity.trip_modifications.is_some();
     if !has_payload && !entity.is_deleted.unwrap_or(false) {
         return Err(format!(
-            "id {:?} carries no trip_update, vehicle, alert, shape, stop or trip_modifications",
-            entity.id
+            "id {id:?} carries no trip_update, vehicle, alert, shape, stop or trip_modifications"
         ));
     }
     let vehicle_id = entity
@@ -74,7 +78,7 @@ fn key(entity: &FeedEntity) -> Result<String, String> {
         .and_then(|v| v.vehicle.as_ref())
         .and_then(|d| d.id.as_deref())
         .filter(|id| !id.is_empty());
-    Ok(vehicle_id.unwrap_or(&entity.id).to_owned())
+    Ok(vehicle_id.unwrap_or(id))
 }
 
 /// A feed shaped like a large agency's vehicle positions, `vehicles` of them,
@@ -87,7 +91,7 @@ pub fn sample(vehicles: usize) -> Vec<u8> {
     use prost::Message as _;
     let entity = (0..vehicles)
         .map(|i| FeedEntity {
-            id: format!("e{i}"),
+            id: Some(format!("e{i}")),
             vehicle: Some(VehiclePosition {
                 trip: Some(TripDescriptor {
                     trip_id: Some(format!("trip-{i}")),
@@ -102,8 +106,8 @@ pub fn sample(vehicles: usize) -> Vec<u8> {
                     ..Default::default()
                 }),
                 position: Some(Position {
-                    latitude: 45.0 + i as f32 * 1e-4,
-                    longitude: -73.5 - i as f32 * 1e-4,
+                    latitude: Some(45.0 + i as f32 * 1e-4),
+                    longitude: Some(-73.5 - i as f32 * 1e-4),
                     bearing: Some((i % 360) as f32),
                     speed: Some(7.5),
                     ..Default::default()
@@ -119,11 +123,11 @@ pub fn sample(vehicles: usize) -> Vec<u8> {
         })
         .collect();
     FeedMessage {
-        header: FeedHeader {
-            gtfs_realtime_version: "2.0".into(),
+        header: Some(FeedHeader {
+            gtfs_realtime_version: Some("2.0".into()),
             timestamp: Some(1_795_460_082),
             ..Default::default()
-        },
+        }),
         entity,
     }
     .encode_to_vec()
@@ -136,17 +140,17 @@ mod tests {
 
     fn feed(entities: Vec<FeedEntity>) -> FeedMessage {
         FeedMessage {
-            header: FeedHeader {
-                gtfs_realtime_version: "2.0".into(),
+            header: Some(FeedHeader {
+                gtfs_realtime_version: Some("2.0".into()),
                 ..Default::default()
-            },
+            }),
             entity: entities,
         }
     }
 
     fn entity(id: &str) -> FeedEntity {
         FeedEntity {
-            id: id.into(),
+            id: Some(id.into()),
             ..Default::default()
         }
     }
@@ -182,7 +186,7 @@ mod tests {
             },
         ]);
         let s = sort(&f);
-        let keys: Vec<_> = s.keyed.iter().map(|k| (k.index, k.key.as_str())).collect();
+        let keys: Vec<_> = s.keyed.iter().map(|k| (k.index, k.key)).collect();
         assert_eq!(
             keys,
             [(0, "bus-7"), (1, "e2"), (2, "e3"), (3, "a1"), (5, "gone")]

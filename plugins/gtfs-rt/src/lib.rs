@@ -12,8 +12,8 @@ pub mod proto;
 
 use std::collections::BTreeMap;
 
-use config::Config;
-use json::Mapper;
+use config::{Config, FieldNames};
+use proto::transit_realtime::FeedMessage;
 use weir_sdk::{Outcome, RecordRef, Rejection, Transform};
 
 /// Entity records made from one input, and the skipped entities.
@@ -30,22 +30,13 @@ pub struct Decoded {
 /// The rule broken by a value that is not a GTFS-realtime FeedMessage.
 pub const MALFORMED_PROTOBUF: &str = "malformed_protobuf";
 
-/// A rejection that is the plugin's fault, not the record's: it breaks no rule,
-/// so it carries no code.
-pub(crate) fn unexplained(reason: String) -> Rejection {
-    Rejection {
-        codes: Vec::new(),
-        reason,
-    }
-}
-
 /// The host's header naming the URL a polled body came from.
 const URL_HEADER: &str = "weir.http.url";
 
-/// The plugin: a JSON mapper for the configured field names, and the last
-/// header timestamp seen per feed.
+/// The plugin: the configured field names, and the last header timestamp
+/// seen per feed.
 pub struct GtfsRt {
-    mapper: Mapper,
+    names: FieldNames,
     skip_stale: bool,
     last: BTreeMap<String, u64>,
 }
@@ -53,30 +44,50 @@ pub struct GtfsRt {
 impl GtfsRt {
     /// Decodes one input value; the error is why the input goes to the DLQ.
     pub fn decode(&self, value: Option<&[u8]>) -> Result<Decoded, Rejection> {
-        let typed = feed::decode(value)?;
-        let sorted = feed::sort(&typed);
+        let feed = feed::decode(value)?;
         let mut decoded = Decoded {
-            records: Vec::with_capacity(sorted.keyed.len()),
-            skipped: sorted.skipped,
-            header_timestamp: typed.header.timestamp,
+            header_timestamp: header_timestamp(&feed),
+            ..Decoded::default()
         };
-        if sorted.keyed.is_empty() {
-            return Ok(decoded);
-        }
-        let json = self.mapper.decode(value.unwrap_or_default())?;
-        for k in sorted.keyed {
-            let record = self.mapper.record(&json, k.index).map_err(unexplained)?;
-            decoded.records.push((k.key, record));
-        }
+        let skipped = self.each_record(&feed, &mut Vec::new(), |key, value| {
+            decoded.records.push((key.to_owned(), value.to_vec()));
+        });
+        decoded.skipped = skipped;
         Ok(decoded)
     }
+
+    /// Writes each valid entity's record value into `buffer` (reused) and
+    /// hands it to `emit` with its key; returns why the others were skipped.
+    /// The feed is decoded once; the header's JSON is written once.
+    fn each_record(
+        &self,
+        feed: &FeedMessage,
+        buffer: &mut Vec<u8>,
+        mut emit: impl FnMut(&str, &[u8]),
+    ) -> Vec<String> {
+        let sorted = feed::sort(feed);
+        if !sorted.keyed.is_empty() {
+            let header = feed.header.as_ref().map(|h| json::to_vec(h, self.names));
+            let header = header.as_deref().unwrap_or(b"{}");
+            for k in &sorted.keyed {
+                buffer.clear();
+                json::record(buffer, header, &feed.entity[k.index], self.names);
+                emit(k.key, buffer);
+            }
+        }
+        sorted.skipped
+    }
+}
+
+fn header_timestamp(feed: &FeedMessage) -> Option<u64> {
+    feed.header.as_ref().and_then(|h| h.timestamp)
 }
 
 impl Transform for GtfsRt {
     fn init(config: &str) -> Result<Self, String> {
         let config = Config::parse(config)?;
         Ok(GtfsRt {
-            mapper: Mapper::new(config.field_names)?,
+            names: config.field_names,
             skip_stale: config.skip_stale,
             last: BTreeMap::new(),
         })
@@ -86,26 +97,31 @@ impl Transform for GtfsRt {
     /// value that is not a FeedMessage fails. Invalid entities cannot fail on
     /// their own (a failure names the input), so they are skipped with a warning.
     fn process(&mut self, input: &[RecordRef<'_>], out: &mut Outcome) -> Result<(), String> {
+        let mut buffer = Vec::new();
         for (i, r) in input.iter().enumerate() {
-            match self.decode(r.value) {
-                Ok(d) => {
-                    if !self.advanced(r, d.header_timestamp) {
-                        continue;
-                    }
-                    for (key, value) in &d.records {
-                        out.emit(
-                            i,
-                            Some(key.as_bytes()),
-                            Some(value),
-                            &r.headers,
-                            r.timestamp_ms,
-                        );
-                    }
-                    if !d.skipped.is_empty() {
-                        warn_skipped(i, &d);
-                    }
+            let feed = match feed::decode(r.value) {
+                Ok(feed) => feed,
+                Err(rejection) => {
+                    out.reject(i, rejection);
+                    continue;
                 }
-                Err(rejection) => out.reject(i, rejection),
+            };
+            if !self.advanced(r, header_timestamp(&feed)) {
+                continue;
+            }
+            let mut emitted = 0;
+            let skipped = self.each_record(&feed, &mut buffer, |key, value| {
+                out.emit(
+                    i,
+                    Some(key.as_bytes()),
+                    Some(value),
+                    &r.headers,
+                    r.timestamp_ms,
+                );
+                emitted += 1;
+            });
+            if !skipped.is_empty() {
+                warn_skipped(i, &skipped, emitted);
             }
         }
         Ok(())
@@ -150,9 +166,9 @@ impl GtfsRt {
 }
 
 /// One warning per input, naming at most five skipped entities.
-fn warn_skipped(index: usize, d: &Decoded) {
-    let shown: Vec<&str> = d.skipped.iter().take(5).map(String::as_str).collect();
-    let more = d.skipped.len().saturating_sub(shown.len());
+fn warn_skipped(index: usize, skipped: &[String], emitted: usize) {
+    let shown: Vec<&str> = skipped.iter().take(5).map(String::as_str).collect();
+    let more = skipped.len().saturating_sub(shown.len());
     let tail = if more > 0 {
         format!("; and {more} more")
     } else {
@@ -161,9 +177,8 @@ fn warn_skipped(index: usize, d: &Decoded) {
     weir_sdk::log(
         weir_sdk::Level::Warn,
         &format!(
-            "input={index} skipped={} emitted={} Skipped invalid GTFS-realtime entities: {}{tail}",
-            d.skipped.len(),
-            d.records.len(),
+            "input={index} skipped={} emitted={emitted} Skipped invalid GTFS-realtime entities: {}{tail}",
+            skipped.len(),
             shown.join("; ")
         ),
     );
