@@ -47,6 +47,15 @@ columns = [
   {{ name = "ratio", type = "float64" }},
   {{ name = "ok", type = "boolean" }},
   {{ name = "note", type = "string" }},
+  {{ name = "location", type = "struct", fields = [
+      {{ name = "city", type = "string", nullable = false }},
+      {{ name = "zip", type = "int32" }},
+  ] }},
+  {{ name = "tags", type = "list", items = {{ type = "string" }} }},
+  {{ name = "lines", type = "list", items = {{ type = "struct", fields = [
+      {{ name = "sku", type = "string", nullable = false }},
+      {{ name = "qty", type = "int32", nullable = false }},
+  ] }} }},
 ]
 [kafka]
 bootstrap_servers = "{bootstrap}"
@@ -54,10 +63,13 @@ bootstrap_servers = "{bootstrap}"
 
 GOOD = [
     {"id": 1, "day": "2026-12-07", "amount": "1234567890.12", "at": "2026-12-07T10:00:00.250+01:00",
-     "born": "1969-07-20", "qty": 2147483647, "ratio": 0.5, "ok": True, "note": "é/ü \"q\""},
+     "born": "1969-07-20", "qty": 2147483647, "ratio": 0.5, "ok": True, "note": "é/ü \"q\"",
+     "location": {"city": "Lyon", "zip": 69001, "extra": 1}, "tags": ["a", None, "c"],
+     "lines": [{"sku": "x-1", "qty": 2}, {"sku": "y", "qty": 1}]},
     {"id": 2, "day": "2026-12-07", "amount": 12.34, "at": 1_765_098_000_000, "born": 0,
      "qty": -5, "ratio": 1, "ok": False, "note": None, "extra": {"ignored": [1, 2]}},
-    {"id": 3, "day": 20_429, "amount": -0.5, "at": None, "qty": None},
+    {"id": 3, "day": 20_429, "amount": -0.5, "at": None, "qty": None, "location": None,
+     "tags": [], "lines": None},
     {"id": 4, "day": "2026-12-08", "amount": "1.5e3", "note": ""},
 ]
 BAD = {
@@ -67,6 +79,11 @@ BAD = {
     8: ({"id": 8, "day": "2026-12-07", "amount": 1, "qty": 2147483648}, "column `qty`"),
     9: ({"id": 9, "day": "2026-12-07"}, "column `amount`"),
     10: ({"id": 10, "day": "2026-12-07", "amount": 1, "ok": "yes"}, "column `ok`"),
+    11: ({"id": 11, "day": "2026-12-07", "amount": 1, "location": {"zip": 1}},
+         "column `location`: expected struct, got {\"zip\":1}: field `city`: missing or null, but it is not nullable"),
+    12: ({"id": 12, "day": "2026-12-07", "amount": 1, "lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": "x"}]},
+         "column `lines`: expected list<struct>"),
+    13: ({"id": 13, "day": "2026-12-07", "amount": 1, "tags": "a,b"}, "column `tags`: expected list<string>, got \"a,b\""),
 }
 
 
@@ -121,6 +138,8 @@ def check(out: str, bootstrap: str) -> None:
     expected_types = {
         "id": "int64", "amount": "decimal128(12, 2)", "at": "timestamp[ms, tz=+01:00]",
         "born": "date32[day]", "qty": "int32", "ratio": "double", "ok": "bool", "note": "string",
+        "location": "struct<city: string not null, zip: int32>", "tags": "list<item: string>",
+        "lines": "list<item: struct<sku: string not null, qty: int32 not null>>",
     }
     for name, t in expected_types.items():
         assert types[name] == t, (name, types[name], t)
@@ -140,6 +159,10 @@ def check(out: str, bootstrap: str) -> None:
     assert rows[1]["qty"] == 2147483647 and rows[2]["qty"] == -5 and rows[3]["qty"] is None
     assert rows[2]["ratio"] == 1.0 and rows[1]["ok"] is True and rows[2]["ok"] is False
     assert rows[1]["note"] == 'é/ü "q"' and rows[2]["note"] is None and rows[4]["note"] == ""
+    assert rows[1]["location"] == {"city": "Lyon", "zip": 69001}, rows[1]["location"]
+    assert rows[1]["tags"] == ["a", None, "c"] and rows[3]["tags"] == [] and rows[2]["tags"] is None
+    assert rows[1]["lines"] == [{"sku": "x-1", "qty": 2}, {"sku": "y", "qty": 1}], rows[1]["lines"]
+    assert rows[2]["location"] is None and rows[3]["location"] is None and rows[3]["lines"] is None
     days = sorted(p.name for p in pathlib.Path(out).iterdir() if p.name.startswith("day="))
     # The folder holds the value as sent: a date string, or days since 1970.
     assert days == ["day=2026-12-07", "day=2026-12-08", "day=20429"], days

@@ -59,9 +59,12 @@ impl std::fmt::Debug for StorageOptions {
 }
 
 /// One column of the files: `{ name = "amount", type = "decimal128", precision = 12, scale = 2 }`.
+/// A struct's fields and a list's items are columns too.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetColumn {
+    /// Required, except for a list's `items`, which have none.
+    #[serde(default)]
     pub name: String,
     #[serde(rename = "type")]
     pub kind: ColumnType,
@@ -75,6 +78,10 @@ pub struct ParquetColumn {
     /// `timezone = "+01:00"`: timestamp_ms only, the zone readers show the
     /// instants in: "UTC" (the default) or a fixed offset.
     pub timezone: Option<String>,
+    /// `fields = [{ name = "city", type = "string" }, …]`: struct only, its fields.
+    pub fields: Option<Vec<ParquetColumn>>,
+    /// `items = { type = "string", nullable = false }`: list only, the items' type.
+    pub items: Option<Box<ParquetColumn>>,
 }
 
 /// The column types a JSON value maps onto.
@@ -95,6 +102,10 @@ pub enum ColumnType {
     /// point: a JSON number or a string (`"1234.50"`); a value with more
     /// decimal places than `scale` is refused, never rounded.
     Decimal128,
+    /// A JSON object with the declared `fields` (others are ignored).
+    Struct,
+    /// A JSON array whose items all fit `items`.
+    List,
 }
 
 impl ParquetColumn {
@@ -108,7 +119,18 @@ impl ParquetColumn {
         self.timezone.as_deref().unwrap_or("UTC")
     }
 
-    /// Type options that belong to the column's type, in range.
+    /// A struct's fields (none for other types).
+    pub fn fields(&self) -> &[ParquetColumn] {
+        self.fields.as_deref().unwrap_or_default()
+    }
+
+    /// A list's items (`check` made sure a list has them).
+    pub fn item(&self) -> &ParquetColumn {
+        self.items.as_deref().unwrap_or(self)
+    }
+
+    /// Type options that belong to the column's type, in range; a struct's
+    /// fields and a list's items checked the same way.
     fn check(&self) -> Result<(), String> {
         let only = |what: &str, kind: &str| {
             format!(
@@ -116,6 +138,38 @@ impl ParquetColumn {
                 self.name
             )
         };
+        match (self.kind, &self.fields) {
+            (ColumnType::Struct, None) => {
+                return Err(format!(
+                    "column `{}`: a struct column needs `fields = [{{ name = \"…\", type = \"…\" }}, …]`",
+                    self.name
+                ));
+            }
+            (ColumnType::Struct, Some(fields)) => {
+                check_names(fields, "field").map_err(|e| format!("column `{}`: {e}", self.name))?
+            }
+            (_, Some(_)) => return Err(only("fields", "struct")),
+            _ => {}
+        }
+        match (self.kind, &self.items) {
+            (ColumnType::List, None) => {
+                return Err(format!(
+                    "column `{}`: a list column needs `items = {{ type = \"…\" }}`",
+                    self.name
+                ));
+            }
+            (ColumnType::List, Some(items)) if !items.name.is_empty() => {
+                return Err(format!(
+                    "column `{}`: a list's `items` take no name",
+                    self.name
+                ));
+            }
+            (ColumnType::List, Some(items)) => items
+                .check()
+                .map_err(|e| format!("column `{}` items: {e}", self.name))?,
+            (_, Some(_)) => return Err(only("items", "list")),
+            _ => {}
+        }
         if self.kind != ColumnType::Decimal128 {
             if self.precision.is_some() {
                 return Err(only("precision", "decimal128"));
@@ -184,21 +238,25 @@ impl ParquetSinkConfig {
         if self.columns.is_empty() {
             return Err(Invalid::new("columns", "declare at least one column"));
         }
-        let mut seen = std::collections::HashSet::new();
-        for c in &self.columns {
-            if c.name.is_empty() || !seen.insert(c.name.as_str()) {
-                return Err(Invalid::new(
-                    "columns",
-                    format!("column `{}` is empty or named twice", c.name),
-                ));
-            }
-            c.check().map_err(|m| Invalid::new("columns", m))?;
-        }
+        check_names(&self.columns, "column").map_err(|m| Invalid::new("columns", m))?;
         for part in &self.partition_by {
-            if !seen.contains(part.as_str()) {
+            let Some(c) = self.columns.iter().find(|c| &c.name == part) else {
                 return Err(Invalid::new(
                     "partition_by",
                     format!("`{part}` is not one of the declared columns"),
+                ));
+            };
+            if matches!(c.kind, ColumnType::Struct | ColumnType::List) {
+                return Err(Invalid::new(
+                    "partition_by",
+                    format!(
+                        "`{part}` is a {} column; a folder needs a single value",
+                        if c.kind == ColumnType::Struct {
+                            "struct"
+                        } else {
+                            "list"
+                        }
+                    ),
                 ));
             }
         }
@@ -216,6 +274,18 @@ impl ParquetSinkConfig {
         }
         Ok(())
     }
+}
+
+/// Columns (or a struct's fields) named once, each checked.
+fn check_names(columns: &[ParquetColumn], what: &str) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for c in columns {
+        if c.name.is_empty() || !seen.insert(c.name.as_str()) {
+            return Err(format!("{what} `{}` is empty or named twice", c.name));
+        }
+        c.check()?;
+    }
+    Ok(())
 }
 
 impl SinkConnector for ParquetSinkConfig {

@@ -30,7 +30,7 @@ use futures::future::BoxFuture;
 use super::{Rejected, SCHEMA_MISMATCH, Sink, SinkError};
 use crate::kafka::produce::Pending;
 use crate::record::Batch;
-use rows::{Cell, ColumnBuilder, Misfit};
+use rows::{Cell, ColumnBuilder};
 use weir_sdk::Rejection;
 
 mod config;
@@ -124,8 +124,7 @@ impl ParquetSink {
             .collect();
         let fields: Vec<Field> = file_columns
             .iter()
-            .map(|&i| &cfg.columns[i])
-            .map(|c| Field::new(&c.name, arrow_type(c), c.nullable))
+            .map(|&i| field(&cfg.columns[i]))
             .collect();
         let compression = match cfg.compression {
             ParquetCompression::None => Compression::UNCOMPRESSED,
@@ -266,7 +265,7 @@ impl ParquetSink {
                 continue;
             };
             let encoded = rows
-                .seal(&self.schema)
+                .seal(&self.schema, &self.columns, &self.file_columns)
                 .and_then(|batches| encode(&self.schema, props.clone(), batches));
             let bytes = encoded.map_err(|reason| ParquetError::Encode {
                 file: format!("{}/{folder}/{name}", self.output.describe()),
@@ -312,26 +311,15 @@ impl ParquetSink {
         };
         for c in &self.columns {
             let v = row.get(&c.name).unwrap_or(&Value::Null);
-            let Some(misfit) = Cell::of_value(v).misfit(c) else {
+            let Some(misfit) = Cell::of_value(v, c).misfit(c) else {
                 continue;
             };
             let shown: String = v.to_string().chars().take(60).collect();
-            let expected = type_name(c);
-            return match misfit {
-                Misfit::Null => {
-                    format!(
-                        "column `{}`: missing or null, but the column is not nullable",
-                        c.name
-                    )
-                }
-                Misfit::Type => format!("column `{}`: expected {expected}, got {shown}", c.name),
-                Misfit::Value(why) => {
-                    format!(
-                        "column `{}`: expected {expected}, got {shown}: {why}",
-                        c.name
-                    )
-                }
-            };
+            return format!(
+                "column `{}`: {}",
+                c.name,
+                misfit.describe_shown(c, &shown, "the column is")
+            );
         }
         "the value does not fit the declared columns".into()
     }
@@ -384,13 +372,19 @@ impl FolderRows {
 
     /// Every row held, as record batches (the columns built so far are
     /// sealed into one, so a failed put keeps them).
-    fn seal(&mut self, schema: &SchemaRef) -> Result<&[RecordBatch], String> {
+    fn seal(
+        &mut self,
+        schema: &SchemaRef,
+        columns: &[ParquetColumn],
+        file_columns: &[usize],
+    ) -> Result<&[RecordBatch], String> {
         if self.building > 0 {
             let arrays = self
                 .builders
                 .iter_mut()
-                .map(ColumnBuilder::finish)
-                .collect();
+                .zip(file_columns)
+                .map(|(b, &i)| b.finish(&columns[i]))
+                .collect::<Result<Vec<_>, _>>()?;
             let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?;
             self.sealed.push(batch);
             self.building = 0;
@@ -399,6 +393,7 @@ impl FolderRows {
     }
 }
 
+/// The Arrow type a column is written as.
 fn arrow_type(c: &ParquetColumn) -> DataType {
     match c.kind {
         ColumnType::String => DataType::Utf8,
@@ -414,24 +409,20 @@ fn arrow_type(c: &ParquetColumn) -> DataType {
             let (precision, scale) = c.decimal();
             DataType::Decimal128(precision, scale)
         }
+        ColumnType::Struct => DataType::Struct(c.fields().iter().map(field).collect()),
+        ColumnType::List => {
+            let item = c.item();
+            DataType::List(Arc::new(Field::new(
+                "item",
+                arrow_type(item),
+                item.nullable,
+            )))
+        }
     }
 }
 
-/// A column's type as the connector file writes it.
-fn type_name(c: &ParquetColumn) -> String {
-    match c.kind {
-        ColumnType::String => "string".into(),
-        ColumnType::Int32 => "int32".into(),
-        ColumnType::Int64 => "int64".into(),
-        ColumnType::Float64 => "float64".into(),
-        ColumnType::Boolean => "boolean".into(),
-        ColumnType::TimestampMs => "timestamp_ms".into(),
-        ColumnType::Date32 => "date32".into(),
-        ColumnType::Decimal128 => {
-            let (precision, scale) = c.decimal();
-            format!("decimal128({precision}, {scale})")
-        }
-    }
+fn field(c: &ParquetColumn) -> Field {
+    Field::new(&c.name, arrow_type(c), c.nullable)
 }
 
 /// A partition value as a folder name: letters, digits and `-_.:` stay, the
@@ -653,7 +644,7 @@ columns = [
         if sink
             .columns
             .iter()
-            .any(|c| !Cell::of_value(cell(&c.name)).fits(c))
+            .any(|c| !Cell::of_value(cell(&c.name), c).fits(c))
         {
             return None;
         }
@@ -692,6 +683,11 @@ columns = [
     {{ name = "t", type = "timestamp_ms", nullable = false }},
     {{ name = "d", type = "date32" }},
     {{ name = "m", type = "decimal128", precision = 6, scale = 2 }},
+    {{ name = "loc", type = "struct", fields = [
+        {{ name = "city", type = "string", nullable = false }},
+        {{ name = "n", type = "int32" }},
+    ] }},
+    {{ name = "tags", type = "list", items = {{ type = "int64", nullable = false }} }},
 ]
 "#,
             dir.path().display()
@@ -723,13 +719,25 @@ columns = [
             "1e3",
             r#""1970-01-01T00:00:01.5Z""#,
             r#""1970-01-01T00:00:01.5001Z""#,
+            r#"{"city": "x"}"#,
+            r#"{"city": 5}"#,
+            r#"{"n": 1, "city": "a", "n": 3000000000}"#,
+            r#"{"n": 7}"#,
+            "[1, 2]",
+            "[1, null]",
+            "[]",
+            r#"["a"]"#,
+            "[[1]]",
+            r#"[{"a": 1}]"#,
             r#""a\"b/c""#,
             r#""é ü=%""#,
             r#""""#,
             "[1, [2]]",
             r#"{"a": {"b": 1}}"#,
         ];
-        let names = ["s", "i32", "i", "f", "b", "t", "d", "m", "other"];
+        let names = [
+            "s", "i32", "i", "f", "b", "t", "d", "m", "loc", "tags", "other",
+        ];
         let mut state = 7u64;
         let mut next = |n: usize| {
             state = state

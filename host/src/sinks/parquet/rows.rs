@@ -9,11 +9,13 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use arrow_array::ArrayRef;
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, TimestampMillisecondBuilder,
+    NullBufferBuilder, StringBuilder, TimestampMillisecondBuilder,
 };
+use arrow_array::{ArrayRef, ListArray, StructArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::DataType;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -32,7 +34,11 @@ pub(super) enum Cell<'a> {
     Int(i64),
     Float(f64),
     Str(Cow<'a, str>),
-    /// An object or an array: fits no column type.
+    /// An object read for a struct column: one cell per declared field.
+    Struct(Vec<Cell<'a>>),
+    /// An array read for a list column: one cell per item.
+    List(Vec<Cell<'a>>),
+    /// An object or an array where the column takes neither.
     Nested,
 }
 
@@ -48,9 +54,28 @@ pub(super) enum Misfit {
 }
 
 impl<'a> Cell<'a> {
-    /// A `Value` tree's node as a cell: the checks a rejection is explained
-    /// by are the ones the typed path ran.
-    pub(super) fn of_value(v: &'a Value) -> Cell<'a> {
+    /// A `Value` tree's node as a cell for column `c`: the checks a
+    /// rejection is explained by are the ones the typed path ran.
+    pub(super) fn of_value(v: &'a Value, c: &ParquetColumn) -> Cell<'a> {
+        match (v, c.kind) {
+            (Value::Object(o), ColumnType::Struct) => Cell::Struct(
+                c.fields()
+                    .iter()
+                    .map(|f| {
+                        o.get(&f.name)
+                            .map_or(Cell::Missing, |v| Cell::of_value(v, f))
+                    })
+                    .collect(),
+            ),
+            (Value::Array(items), ColumnType::List) => {
+                let item = c.item();
+                Cell::List(items.iter().map(|v| Cell::of_value(v, item)).collect())
+            }
+            _ => Cell::of_scalar(v),
+        }
+    }
+
+    fn of_scalar(v: &'a Value) -> Cell<'a> {
         match v {
             Value::Null => Cell::Null,
             Value::Bool(b) => Cell::Bool(*b),
@@ -76,6 +101,27 @@ impl Cell<'_> {
     pub(super) fn misfit(&self, c: &ParquetColumn) -> Option<Misfit> {
         let fits = match (c.kind, self) {
             (_, Cell::Missing | Cell::Null) => return (!c.nullable).then_some(Misfit::Null),
+            (ColumnType::Struct, Cell::Struct(cells)) => {
+                let mut inner = cells.iter().zip(c.fields());
+                return inner.find_map(|(cell, f)| {
+                    let m = cell.misfit(f)?;
+                    Some(Misfit::Value(format!(
+                        "field `{}`: {}",
+                        f.name,
+                        m.describe(f, cell)
+                    )))
+                });
+            }
+            (ColumnType::List, Cell::List(items)) => {
+                let item = c.item();
+                return items.iter().enumerate().find_map(|(i, cell)| {
+                    let m = cell.misfit(item)?;
+                    Some(Misfit::Value(format!(
+                        "item {i}: {}",
+                        m.describe(item, cell)
+                    )))
+                });
+            }
             (ColumnType::String, Cell::Str(_)) => true,
             (ColumnType::Int32, Cell::UInt(u)) => i32::try_from(*u).is_ok(),
             (ColumnType::Int32, Cell::Int(i)) => i32::try_from(*i).is_ok(),
@@ -101,6 +147,24 @@ impl Cell<'_> {
             _ => false,
         };
         (!fits).then_some(Misfit::Type)
+    }
+
+    /// The cell as JSON text, for a rejection's reason (objects and arrays
+    /// by kind).
+    pub(super) fn shown(&self) -> String {
+        match self {
+            Cell::Missing | Cell::Null => "null".into(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::UInt(u) => u.to_string(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or("NaN".into(), |n| n.to_string())
+            }
+            Cell::Str(s) => serde_json::to_string(s.as_ref()).unwrap_or_default(),
+            Cell::Struct(_) => "an object".into(),
+            Cell::List(_) => "an array".into(),
+            Cell::Nested => "an object or array".into(),
+        }
     }
 
     /// Milliseconds since the epoch of a timestamp cell that fits.
@@ -173,9 +237,47 @@ impl Cell<'_> {
                 let text = serde_json::Number::from_f64(*f).map(|n| n.to_string());
                 escape_into(text.as_deref().unwrap_or("null"), folder)
             }
-            // Refused by `fits` before a folder is named.
-            Cell::Nested => folder.push_str(NULL_PARTITION),
+            // Partition columns are scalars (checked at validate time), and
+            // `fits` refuses these before a folder is named.
+            Cell::Struct(_) | Cell::List(_) | Cell::Nested => folder.push_str(NULL_PARTITION),
         }
+    }
+}
+
+impl Misfit {
+    /// In words, for a struct's field or a list's item `c` holding `cell`.
+    fn describe(&self, c: &ParquetColumn, cell: &Cell<'_>) -> String {
+        self.describe_shown(c, &cell.shown(), "it is")
+    }
+
+    /// In words, with the value as `shown`; `subject` is what is not
+    /// nullable ("the column is").
+    pub(super) fn describe_shown(&self, c: &ParquetColumn, shown: &str, subject: &str) -> String {
+        let expected = type_name(c);
+        match self {
+            Misfit::Null => format!("missing or null, but {subject} not nullable"),
+            Misfit::Type => format!("expected {expected}, got {shown}"),
+            Misfit::Value(why) => format!("expected {expected}, got {shown}: {why}"),
+        }
+    }
+}
+
+/// A column's type as the connector file writes it.
+pub(super) fn type_name(c: &ParquetColumn) -> String {
+    match c.kind {
+        ColumnType::String => "string".into(),
+        ColumnType::Int32 => "int32".into(),
+        ColumnType::Int64 => "int64".into(),
+        ColumnType::Float64 => "float64".into(),
+        ColumnType::Boolean => "boolean".into(),
+        ColumnType::TimestampMs => "timestamp_ms".into(),
+        ColumnType::Date32 => "date32".into(),
+        ColumnType::Decimal128 => {
+            let (precision, scale) = c.decimal();
+            format!("decimal128({precision}, {scale})")
+        }
+        ColumnType::Struct => "struct".into(),
+        ColumnType::List => format!("list<{}>", type_name(c.item())),
     }
 }
 
@@ -209,7 +311,7 @@ impl<'a> Visitor<'a> for RowVisitor<'_, '_, 'a> {
         while let Some(at) = map.next_key_seed(KeySeed(self.columns))? {
             match at {
                 // A repeated key: the last one counts, as in a `Value` map.
-                Some(i) => self.cells[i] = map.next_value_seed(CellSeed)?,
+                Some(i) => self.cells[i] = map.next_value_seed(CellSeed(&self.columns[i]))?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -242,9 +344,11 @@ impl<'a> Visitor<'a> for KeySeed<'_> {
     }
 }
 
-struct CellSeed;
+/// Reads one value for column `.0`: an object for a struct column field by
+/// field, an array for a list column item by item.
+struct CellSeed<'c>(&'c ParquetColumn);
 
-impl<'a> DeserializeSeed<'a> for CellSeed {
+impl<'a> DeserializeSeed<'a> for CellSeed<'_> {
     type Value = Cell<'a>;
 
     fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<Cell<'a>, D::Error> {
@@ -252,7 +356,7 @@ impl<'a> DeserializeSeed<'a> for CellSeed {
     }
 }
 
-impl<'a> Visitor<'a> for CellSeed {
+impl<'a> Visitor<'a> for CellSeed<'_> {
     type Value = Cell<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -292,13 +396,30 @@ impl<'a> Visitor<'a> for CellSeed {
     }
 
     fn visit_map<M: MapAccess<'a>>(self, mut map: M) -> Result<Cell<'a>, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Cell::Nested)
+        if self.0.kind != ColumnType::Struct {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Cell::Nested);
+        }
+        let fields = self.0.fields();
+        let mut cells = vec![Cell::Missing; fields.len()];
+        RowVisitor {
+            columns: fields,
+            cells: &mut cells,
+        }
+        .visit_map(map)?;
+        Ok(Cell::Struct(cells))
     }
 
     fn visit_seq<S: SeqAccess<'a>>(self, mut seq: S) -> Result<Cell<'a>, S::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Cell::Nested)
+        if self.0.kind != ColumnType::List {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Cell::Nested);
+        }
+        let mut items = Vec::new();
+        while let Some(cell) = seq.next_element_seed(CellSeed(self.0.item()))? {
+            items.push(cell);
+        }
+        Ok(Cell::List(items))
     }
 }
 
@@ -312,6 +433,18 @@ pub(super) enum ColumnBuilder {
     TimestampMs(TimestampMillisecondBuilder),
     Date32(Date32Builder),
     Decimal128(Decimal128Builder),
+    /// A builder per field, and which rows have the struct at all.
+    Struct {
+        fields: Vec<ColumnBuilder>,
+        valid: NullBufferBuilder,
+    },
+    /// The items of every row in one builder, where each row's items end,
+    /// and which rows have a list at all.
+    List {
+        items: Box<ColumnBuilder>,
+        ends: Vec<i32>,
+        valid: NullBufferBuilder,
+    },
 }
 
 impl ColumnBuilder {
@@ -335,6 +468,15 @@ impl ColumnBuilder {
                         .unwrap_or_else(|_| Decimal128Builder::new()),
                 )
             }
+            ColumnType::Struct => ColumnBuilder::Struct {
+                fields: c.fields().iter().map(ColumnBuilder::new).collect(),
+                valid: NullBufferBuilder::new(0),
+            },
+            ColumnType::List => ColumnBuilder::List {
+                items: Box::new(ColumnBuilder::new(c.item())),
+                ends: vec![0],
+                valid: NullBufferBuilder::new(0),
+            },
         }
     }
 
@@ -360,12 +502,36 @@ impl ColumnBuilder {
                 Cell::Missing | Cell::Null => b.append_null(),
                 _ => b.append_option(cell.as_decimal(c).ok()),
             },
+            ColumnBuilder::Struct { fields, valid } => {
+                // A null struct still takes a (null) slot in every field.
+                let cells = match cell {
+                    Cell::Struct(cells) => Some(cells),
+                    _ => None,
+                };
+                for (i, (b, f)) in fields.iter_mut().zip(c.fields()).enumerate() {
+                    b.append(cells.and_then(|cs| cs.get(i)).unwrap_or(&Cell::Null), f);
+                }
+                valid.append(cells.is_some());
+            }
+            ColumnBuilder::List { items, ends, valid } => {
+                let list = match cell {
+                    Cell::List(list) => Some(list),
+                    _ => None,
+                };
+                for item in list.into_iter().flatten() {
+                    items.append(item, c.item());
+                }
+                let end = ends.last().copied().unwrap_or(0);
+                let len = list.map_or(0, Vec::len);
+                ends.push(end.saturating_add(i32::try_from(len).unwrap_or(i32::MAX)));
+                valid.append(list.is_some());
+            }
         }
     }
 
     /// The column so far; the builder starts empty again.
-    pub(super) fn finish(&mut self) -> ArrayRef {
-        match self {
+    pub(super) fn finish(&mut self, c: &ParquetColumn) -> Result<ArrayRef, String> {
+        Ok(match self {
             ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
             ColumnBuilder::Int32(b) => Arc::new(b.finish()),
             ColumnBuilder::Int64(b) => Arc::new(b.finish()),
@@ -374,7 +540,28 @@ impl ColumnBuilder {
             ColumnBuilder::TimestampMs(b) => Arc::new(b.finish()),
             ColumnBuilder::Date32(b) => Arc::new(b.finish()),
             ColumnBuilder::Decimal128(b) => Arc::new(b.finish()),
-        }
+            ColumnBuilder::Struct { fields, valid } => {
+                let arrays = fields
+                    .iter_mut()
+                    .zip(c.fields())
+                    .map(|(b, f)| b.finish(f))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let DataType::Struct(declared) = super::arrow_type(c) else {
+                    return Err(format!("column `{}` is not a struct", c.name));
+                };
+                let array = StructArray::try_new(declared, arrays, valid.finish());
+                Arc::new(array.map_err(|e| e.to_string())?)
+            }
+            ColumnBuilder::List { items, ends, valid } => {
+                let values = items.finish(c.item())?;
+                let DataType::List(item) = super::arrow_type(c) else {
+                    return Err(format!("column `{}` is not a list", c.name));
+                };
+                let offsets = OffsetBuffer::new(std::mem::replace(ends, vec![0]).into());
+                let array = ListArray::try_new(item, offsets, values, valid.finish());
+                Arc::new(array.map_err(|e| e.to_string())?)
+            }
+        })
     }
 }
 
