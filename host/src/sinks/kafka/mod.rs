@@ -56,19 +56,31 @@ impl KafkaSink {
             .await?;
             return Ok((Vec::new(), pending.summed_into(&self.summary)));
         };
+        // Every framed value in one buffer: the Confluent header, then the
+        // Avro body written in place after it.
         let mut rejected = Vec::new();
-        let mut encoded: Vec<(RecordView<'_>, Option<Vec<u8>>)> = Vec::with_capacity(batch.len());
+        let mut framed = Vec::with_capacity(batch.len() * 256);
+        let mut encoded: Vec<(RecordView<'_>, Option<std::ops::Range<usize>>)> =
+            Vec::with_capacity(batch.len());
         for (i, r) in batch.iter().enumerate() {
             // A tombstone stays a tombstone.
-            match r.value().map(|v| encoder.encode(v)) {
-                None => encoded.push((r, None)),
-                Some(Ok(body)) => encoded.push((r, Some(wire::encode(*id, &body)))),
-                Some(Err(reason)) => rejected.push((i, Rejection::new(SCHEMA_MISMATCH, reason))),
+            let Some(value) = r.value() else {
+                encoded.push((r, None));
+                continue;
+            };
+            let start = framed.len();
+            wire::write_header(*id, &mut framed);
+            match encoder.encode_into(value, &mut framed) {
+                Ok(()) => encoded.push((r, Some(start..framed.len()))),
+                Err(reason) => {
+                    framed.truncate(start);
+                    rejected.push((i, Rejection::new(SCHEMA_MISMATCH, reason)));
+                }
             }
         }
         let outgoing = encoded
             .iter()
-            .map(|(r, value)| Outgoing::view(*r).with_value(value.as_deref()));
+            .map(|(r, value)| Outgoing::view(*r).with_value(value.clone().map(|v| &framed[v])));
         let pending = enqueue(&self.producer, &self.topic, outgoing).await?;
         Ok((rejected, pending.summed_into(&self.summary)))
     }

@@ -3,6 +3,8 @@
 //! field that failed (`device.os: expected string, got 3`) instead of failing
 //! the batch.
 
+mod stream;
+
 use std::collections::HashMap;
 
 use apache_avro::schema::{Name, RecordSchema, Schema, UnionSchema};
@@ -27,17 +29,40 @@ impl AvroEncoder {
     }
 
     /// The Avro binary encoding of a JSON value (no framing), or why it does
-    /// not fit the schema. Written straight from the JSON; only a value that
-    /// does not fit takes the slower path through apache-avro's `Value`, which
-    /// names the field that failed.
+    /// not fit the schema.
     pub fn encode(&self, json: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(256);
+        self.encode_into(json, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the Avro binary encoding of a JSON value to `out`, or says why
+    /// it does not fit (and leaves `out` as it was). Streamed from the JSON
+    /// text when its shape allows ([`stream`]); else through a tree, written
+    /// directly when it fits; only a value that does not fit takes the slow
+    /// path through apache-avro's `Value`, which names the field that failed.
+    pub fn encode_into(&self, json: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        let start = out.len();
+        if stream::write(self, json, out).is_some() {
+            return Ok(());
+        }
+        out.truncate(start);
         let json: Json =
             serde_json::from_slice(json).map_err(|e| format!("the value is not JSON: {e}"))?;
-        let mut out = Vec::with_capacity(256);
-        if self.write(&self.schema, &json, &mut out).is_some() {
-            return Ok(out);
+        if self.write(&self.schema, &json, out).is_some() {
+            return Ok(());
         }
-        self.encode_checked(&json)
+        out.truncate(start);
+        out.extend_from_slice(&self.encode_checked(&json)?);
+        Ok(())
+    }
+
+    /// `schema` with references followed to the named type.
+    fn resolve<'s>(&'s self, mut schema: &'s Schema) -> Option<&'s Schema> {
+        while let Schema::Ref { name } = schema {
+            schema = self.named.get(name)?;
+        }
+        Some(schema)
     }
 
     /// Through apache-avro's `Value`: the reference encoding, and the path of
@@ -382,15 +407,24 @@ mod tests {
     }
 
     /// The direct writer accepts `v` exactly when apache-avro's `Value` path
-    /// does, with the same bytes.
-    fn same_as_apache_avro(e: &AvroEncoder, v: &Json) {
+    /// does, with the same bytes; the streaming writer, when it takes the
+    /// text, writes those bytes too (and takes a value that fits in the
+    /// generator's shape). Returns whether it streamed.
+    fn same_as_apache_avro(e: &AvroEncoder, v: &Json) -> bool {
         let mut direct = Vec::new();
         let fast = e.write(&e.schema, v, &mut direct).map(|()| direct);
         let checked = e.encode_checked(v);
         assert_eq!(fast.is_some(), checked.is_ok(), "{v}");
+        let mut streamed = vec![7];
+        let text = serde_json::to_vec(v).unwrap();
+        let took = stream::write(e, &text, &mut streamed).map(|()| streamed[1..].to_vec());
+        if let Some(s) = &took {
+            assert_eq!(Some(s), checked.as_ref().ok(), "streamed {v}");
+        }
         if let (Some(a), Ok(b)) = (fast, checked) {
             assert_eq!(a, b, "{v}");
         }
+        took.is_some()
     }
 
     /// The direct writer and apache-avro's `Value` path give the same bytes,
@@ -402,25 +436,99 @@ mod tests {
         let e = AvroEncoder::new(Schema::parse_str(&text).unwrap());
         let mut g =
             customer_events::events::Generator::new(9, 50, customer_events::config::Mix::default());
+        let mut streamed = 0;
         for i in 0..2_000 {
             let (_, event) = g.next(1_795_460_082_123 + i * 991);
             let mut v = serde_json::to_value(&event).unwrap();
-            // Every tenth value is broken somewhere, in turn.
+            // Every tenth value is broken somewhere, in turn; others have a
+            // field left to its default, or fields out of schema order.
             match i % 40 {
                 10 => v["device"]["os"] = serde_json::json!(7),
                 20 => v["event_type"] = serde_json::json!("nope"),
                 30 => v["location"]["latitude"] = serde_json::json!("north"),
+                15 => drop(v.as_object_mut().unwrap().shift_remove("device")),
+                25 => {
+                    let ev = v.as_object_mut().unwrap();
+                    let reversed: serde_json::Map<_, _> =
+                        std::mem::take(ev).into_iter().rev().collect();
+                    *ev = reversed;
+                }
+                35 => {
+                    let ev = v.as_object_mut().unwrap();
+                    ev.insert("session_id".into(), serde_json::json!(null));
+                }
                 _ => {}
             }
-            same_as_apache_avro(&e, &v);
+            let took = same_as_apache_avro(&e, &v);
+            let changed = [10, 15, 20, 25, 30, 35].contains(&(i % 40));
+            assert!(took || changed, "a generated event did not stream: {v}");
+            streamed += usize::from(took);
         }
+        assert_eq!(
+            streamed, 1_700,
+            "every unchanged event streams, no changed one does"
+        );
         let small = encoder();
         for json in [
             r#"{"id": "e1", "at": -5, "kind": "search", "device": {"os": "iOS"}, "previous": {"os": "x", "model": null}, "tags": ["a", "b"], "score": 1.5}"#,
             r#"{"id": "", "at": 9007199254740993, "kind": "play", "device": {"os": "", "model": "m"}, "score": -0.0}"#,
             r#"{"id": "e1", "at": 1.5, "kind": "play", "device": {"os": "x"}, "score": 1}"#,
+            r#"{"id": "e\"1", "at": 5, "kind": "play", "device": {"os": "x", "model": "\u00e9"}, "score": 18446744073709551615}"#,
+            r#"{"id": "e1", "at": 5, "kind": "play", "device": {"model": "m", "os": "x"}, "score": 1}"#,
+            r#"{"id": "e1", "at": 5, "kind": "play", "device": {"os": "x"}, "tags": [], "score": 1, "id": "e2"}"#,
+            r#"{"id": "e1", "at": 2147483648, "kind": "play", "device": {"os": "x"}, "previous": null, "score": 1e300}"#,
+            r#"{"id": "e1", "at": 5, "kind": "play", "device": {"os": "x"}, "previous": [1], "score": 1}"#,
         ] {
             same_as_apache_avro(&small, &serde_json::from_str(json).unwrap());
+        }
+    }
+
+    /// Every scalar type, alone and in unions, through both writers.
+    #[test]
+    fn every_scalar_type_streams_as_the_tree_writer_writes_it() {
+        let schema = r#"{"type": "record", "name": "S", "fields": [
+            {"name": "i", "type": "int"}, {"name": "l", "type": "long"},
+            {"name": "f", "type": "float"}, {"name": "d", "type": "double"},
+            {"name": "b", "type": "boolean"}, {"name": "s", "type": "string"},
+            {"name": "by", "type": "bytes"},
+            {"name": "u", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+            {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["a", "b"]}},
+            {"name": "ne", "type": ["null", "E", "string"], "default": null},
+            {"name": "nf", "type": ["null", "float", "double"], "default": null},
+            {"name": "arr", "type": {"type": "array", "items": ["null", "int"]}, "default": []}
+        ]}"#;
+        let e = AvroEncoder::new(Schema::parse_str(schema).unwrap());
+        let base = r#""i": -3, "l": 9007199254740993, "f": 1.1, "d": 2.2, "b": true, "s": "é\n", "by": "xy", "u": "9C5B94B1-35AD-49BB-B118-8E8FC24ABF80", "day": 20000, "e": "b""#;
+        let mut streamed = 0;
+        for rest in [
+            "",
+            r#", "ne": "a""#,
+            r#", "ne": "zz""#,
+            r#", "ne": null, "nf": 3.5"#,
+            r#", "nf": 16777217"#,
+            r#", "arr": [1, null, 3]"#,
+            r#", "arr": [1.5]"#,
+            r#", "ne": 5"#,
+            r#", "nf": true"#,
+        ] {
+            let v: Json = serde_json::from_str(&format!("{{{base}{rest}}}")).unwrap();
+            streamed += usize::from(same_as_apache_avro(&e, &v));
+        }
+        assert_eq!(
+            streamed, 6,
+            "all but a wrong array item and two wrong union values"
+        );
+        let good: Json = serde_json::from_str(&format!("{{{base}}}")).unwrap();
+        for (field, bad) in [
+            ("i", "2147483648"),
+            ("f", r#""x""#),
+            ("u", r#""nope""#),
+            ("e", r#""c""#),
+        ] {
+            let mut v = good.clone();
+            v[field] = serde_json::from_str(bad).unwrap();
+            assert!(!same_as_apache_avro(&e, &v), "{v}");
         }
     }
 
