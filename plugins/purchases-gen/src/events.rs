@@ -27,6 +27,76 @@ pub struct Purchase {
     pub device_type: &'static str,
 }
 
+impl Purchase {
+    /// The event's JSON, byte for byte what `serde_json::to_vec` writes for
+    /// it, without serde's escaping pass: every string here is made by this
+    /// generator from its tables and digits and needs no escaping (a test
+    /// holds the two to the same bytes).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut raw = |key: &[u8], value: &str| {
+            out.extend_from_slice(key);
+            out.push(b'"');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'"');
+        };
+        raw(b"{\"event_id\":", &self.event_id);
+        raw(b",\"timestamp\":", &self.timestamp);
+        raw(b",\"customer_id\":", &self.customer_id);
+        raw(b",\"customer_segment\":", self.customer_segment);
+        raw(b",\"product_id\":", &self.product_id);
+        raw(b",\"product_name\":", self.product_name);
+        raw(b",\"product_category\":", self.product_category);
+        out.extend_from_slice(b",\"quantity\":");
+        number(out, &self.quantity);
+        out.extend_from_slice(b",\"unit_price\":");
+        number(out, &self.unit_price);
+        out.extend_from_slice(b",\"total_amount\":");
+        number(out, &self.total_amount);
+        let mut raw = |key: &[u8], value: &str| {
+            out.extend_from_slice(key);
+            out.push(b'"');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'"');
+        };
+        raw(b",\"currency\":", self.currency);
+        raw(b",\"payment_method\":", self.payment_method);
+        raw(b",\"order_source\":", self.order_source);
+        raw(b",\"location\":{\"country\":", self.location.country);
+        raw(b",\"city\":", self.location.city);
+        out.extend_from_slice(b"},\"discount_percentage\":");
+        number(out, &self.discount_percentage);
+        out.extend_from_slice(if self.is_new_customer {
+            b",\"is_new_customer\":true"
+        } else {
+            b",\"is_new_customer\":false"
+        });
+        out.extend_from_slice(b",\"device_type\":\"");
+        out.extend_from_slice(self.device_type.as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+}
+
+/// A number as serde_json writes it (writing to a `Vec` cannot fail).
+fn number<T: Serialize>(out: &mut Vec<u8>, n: &T) {
+    let _ = serde_json::to_writer(out, n);
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn padded(out: &mut String, n: usize, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    while n > 0 || at == digits.len() {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for _ in (digits.len() - at)..width {
+        out.push('0');
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
 /// Where the purchase was made; nested, as in the original producer's events.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Location {
@@ -135,6 +205,8 @@ pub struct Generator {
     customers: u32,
     /// Events made so far; part of every snapshot.
     pub seq: u64,
+    /// The last event time and its text: a batch shares one.
+    stamp: (i64, String),
 }
 
 /// What stays the same for a customer across events: segment and home place.
@@ -150,6 +222,7 @@ impl Generator {
             seed,
             customers: customers.max(1),
             seq: 0,
+            stamp: (i64::MIN, String::new()),
         }
     }
 
@@ -161,6 +234,9 @@ impl Generator {
 
     pub fn next(&mut self, now_ms: i64) -> Purchase {
         self.seq += 1;
+        if self.stamp.0 != now_ms {
+            self.stamp = (now_ms, iso8601(now_ms));
+        }
         let customer = self.rng.random_range(1..=self.customers);
         let profile = self.profile(customer);
         let r = &mut self.rng;
@@ -186,12 +262,19 @@ impl Generator {
         );
         let (country, city, currency) = profile.place;
         let event_id = weir_sdk::ids::uuid_v4(r.random());
+        let mut customer_id = String::with_capacity(11);
+        customer_id.push_str("CUST-");
+        padded(&mut customer_id, customer as usize, 6);
+        let mut product_id = String::with_capacity(6);
+        product_id.push('P');
+        padded(&mut product_id, category_idx, 2);
+        padded(&mut product_id, product_idx, 3);
         Purchase {
             event_id,
-            timestamp: iso8601(now_ms),
-            customer_id: format!("CUST-{customer:06}"),
+            timestamp: self.stamp.1.clone(),
+            customer_id,
             customer_segment: profile.segment,
-            product_id: format!("P{category_idx:02}{product_idx:03}"),
+            product_id,
             product_name,
             product_category: category,
             quantity,
@@ -257,6 +340,26 @@ fn splitmix64(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hand_written_json_is_serdes_byte_for_byte() {
+        let mut g = Generator::new(11, 2_000_000);
+        let mut out = Vec::new();
+        for i in 0..20_000 {
+            let p = g.next(1_795_460_082_123 + i * 37);
+            out.clear();
+            p.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&serde_json::to_vec(&p).unwrap())
+            );
+        }
+        let mut s = String::new();
+        padded(&mut s, 0, 3);
+        padded(&mut s, 42, 1);
+        padded(&mut s, 1_234_567, 6);
+        assert_eq!(s, "000421234567");
+    }
 
     #[test]
     fn same_seed_same_events() {

@@ -95,12 +95,19 @@ impl Stream {
                 });
             }
         }
-        let value = serde_json::to_vec(&p)?;
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent
-            .push_back((p.customer_id.clone(), value.clone()));
+        let mut value = Vec::with_capacity(480);
+        p.write_json(&mut value);
+        // The oldest entry's buffers are reused once the window is full.
+        let (mut key, mut copy) = if self.recent.len() == RECENT {
+            self.recent.pop_front().unwrap_or_default()
+        } else {
+            Default::default()
+        };
+        key.clear();
+        key.push_str(&p.customer_id);
+        copy.clear();
+        copy.extend_from_slice(&value);
+        self.recent.push_back((key, copy));
         Ok(Emitted {
             key: p.customer_id,
             value,
