@@ -185,14 +185,15 @@ impl ParquetSink {
         for &p in &self.partition_columns {
             cells[p].push_partition(&self.columns[p].name, folder);
         }
-        if !self.buffer.contains_key(folder.as_str()) {
-            let rows = FolderRows::new(&self.columns, &self.file_columns);
-            self.buffer.insert(folder.clone(), rows);
-        }
-        if let Some(rows) = self.buffer.get_mut(folder.as_str()) {
-            rows.append(cells, &self.columns, &self.file_columns);
-            self.buffered += 1;
-        }
+        let rows = match self.buffer.get_mut(folder.as_str()) {
+            Some(rows) => rows,
+            None => {
+                let rows = FolderRows::new(&self.columns, &self.file_columns);
+                self.buffer.entry(folder.clone()).or_insert(rows)
+            }
+        };
+        rows.append(cells, &self.columns, &self.file_columns);
+        self.buffered += 1;
     }
 
     /// More rows are waiting than `max_buffered_rows`: time for a checkpoint.

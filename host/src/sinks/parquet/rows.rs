@@ -308,10 +308,14 @@ impl<'a> Visitor<'a> for RowVisitor<'_, '_, 'a> {
     }
 
     fn visit_map<M: MapAccess<'a>>(self, mut map: M) -> Result<(), M::Error> {
-        while let Some(at) = map.next_key_seed(KeySeed(self.columns))? {
+        let mut next = 0;
+        while let Some(at) = map.next_key_seed(KeySeed(self.columns, next))? {
             match at {
                 // A repeated key: the last one counts, as in a `Value` map.
-                Some(i) => self.cells[i] = map.next_value_seed(CellSeed(&self.columns[i]))?,
+                Some(i) => {
+                    self.cells[i] = map.next_value_seed(CellSeed(&self.columns[i]))?;
+                    next = i + 1;
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -322,7 +326,9 @@ impl<'a> Visitor<'a> for RowVisitor<'_, '_, 'a> {
 }
 
 /// A key as the index of the column it names, if any (no string is kept).
-struct KeySeed<'c>(&'c [ParquetColumn]);
+/// Column `.1`, the one after the last key's, is tried first: producers
+/// usually write the fields in the declared order.
+struct KeySeed<'c>(&'c [ParquetColumn], usize);
 
 impl<'a> DeserializeSeed<'a> for KeySeed<'_> {
     type Value = Option<usize>;
@@ -340,6 +346,9 @@ impl<'a> Visitor<'a> for KeySeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        if self.0.get(self.1).is_some_and(|c| c.name == key) {
+            return Ok(Some(self.1));
+        }
         Ok(self.0.iter().position(|c| c.name == key))
     }
 }
