@@ -14,7 +14,6 @@ import decimal
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import uuid
 import pyarrow.dataset as ds
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from weir_broker import weir_broker
 
 WEIR = sys.argv[1]
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -85,22 +85,6 @@ BAD = {
          "column `lines`: expected list<struct>"),
     13: ({"id": 13, "day": "2026-12-07", "amount": 1, "tags": "a,b"}, "column `tags`: expected list<string>, got \"a,b\""),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(150):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"nothing listens on 127.0.0.1:{port}")
 
 
 def produce(bootstrap: str) -> None:
@@ -177,28 +161,18 @@ def check(out: str, bootstrap: str) -> None:
 
 
 def main() -> None:
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    broker = subprocess.Popen([WEIR, "broker", "--listen", bootstrap,
-                               "--registry-listen", "127.0.0.1:0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with weir_broker(WEIR) as (bootstrap, _), tempfile.TemporaryDirectory() as tmp:
         produce(bootstrap)
-        with tempfile.TemporaryDirectory() as tmp:
-            connector = pathlib.Path(tmp) / "typed.toml"
-            out = f"{tmp}/out"
-            connector.write_text(CONNECTOR.format(out=out, bootstrap=bootstrap))
-            p = subprocess.run([WEIR, "run", str(connector), "--exit-at-end",
-                                "--state-dir", f"{tmp}/state"],
-                               env=dict(os.environ, WEIR_LOG="info"), cwd=ROOT,
-                               capture_output=True, text=True, timeout=120)
-            if p.returncode != 0:
-                sys.exit(f"weir run failed:\n{p.stderr}")
-            check(out, bootstrap)
-    finally:
-        broker.terminate()
-        broker.wait(timeout=10)
+        connector = pathlib.Path(tmp) / "typed.toml"
+        out = f"{tmp}/out"
+        connector.write_text(CONNECTOR.format(out=out, bootstrap=bootstrap))
+        p = subprocess.run([WEIR, "run", str(connector), "--exit-at-end",
+                            "--state-dir", f"{tmp}/state"],
+                           env=dict(os.environ, WEIR_LOG="info"), cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            sys.exit(f"weir run failed:\n{p.stderr}")
+        check(out, bootstrap)
 
 
 if __name__ == "__main__":

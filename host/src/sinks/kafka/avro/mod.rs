@@ -80,17 +80,8 @@ impl AvroEncoder {
             Schema::Ref { name } => return self.write(self.named.get(name)?, json, out),
             Schema::Null => json.is_null().then_some(())?,
             Schema::Boolean => out.push(u8::from(json.as_bool()?)),
-            Schema::Int | Schema::Date | Schema::TimeMillis => {
-                zigzag(i64::from(i32::try_from(json.as_i64()?).ok()?), out)
-            }
-            Schema::Long
-            | Schema::TimeMicros
-            | Schema::TimestampMillis
-            | Schema::TimestampMicros
-            | Schema::TimestampNanos
-            | Schema::LocalTimestampMillis
-            | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => zigzag(json.as_i64()?, out),
+            s if is_int(s) => zigzag(i64::from(i32::try_from(json.as_i64()?).ok()?), out),
+            s if is_long(s) => zigzag(json.as_i64()?, out),
             Schema::Float => out.extend_from_slice(&(json.as_f64()? as f32).to_le_bytes()),
             Schema::Double => out.extend_from_slice(&json.as_f64()?.to_le_bytes()),
             Schema::String | Schema::Bytes => bytes(json.as_str()?.as_bytes(), out),
@@ -288,6 +279,26 @@ fn shallow_fit(schema: &Schema, json: &Json) -> bool {
         Schema::Record(_) | Schema::Map(_) => json.is_object(),
         _ => true,
     }
+}
+
+/// Avro `int` and the logical types written as one.
+fn is_int(schema: &Schema) -> bool {
+    matches!(schema, Schema::Int | Schema::Date | Schema::TimeMillis)
+}
+
+/// Avro `long` and the logical types written as one.
+fn is_long(schema: &Schema) -> bool {
+    matches!(
+        schema,
+        Schema::Long
+            | Schema::TimeMicros
+            | Schema::TimestampMillis
+            | Schema::TimestampMicros
+            | Schema::TimestampNanos
+            | Schema::LocalTimestampMillis
+            | Schema::LocalTimestampMicros
+            | Schema::LocalTimestampNanos
+    )
 }
 
 /// Avro's `long`: zig-zag, then a little-endian base-128 varint.

@@ -11,7 +11,7 @@ use std::fmt;
 use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{AvroEncoder, bytes, zigzag};
+use super::{AvroEncoder, bytes, is_int, is_long, zigzag};
 
 /// Appends the Avro encoding of the JSON text `json`, or `None` (with
 /// garbage appended) when the streaming path does not take it.
@@ -64,20 +64,8 @@ fn scalar(schema: &Schema, v: Scalar<'_>, out: &mut Vec<u8>) -> Option<()> {
     match (schema, v) {
         (Schema::Null, Scalar::Null) => {}
         (Schema::Boolean, Scalar::Bool(b)) => out.push(u8::from(b)),
-        (Schema::Int | Schema::Date | Schema::TimeMillis, _) => {
-            zigzag(i64::from(i32::try_from(v.as_i64()?).ok()?), out)
-        }
-        (
-            Schema::Long
-            | Schema::TimeMicros
-            | Schema::TimestampMillis
-            | Schema::TimestampMicros
-            | Schema::TimestampNanos
-            | Schema::LocalTimestampMillis
-            | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos,
-            _,
-        ) => zigzag(v.as_i64()?, out),
+        (s, _) if is_int(s) => zigzag(i64::from(i32::try_from(v.as_i64()?).ok()?), out),
+        (s, _) if is_long(s) => zigzag(v.as_i64()?, out),
         (Schema::Float, _) => out.extend_from_slice(&(v.as_f64()? as f32).to_le_bytes()),
         (Schema::Double, _) => out.extend_from_slice(&v.as_f64()?.to_le_bytes()),
         (Schema::String | Schema::Bytes, Scalar::Str(s)) => bytes(s.as_bytes(), out),
