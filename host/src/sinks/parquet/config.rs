@@ -130,43 +130,28 @@ impl ParquetColumn {
     }
 
     /// Type options that belong to the column's type, in range; a struct's
-    /// fields and a list's items checked the same way.
+    /// fields and a list's items checked the same way. The caller names the
+    /// column (or field) in front of the message.
     fn check(&self) -> Result<(), String> {
-        let only = |what: &str, kind: &str| {
-            format!(
-                "column `{}`: `{what}` applies to {kind} columns only",
-                self.name
-            )
-        };
+        let only = |what: &str, kind: &str| format!("`{what}` applies to {kind} columns only");
         match (self.kind, &self.fields) {
             (ColumnType::Struct, None) => {
-                return Err(format!(
-                    "column `{}`: a struct column needs `fields = [{{ name = \"…\", type = \"…\" }}, …]`",
-                    self.name
-                ));
+                return Err(
+                    "a struct column needs `fields = [{ name = \"…\", type = \"…\" }, …]`".into(),
+                );
             }
-            (ColumnType::Struct, Some(fields)) => {
-                check_names(fields, "field").map_err(|e| format!("column `{}`: {e}", self.name))?
-            }
+            (ColumnType::Struct, Some(fields)) => check_names(fields, "field")?,
             (_, Some(_)) => return Err(only("fields", "struct")),
             _ => {}
         }
         match (self.kind, &self.items) {
             (ColumnType::List, None) => {
-                return Err(format!(
-                    "column `{}`: a list column needs `items = {{ type = \"…\" }}`",
-                    self.name
-                ));
+                return Err("a list column needs `items = { type = \"…\" }`".into());
             }
             (ColumnType::List, Some(items)) if !items.name.is_empty() => {
-                return Err(format!(
-                    "column `{}`: a list's `items` take no name",
-                    self.name
-                ));
+                return Err("a list's `items` take no name".into());
             }
-            (ColumnType::List, Some(items)) => items
-                .check()
-                .map_err(|e| format!("column `{}` items: {e}", self.name))?,
+            (ColumnType::List, Some(items)) => items.check().map_err(|e| format!("items: {e}"))?,
             (_, Some(_)) => return Err(only("items", "list")),
             _ => {}
         }
@@ -183,15 +168,11 @@ impl ParquetColumn {
         }
         if self.kind == ColumnType::Decimal128 {
             let (Some(p), Some(s)) = (self.precision, self.scale) else {
-                return Err(format!(
-                    "column `{}`: a decimal128 column needs `precision` (1 to 38) and `scale` (0 to precision), e.g. precision = 12, scale = 2",
-                    self.name
-                ));
+                return Err("a decimal128 column needs `precision` (1 to 38) and `scale` (0 to precision), e.g. precision = 12, scale = 2".into());
             };
             if !(1..=38).contains(&p) || s < 0 || s as u8 > p {
                 return Err(format!(
-                    "column `{}`: precision {p} and scale {s} are out of range; precision is 1 to 38, scale 0 to precision",
-                    self.name
+                    "precision {p} and scale {s} are out of range; precision is 1 to 38, scale 0 to precision"
                 ));
             }
         }
@@ -200,8 +181,7 @@ impl ParquetColumn {
             && zone.parse::<arrow_array::timezone::Tz>().is_err()
         {
             return Err(format!(
-                "column `{}`: timezone `{zone}` is not one this host knows; write \"UTC\" or a fixed offset such as \"+01:00\"",
-                self.name
+                "timezone `{zone}` is not one this host knows; write \"UTC\" or a fixed offset such as \"+01:00\""
             ));
         }
         Ok(())
@@ -283,7 +263,7 @@ fn check_names(columns: &[ParquetColumn], what: &str) -> Result<(), String> {
         if c.name.is_empty() || !seen.insert(c.name.as_str()) {
             return Err(format!("{what} `{}` is empty or named twice", c.name));
         }
-        c.check()?;
+        c.check().map_err(|e| format!("{what} `{}`: {e}", c.name))?;
     }
     Ok(())
 }
