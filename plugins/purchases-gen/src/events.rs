@@ -33,36 +33,24 @@ impl Purchase {
     /// generator from its tables and digits and needs no escaping (a test
     /// holds the two to the same bytes).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut raw = |key: &[u8], value: &str| {
-            out.extend_from_slice(key);
-            out.push(b'"');
-            out.extend_from_slice(value.as_bytes());
-            out.push(b'"');
-        };
-        raw(b"{\"event_id\":", &self.event_id);
-        raw(b",\"timestamp\":", &self.timestamp);
-        raw(b",\"customer_id\":", &self.customer_id);
-        raw(b",\"customer_segment\":", self.customer_segment);
-        raw(b",\"product_id\":", &self.product_id);
-        raw(b",\"product_name\":", self.product_name);
-        raw(b",\"product_category\":", self.product_category);
+        raw(out, b"{\"event_id\":", &self.event_id);
+        raw(out, b",\"timestamp\":", &self.timestamp);
+        raw(out, b",\"customer_id\":", &self.customer_id);
+        raw(out, b",\"customer_segment\":", self.customer_segment);
+        raw(out, b",\"product_id\":", &self.product_id);
+        raw(out, b",\"product_name\":", self.product_name);
+        raw(out, b",\"product_category\":", self.product_category);
         out.extend_from_slice(b",\"quantity\":");
         number(out, &self.quantity);
         out.extend_from_slice(b",\"unit_price\":");
         number(out, &self.unit_price);
         out.extend_from_slice(b",\"total_amount\":");
         number(out, &self.total_amount);
-        let mut raw = |key: &[u8], value: &str| {
-            out.extend_from_slice(key);
-            out.push(b'"');
-            out.extend_from_slice(value.as_bytes());
-            out.push(b'"');
-        };
-        raw(b",\"currency\":", self.currency);
-        raw(b",\"payment_method\":", self.payment_method);
-        raw(b",\"order_source\":", self.order_source);
-        raw(b",\"location\":{\"country\":", self.location.country);
-        raw(b",\"city\":", self.location.city);
+        raw(out, b",\"currency\":", self.currency);
+        raw(out, b",\"payment_method\":", self.payment_method);
+        raw(out, b",\"order_source\":", self.order_source);
+        raw(out, b",\"location\":{\"country\":", self.location.country);
+        raw(out, b",\"city\":", self.location.city);
         out.extend_from_slice(b"},\"discount_percentage\":");
         number(out, &self.discount_percentage);
         out.extend_from_slice(if self.is_new_customer {
@@ -74,6 +62,15 @@ impl Purchase {
         out.extend_from_slice(self.device_type.as_bytes());
         out.extend_from_slice(b"\"}");
     }
+}
+
+/// `key` (the JSON before the value, quotes and colon included), then
+/// `value` as a JSON string, unescaped: the generator's strings need none.
+fn raw(out: &mut Vec<u8>, key: &[u8], value: &str) {
+    out.extend_from_slice(key);
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
 }
 
 /// A number as serde_json writes it (writing to a `Vec` cannot fail).
