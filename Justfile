@@ -197,8 +197,7 @@ demo-postgres: build
 test: setup plugin build
     {{target}}/debug/weir validate connectors/*.toml
     cargo test --workspace --exclude test-misbehave --exclude test-future-version --exclude test-bad-import
-    cargo test --manifest-path vendor/tansu-storage/Cargo.toml --target-dir "{{target}}" --features dynostore --lib weir_tests
-    cargo test --manifest-path vendor/tansu-broker/Cargo.toml --target-dir "{{target}}" --features dynostore,tansu-storage/dynostore --config "patch.crates-io.tansu-storage.path='{{justfile_directory()}}/vendor/tansu-storage'" --lib weir_tests
+    cargo test --manifest-path vendor/Cargo.toml --target-dir "{{target}}" -p tansu-storage -p tansu-broker --features tansu-storage/dynostore,tansu-broker/dynostore --lib weir_tests
     {{target}}/debug/weir conformance
     {{venv}}/bin/python -m unittest discover -s plugins/sdk-py/tests -t plugins/sdk-py
     {{venv}}/bin/python -m unittest discover -s plugins/purchases-validate-py/tests -t plugins/purchases-validate-py
