@@ -32,7 +32,7 @@ impl Source for CustomerEvents {
         for _ in 0..max_records {
             let (key, value) = self.events.next(now_ms);
             buf.clear();
-            serde_json::to_writer(&mut buf, &value).map_err(|e| e.to_string())?;
+            value.write_json(&mut buf);
             out.push(Some(key.as_bytes()), Some(&buf), &[], now_ms);
         }
         Ok(())

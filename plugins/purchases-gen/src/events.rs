@@ -4,6 +4,7 @@ use purchases_model::time::iso8601;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use weir_sdk::json_out::{boolean, number, plain_str};
 
 /// One purchase, with the field set of the original Python producer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,49 +34,26 @@ impl Purchase {
     /// generator from its tables and digits and needs no escaping (a test
     /// holds the two to the same bytes).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        raw(out, b"{\"event_id\":", &self.event_id);
-        raw(out, b",\"timestamp\":", &self.timestamp);
-        raw(out, b",\"customer_id\":", &self.customer_id);
-        raw(out, b",\"customer_segment\":", self.customer_segment);
-        raw(out, b",\"product_id\":", &self.product_id);
-        raw(out, b",\"product_name\":", self.product_name);
-        raw(out, b",\"product_category\":", self.product_category);
-        out.extend_from_slice(b",\"quantity\":");
-        number(out, &self.quantity);
-        out.extend_from_slice(b",\"unit_price\":");
-        number(out, &self.unit_price);
-        out.extend_from_slice(b",\"total_amount\":");
-        number(out, &self.total_amount);
-        raw(out, b",\"currency\":", self.currency);
-        raw(out, b",\"payment_method\":", self.payment_method);
-        raw(out, b",\"order_source\":", self.order_source);
-        raw(out, b",\"location\":{\"country\":", self.location.country);
-        raw(out, b",\"city\":", self.location.city);
-        out.extend_from_slice(b"},\"discount_percentage\":");
-        number(out, &self.discount_percentage);
-        out.extend_from_slice(if self.is_new_customer {
-            b",\"is_new_customer\":true"
-        } else {
-            b",\"is_new_customer\":false"
-        });
-        out.extend_from_slice(b",\"device_type\":\"");
-        out.extend_from_slice(self.device_type.as_bytes());
-        out.extend_from_slice(b"\"}");
+        plain_str(out, b"{\"event_id\":", &self.event_id);
+        plain_str(out, b",\"timestamp\":", &self.timestamp);
+        plain_str(out, b",\"customer_id\":", &self.customer_id);
+        plain_str(out, b",\"customer_segment\":", self.customer_segment);
+        plain_str(out, b",\"product_id\":", &self.product_id);
+        plain_str(out, b",\"product_name\":", self.product_name);
+        plain_str(out, b",\"product_category\":", self.product_category);
+        number(out, b",\"quantity\":", self.quantity);
+        number(out, b",\"unit_price\":", self.unit_price);
+        number(out, b",\"total_amount\":", self.total_amount);
+        plain_str(out, b",\"currency\":", self.currency);
+        plain_str(out, b",\"payment_method\":", self.payment_method);
+        plain_str(out, b",\"order_source\":", self.order_source);
+        plain_str(out, b",\"location\":{\"country\":", self.location.country);
+        plain_str(out, b",\"city\":", self.location.city);
+        number(out, b"},\"discount_percentage\":", self.discount_percentage);
+        boolean(out, b",\"is_new_customer\":", self.is_new_customer);
+        plain_str(out, b",\"device_type\":", self.device_type);
+        out.push(b'}');
     }
-}
-
-/// `key` (the JSON before the value, quotes and colon included), then
-/// `value` as a JSON string, unescaped: the generator's strings need none.
-fn raw(out: &mut Vec<u8>, key: &[u8], value: &str) {
-    out.extend_from_slice(key);
-    out.push(b'"');
-    out.extend_from_slice(value.as_bytes());
-    out.push(b'"');
-}
-
-/// A number as serde_json writes it (writing to a `Vec` cannot fail).
-fn number<T: Serialize>(out: &mut Vec<u8>, n: &T) {
-    let _ = serde_json::to_writer(out, n);
 }
 
 /// Appends `n` in decimal, zero-padded to `width` digits.

@@ -18,7 +18,8 @@
 //! The flat batch layout ([`flat`], also used by the host) and the generic failure
 //! [`codes`] are plain Rust without dependencies; the bindings, the macros,
 //! [`now_ms`] and the JSON helpers for config and snapshots ([`parse_config`],
-//! [`snapshot_json`], [`restore_json`]) exist with the `json` feature (part of the default `guest`).
+//! [`snapshot_json`], [`restore_json`]) and the writers of generated JSON
+//! ([`json_out`]) exist with the `json` feature (part of the default `guest`).
 
 pub mod codes;
 pub mod flat;
@@ -31,6 +32,8 @@ pub use flat::{Failure, FlatBatch, Outcome, RecordRef};
 mod guest;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "json")]
+pub mod json_out;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "guest")]
