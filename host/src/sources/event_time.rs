@@ -4,8 +4,9 @@
 //! windows judge a record by one and the same time, whatever the producer set
 //! as the Kafka timestamp (an external producer, a backfill, a replay).
 //!
-//! The value is scanned once without building a tree: fields other than the
-//! one named are skipped without allocating.
+//! The value is scanned once without building a tree: a flat object of plain
+//! scalars (the usual record) by `weir_sdk::scan`, anything else by serde,
+//! which skips the fields other than the one named without allocating.
 
 use std::fmt;
 
@@ -36,6 +37,14 @@ impl EventTimeField {
     /// The record's event time in epoch milliseconds, or why the DLQ gets
     /// the record, naming the field.
     pub fn read(&self, value: Option<&[u8]>) -> Result<i64, Rejection> {
+        match value.and_then(|v| self.scanned(v)) {
+            Some(ms) => Ok(ms),
+            None => self.walked(value),
+        }
+    }
+
+    /// [`EventTimeField::read`] by serde, for every value.
+    fn walked(&self, value: Option<&[u8]>) -> Result<i64, Rejection> {
         let spec = &self.spec;
         let Some(value) = value else {
             return Err(Rejection::new(
@@ -71,6 +80,27 @@ impl EventTimeField {
                 INVALID,
                 format!("cannot read `{spec}`: the value is not a JSON object ({e})"),
             )),
+        }
+    }
+}
+
+impl EventTimeField {
+    /// The epoch milliseconds of a top-level field of a flat value of plain
+    /// scalars; `None` leaves every other case (a nested path or value, a
+    /// time as text, a missing field) to the serde walk, whose answer it is.
+    fn scanned(&self, value: &[u8]) -> Option<i64> {
+        let [name] = self.path.as_slice() else {
+            return None;
+        };
+        let mut found = None;
+        let read = weir_sdk::scan::flat_object(value, |key, v| {
+            if key == name {
+                found = Some(v);
+            }
+        });
+        match (read, found) {
+            (true, Some(weir_sdk::scan::Scalar::Int(ms))) => Some(ms),
+            _ => None,
         }
     }
 }
@@ -224,6 +254,57 @@ mod tests {
         );
         assert_eq!(read("ts", r#"{"ts":1.5e3}"#), Ok(1_500));
         assert_eq!(read("ts", r#"{"ts":-5}"#), Ok(-5));
+    }
+
+    /// Where the scan answers, the serde walk answers the same, over values
+    /// with the field in each place, as text, doubled, and cut or changed at
+    /// every byte.
+    #[test]
+    fn the_scan_agrees_with_the_walk() {
+        let field = EventTimeField::new("start_timestamp");
+        let base = [
+            r#"{"view_id":"a-1","start_timestamp":1767225600123,"end":1,"ok":true,"n":null}"#,
+            r#"{"start_timestamp":-5}"#,
+            r#" { "x" : "é" , "start_timestamp" : 7 , "start_timestamp" : 9 } "#,
+            r#"{"start_timestamp":"2026-01-01T00:00:00Z","x":1}"#,
+            r#"{"x":{"start_timestamp":1},"start_timestamp":2}"#,
+        ];
+        let mut scanned = 0;
+        for doc in base {
+            for cut in 0..=doc.len() {
+                for change in [
+                    None,
+                    Some(b'"'),
+                    Some(b'1'),
+                    Some(b'}'),
+                    Some(b'.'),
+                    Some(b' '),
+                ] {
+                    let mut bytes = doc.as_bytes()[..cut].to_vec();
+                    if let Some(b) = change {
+                        bytes.push(b);
+                        bytes.extend_from_slice(&doc.as_bytes()[(cut + 1).min(doc.len())..]);
+                    }
+                    if let Some(ms) = field.scanned(&bytes) {
+                        scanned += 1;
+                        let walked = field.walked(Some(&bytes)).map_err(|r| r.to_string());
+                        assert_eq!(Ok(ms), walked, "{}", String::from_utf8_lossy(&bytes));
+                    }
+                }
+            }
+        }
+        assert!(scanned > 50, "{scanned}");
+        assert_eq!(field.scanned(base[0].as_bytes()), Some(1_767_225_600_123));
+        assert_eq!(
+            field.scanned(base[2].as_bytes()),
+            Some(9),
+            "the last one, as serde"
+        );
+        assert_eq!(
+            field.scanned(base[3].as_bytes()),
+            None,
+            "text is left to the walk"
+        );
     }
 
     #[test]

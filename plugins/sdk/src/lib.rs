@@ -24,6 +24,7 @@
 pub mod codes;
 pub mod flat;
 pub mod ids;
+pub mod scan;
 
 pub use codes::Rejection;
 pub use flat::{Failure, FlatBatch, Outcome, RecordRef};
