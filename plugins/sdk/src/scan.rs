@@ -148,13 +148,16 @@ impl<'a> Scanner<'a> {
         let rest = self.bytes.get(start..)?;
         let mut n: i64 = 0;
         let mut digits = 0;
+        // A 19th digit is counted, not added: it could overflow.
         for &b in rest.iter().take(19) {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
-            n = n * 10 + i64::from(d);
             digits += 1;
+            if digits <= 18 {
+                n = n * 10 + i64::from(d);
+            }
         }
         let leading_zero = digits > 1 && rest[0] == b'0';
         let fraction = matches!(rest.get(digits), Some(b'.' | b'e' | b'E'));
@@ -214,6 +217,8 @@ mod tests {
             r#"{"a":01}"#,
             r#"{"a":9223372036854775807}"#,
             r#"{"a":1000000000000000000}"#,
+            r#"{"a":9999999999999999999}"#,
+            r#"{"a":-99999999999999999999}"#,
             r#"{"a":"x\"y"}"#,
             r#"{"a\n":1}"#,
             "{\"a\":\"tab\there\"}",
