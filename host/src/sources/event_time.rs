@@ -82,9 +82,7 @@ impl EventTimeField {
             )),
         }
     }
-}
 
-impl EventTimeField {
     /// The epoch milliseconds of a top-level field of a flat value of plain
     /// scalars; `None` leaves every other case (a nested path or value, a
     /// time as text, a missing field) to the serde walk, whose answer it is.

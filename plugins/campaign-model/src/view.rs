@@ -52,8 +52,8 @@ fn fast(bytes: &[u8]) -> Option<View> {
 }
 
 /// The view of a flat value of plain scalars (no escapes, no nesting: what
-/// weir's generator and most producers write), read by [`flat_object`] in a
-/// tenth of serde's instructions. Anything else, or a field of [`FIELDS`]
+/// weir's generator and most producers write), read by [`flat_object`] in
+/// about 60 % of serde's instructions. Anything else, or a field of [`FIELDS`]
 /// that is null or of another type, is left to [`typed`].
 fn scanned(bytes: &[u8]) -> Option<View> {
     let mut view_id = None;
