@@ -1,5 +1,6 @@
 //! The memory of seen event ids behind `duplicate_event_id`, and its snapshot.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
@@ -22,23 +23,26 @@ const COMPACT_AT: usize = 1 << 16;
 /// of positions into it, so a snapshot is one copy of the log (a pass that
 /// looked up and re-encoded every id paused the pipeline for tens of
 /// milliseconds at every checkpoint with 200,000 ids), and an id costs its
-/// entry in the log and 8 bytes in the table (no allocation per id).
+/// entry in the log and 24 bytes beside it (no allocation per id).
 #[derive(Debug)]
 pub struct Seen {
     /// Each remembered id's latest entry, as a position in the log counted
-    /// from the memory's beginning (`base` + index into `log`).
-    latest: HashTable<u64>,
+    /// from the memory's beginning (`base` + index into `log`), with the id's
+    /// hash: the table grows and rehashes without hashing ids again, and a
+    /// lookup compares ids only when their hashes match.
+    latest: HashTable<Slot>,
     hasher: RandomState,
     /// `log[start..]` holds one entry per remembering, oldest first: record time
     /// (i64), id length (u32), id bytes, little-endian. An id remembered again
     /// leaves its older entry, skipped when it comes up and overridden by the
     /// later one on restore.
     log: Vec<u8>,
+    /// The hash of each entry's id in `log[start..]`, oldest first: forgetting
+    /// the oldest entry finds it in the table without hashing its id again.
+    hashes: VecDeque<u64>,
     start: usize,
     /// Position of `log[0]` since the memory began (compaction drops a prefix).
     base: u64,
-    /// Entries in `log[start..]`.
-    entries: u32,
     /// Latest record time remembered.
     clock: i64,
     retention_ms: i64,
@@ -51,9 +55,9 @@ impl Seen {
             latest: HashTable::new(),
             hasher: RandomState::new(),
             log: Vec::new(),
+            hashes: VecDeque::new(),
             start: 0,
             base: 0,
-            entries: 0,
             clock: i64::MIN,
             retention_ms: i64::try_from(retention_ms).unwrap_or(i64::MAX),
             max_ids: max_ids as usize,
@@ -68,23 +72,54 @@ impl Seen {
         self.latest.is_empty()
     }
 
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id.as_bytes())
+    }
+
     /// The record time `id` was last remembered at.
     fn time_of(&self, id: &str) -> Option<i64> {
-        let hash = self.hasher.hash_one(id);
-        let at = self
-            .latest
-            .find(hash, |&p| id_at(&self.log, self.base, p) == id)?;
-        entry_at(&self.log[(at - self.base) as usize..]).map(|(t, _)| t)
+        self.time_of_hashed(id, self.hash(id))
+    }
+
+    fn time_of_hashed(&self, id: &str, hash: u64) -> Option<i64> {
+        let at = self.latest.find(hash, |s| {
+            s.hash == hash && id_at(&self.log, self.base, s.position) == id.as_bytes()
+        })?;
+        entry_at(&self.log[(at.position - self.base) as usize..]).map(|(t, _)| t)
+    }
+
+    fn within_retention(&self, t: i64, at_ms: i64) -> bool {
+        (i128::from(at_ms) - i128::from(t)).abs() <= self.retention_ms.into()
     }
 
     /// Whether `id` was remembered at most the retention away from `at_ms`.
     pub fn contains(&self, id: &str, at_ms: i64) -> bool {
         self.time_of(id)
-            .is_some_and(|t| (i128::from(at_ms) - i128::from(t)).abs() <= self.retention_ms.into())
+            .is_some_and(|t| self.within_retention(t, at_ms))
     }
 
     /// Remembers `id` as seen at `at_ms`, then forgets what is too old or too much.
     pub fn remember(&mut self, id: &str, at_ms: i64) {
+        let hash = self.hash(id);
+        self.remember_hashed(id, hash, at_ms);
+    }
+
+    /// [`Seen::contains`], and [`Seen::remember`] when it is not: `true` for
+    /// an id seen the first time (within the retention). One hash of the id
+    /// for both, which the per-record path needs.
+    pub fn first_sight(&mut self, id: &str, at_ms: i64) -> bool {
+        let hash = self.hash(id);
+        if self
+            .time_of_hashed(id, hash)
+            .is_some_and(|t| self.within_retention(t, at_ms))
+        {
+            return false;
+        }
+        self.remember_hashed(id, hash, at_ms);
+        true
+    }
+
+    fn remember_hashed(&mut self, id: &str, hash: u64, at_ms: i64) {
         if self.max_ids == 0 {
             return;
         }
@@ -92,19 +127,15 @@ impl Seen {
         self.log.extend_from_slice(&at_ms.to_le_bytes());
         self.log.extend_from_slice(&(id.len() as u32).to_le_bytes());
         self.log.extend_from_slice(id.as_bytes());
-        self.entries += 1;
+        self.hashes.push_back(hash);
         let Seen {
-            latest,
-            hasher,
-            log,
-            base,
-            ..
+            latest, log, base, ..
         } = self;
-        let hash = hasher.hash_one(id);
-        match latest.find_mut(hash, |&p| id_at(log, *base, p) == id) {
-            Some(p) => *p = position,
+        let same = |s: &Slot| s.hash == hash && id_at(log, *base, s.position) == id.as_bytes();
+        match latest.find_mut(hash, same) {
+            Some(s) => s.position = position,
             None => {
-                latest.insert_unique(hash, position, |&p| hasher.hash_one(id_at(log, *base, p)));
+                latest.insert_unique(hash, Slot { position, hash }, |s| s.hash);
             }
         }
         self.clock = self.clock.max(at_ms);
@@ -115,18 +146,17 @@ impl Seen {
         let horizon = self.clock.saturating_sub(self.retention_ms);
         let Seen {
             latest,
-            hasher,
             log,
+            hashes,
             base,
             start,
-            entries,
             ..
         } = self;
         // The oldest entry; it is live when the table points at it.
-        while let Some((t, id)) = entry_at(&log[*start..]) {
+        while let (Some((t, id)), Some(&hash)) = (entry_at(&log[*start..]), hashes.front()) {
             let here = *base + *start as u64;
             let held = latest.len();
-            let found = latest.find_entry(hasher.hash_one(id), |&p| p == here);
+            let found = latest.find_entry(hash, |s| s.position == here);
             if found.is_ok() && t >= horizon && held <= self.max_ids {
                 break;
             }
@@ -134,7 +164,7 @@ impl Seen {
                 live.remove();
             }
             *start += ENTRY_HEAD + id.len();
-            *entries -= 1;
+            hashes.pop_front();
         }
         if *start >= COMPACT_AT && *start * 4 >= log.len() {
             log.drain(..*start);
@@ -153,7 +183,7 @@ impl Seen {
         let entries = &self.log[self.start..];
         let mut out = Vec::with_capacity(MAGIC.len() + 4 + entries.len());
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&self.entries.to_le_bytes());
+        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
         out.extend_from_slice(entries);
         out
     }
@@ -177,20 +207,29 @@ impl Seen {
     }
 }
 
-/// The id of the entry at `position` (counted from the memory's beginning);
-/// empty if the position is not an entry (never for the table's positions).
-fn id_at(log: &[u8], base: u64, position: u64) -> &str {
-    log.get((position - base) as usize..)
-        .and_then(entry_at)
-        .map_or("", |(_, id)| id)
+/// Where an id's latest entry is, and its hash.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    position: u64,
+    hash: u64,
 }
 
-/// The entry at the start of `bytes`, if it is whole and its id is UTF-8.
-fn entry_at(bytes: &[u8]) -> Option<(i64, &str)> {
+/// The id bytes of the entry at `position` (counted from the memory's
+/// beginning); empty if the position is not an entry (never for the table's
+/// positions).
+fn id_at(log: &[u8], base: u64, position: u64) -> &[u8] {
+    log.get((position - base) as usize..)
+        .and_then(entry_at)
+        .map_or(&[], |(_, id)| id)
+}
+
+/// The entry at the start of `bytes`, if it is whole. Its id is UTF-8: the
+/// log holds only ids remembered as `&str` (a restored snapshot is checked
+/// when decoded), so it is compared and hashed as bytes, unchecked.
+fn entry_at(bytes: &[u8]) -> Option<(i64, &[u8])> {
     let t = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
     let len = u32::from_le_bytes(bytes.get(8..ENTRY_HEAD)?.try_into().ok()?) as usize;
-    let id = std::str::from_utf8(bytes.get(ENTRY_HEAD..ENTRY_HEAD + len)?).ok()?;
-    Some((t, id))
+    Some((t, bytes.get(ENTRY_HEAD..ENTRY_HEAD + len)?))
 }
 
 fn decode(state: &[u8]) -> Result<Vec<(i64, &str)>, String> {
@@ -333,11 +372,34 @@ mod tests {
         assert_eq!(t.snapshot(), bytes);
     }
 
+    /// `first_sight` is `contains` then `remember`, with one hash: over the
+    /// same ids, times, evictions and compactions both memories agree.
+    #[test]
+    fn first_sight_is_contains_then_remember() {
+        let (mut one, mut two) = (Seen::new(2_000, 500), Seen::new(2_000, 500));
+        let mut x: u64 = 11;
+        for t in 0..50_000i64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = format!("event-{}", (x >> 33) % 3_000);
+            let at = t / 4 - i64::from(((x >> 20) as u8).is_multiple_of(3)) * 3_000;
+            let expected = !two.contains(&id, at);
+            if expected {
+                two.remember(&id, at);
+            }
+            assert_eq!(one.first_sight(&id, at), expected, "{id} at {t}");
+        }
+        assert_eq!(one.snapshot(), two.snapshot());
+        assert_eq!(one.hashes.len(), two.hashes.len());
+    }
+
     #[test]
     fn zero_cap_remembers_nothing() {
         let mut s = Seen::new(1_000, 0);
         s.remember("a", 0);
         assert!(!s.contains("a", 0));
+        assert!(s.first_sight("a", 0) && s.first_sight("a", 0));
     }
 
     #[test]

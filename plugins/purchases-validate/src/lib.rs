@@ -23,9 +23,8 @@ impl PurchasesValidate {
     pub fn validate(&mut self, record: &RecordRef<'_>) -> rules::Violations {
         let at = record.timestamp_ms;
         if let Some(id) = rules::valid_event_id(record.value, at, &self.config)
-            && !self.seen.contains(&id, at)
+            && self.seen.first_sight(&id, at)
         {
-            self.seen.remember(&id, at);
             return rules::Violations::default();
         }
         let mut verdict = rules::check(record.value, at, &self.config);

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata};
+use futures::{FutureExt, StreamExt};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, MessageStream};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
-use crate::kafka::context::{is_missing_topic, is_transport};
+use crate::kafka::context::{GroupContext, is_missing_topic, is_transport};
 use crate::record::{Batch, BatchSize, NextOffsets, OriginRef, now_ms};
 use crate::sources::{Fill, Source, SourceError};
 use crate::state::SourcePosition;
@@ -394,14 +394,52 @@ impl KafkaSource {
             tokio::task::block_in_place(|| self.look_for_topic(&Budget::new()));
         }
         let mut batch = Batch::with_size(self.last_size);
-        // Next offset per partition after the records taken into this batch.
-        let mut taken: HashMap<i32, i64> = HashMap::new();
+        let (first, error) = self.fill(&mut batch, max, stop).await;
+        if let Some(source) = error {
+            if is_missing_topic(&source) {
+                self.topic_missing();
+            } else {
+                tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");
+            }
+            if batch.is_empty() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        self.last_fill = first.map(|(arrived, waited_ms)| Fill {
+            waited: Duration::from_millis(waited_ms.max(0) as u64),
+            filling: arrived.elapsed(),
+        });
+        if !batch.is_empty() {
+            let size = batch.size();
+            self.last_size = BatchSize {
+                records: size.records.max(MIN_BATCH_ROOM.records),
+                bytes: size.bytes.max(MIN_BATCH_ROOM.bytes),
+                header_words: size.header_words,
+            };
+        }
+        if !batch.is_empty() && self.missing.is_some() {
+            self.topic_found();
+        }
+        Ok(batch)
+    }
+
+    /// Takes messages into `batch` until it closes: when the first arrived
+    /// (and how long after its timestamp), and the consumer error that closed
+    /// it, if one did. One message stream serves the whole batch (a stream per
+    /// message registered and dropped a waker under a lock each time).
+    async fn fill(
+        &self,
+        batch: &mut Batch,
+        max: usize,
+        stop: &CancellationToken,
+    ) -> (Option<(Instant, i64)>, Option<KafkaError>) {
+        let mut stream = self.consumer.stream();
+        let mut floors = Floors::default();
         let deadline = Instant::now() + self.batching.timeout;
         let mut first: Option<(Instant, i64)> = None;
         while batch.len() < max {
             let open = !batch.is_empty();
-            let msg = match next_message(&self.consumer, open, self.batching, deadline, stop).await
-            {
+            let msg = match next_message(&mut stream, open, self.batching, deadline, stop).await {
                 Wait::Closed => break,
                 Wait::Error(source) if is_transport(&source) => {
                     // librdkafka reconnects by itself and the client context
@@ -412,35 +450,18 @@ impl KafkaSource {
                     tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
                     continue;
                 }
-                Wait::Error(source) => {
-                    if is_missing_topic(&source) {
-                        self.topic_missing();
-                    } else {
-                        tracing::warn!(topic = %self.topic, error = %source, "Consumer error; retrying.");
-                    }
-                    if batch.is_empty() {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    break;
-                }
+                Wait::Error(source) => return (first, Some(source)),
                 Wait::Message(m) => m,
             };
             // Already handled, or already in this batch: after the group
             // assigns a partition again, its fetch restarts from the group's
             // committed offset, which lags what this host handled.
-            let next = [
-                taken.get(&msg.partition()),
-                self.handed.get(&msg.partition()),
-                self.pending.get(&msg.partition()),
-            ]
-            .into_iter()
-            .flatten()
-            .max();
-            if next.is_some_and(|&next| msg.offset() < next) {
-                tracing::debug!(topic = %self.topic, partition = msg.partition(), offset = msg.offset(), next = ?next, "Skipped a record fetched again.");
+            let next = floors.of(msg.partition(), [&self.handed, &self.pending]);
+            if msg.offset() < *next {
+                tracing::debug!(topic = %self.topic, partition = msg.partition(), offset = msg.offset(), next = *next, "Skipped a record fetched again.");
                 continue;
             }
-            taken.insert(msg.partition(), msg.offset() + 1);
+            *next = msg.offset() + 1;
             let origin = OriginRef {
                 topic: &self.topic,
                 partition: msg.partition(),
@@ -460,22 +481,7 @@ impl KafkaSource {
                 Some(origin),
             );
         }
-        self.last_fill = first.map(|(arrived, waited_ms)| Fill {
-            waited: Duration::from_millis(waited_ms.max(0) as u64),
-            filling: arrived.elapsed(),
-        });
-        if !batch.is_empty() {
-            let size = batch.size();
-            self.last_size = BatchSize {
-                records: size.records.max(MIN_BATCH_ROOM.records),
-                bytes: size.bytes.max(MIN_BATCH_ROOM.bytes),
-                header_words: size.header_words,
-            };
-        }
-        if !batch.is_empty() && self.missing.is_some() {
-            self.topic_found();
-        }
-        Ok(batch)
+        (first, None)
     }
 
     /// Next offset to read per partition for everything the pipeline took
@@ -717,9 +723,14 @@ enum Wait<'a> {
     Closed,
 }
 
-impl<'a> From<Result<BorrowedMessage<'a>, KafkaError>> for Wait<'a> {
-    fn from(r: Result<BorrowedMessage<'a>, KafkaError>) -> Self {
-        r.map_or_else(Wait::Error, Wait::Message)
+impl<'a> From<Option<Result<BorrowedMessage<'a>, KafkaError>>> for Wait<'a> {
+    /// A message stream never ends (`None` is not reached).
+    fn from(r: Option<Result<BorrowedMessage<'a>, KafkaError>>) -> Self {
+        match r {
+            Some(Ok(m)) => Wait::Message(m),
+            Some(Err(e)) => Wait::Error(e),
+            None => Wait::Closed,
+        }
     }
 }
 
@@ -727,14 +738,14 @@ impl<'a> From<Result<BorrowedMessage<'a>, KafkaError>> for Wait<'a> {
 /// that is ready now, or within `linger`; for an empty one the first to
 /// arrive before `deadline`.
 async fn next_message<'a>(
-    consumer: &'a GroupConsumer,
+    stream: &mut MessageStream<'a, GroupContext>,
     open: bool,
     batching: Batching,
     deadline: Instant,
     stop: &CancellationToken,
 ) -> Wait<'a> {
     let until = if open {
-        if let Some(ready) = consumer.recv().now_or_never() {
+        if let Some(ready) = stream.next().now_or_never() {
             return ready.into();
         }
         if batching.linger.is_zero() {
@@ -746,7 +757,33 @@ async fn next_message<'a>(
     };
     tokio::select! {
         _ = stop.cancelled() => Wait::Closed,
-        r = tokio::time::timeout_at(until, consumer.recv()) => r.map_or(Wait::Closed, Wait::from),
+        r = tokio::time::timeout_at(until, stream.next()) => r.map_or(Wait::Closed, Wait::from),
+    }
+}
+
+/// Per partition met in one batch, the offset its next record must reach to
+/// be taken: past what was handed on or handled before, then past what the
+/// batch took. A few partitions per batch: a list, not a map (a hash per
+/// message was a measurable part of the consume).
+#[derive(Default)]
+struct Floors(Vec<(i32, i64)>);
+
+impl Floors {
+    fn of(&mut self, partition: i32, before: [&BTreeMap<i32, i64>; 2]) -> &mut i64 {
+        let at = match self.0.iter().position(|(p, _)| *p == partition) {
+            Some(at) => at,
+            None => {
+                let floor = before
+                    .iter()
+                    .filter_map(|m| m.get(&partition))
+                    .copied()
+                    .max()
+                    .unwrap_or(i64::MIN);
+                self.0.push((partition, floor));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
     }
 }
 

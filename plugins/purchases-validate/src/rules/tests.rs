@@ -397,3 +397,72 @@ fn the_fast_path_refuses_what_the_value_path_refuses_and_borrows_the_id() {
         "an escaped id is read, as a copy"
     );
 }
+
+/// Wherever the scanner reads a value, the typed decode reads the same
+/// fields, and a field the scanner calls mistyped fails the decode: over
+/// the fixtures' events and every one-byte change of them to JSON's pieces.
+#[test]
+fn the_scan_agrees_with_the_typed_decode() {
+    let mut docs = vec![serde_json::to_string(&valid()).expect("json")];
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    docs.extend(
+        weir_sdk::testing::fixture_values(fixtures)
+            .into_iter()
+            .filter_map(|v| String::from_utf8(v).ok()),
+    );
+    docs.sort();
+    docs.dedup();
+    // Every tenth is enough: the fixtures' events share their shape.
+    let docs: Vec<_> = docs.into_iter().step_by(10).collect();
+    let pieces = [
+        "",
+        " ",
+        "1",
+        "-",
+        ".",
+        "e",
+        "0",
+        "1.5",
+        "1e3",
+        "\"",
+        "\\",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "null",
+        "true",
+        "\"x\"",
+        "{\"a\":1}",
+        "é",
+    ];
+    let (mut read, mut mistyped) = (0, 0);
+    for doc in &docs {
+        for at in (0..doc.len()).filter(|&i| doc.is_char_boundary(i)) {
+            let end = (at + 1..=doc.len())
+                .find(|&i| doc.is_char_boundary(i))
+                .unwrap_or(at);
+            for piece in pieces {
+                let changed = format!("{}{piece}{}", &doc[..at], &doc[end..]);
+                let bytes = changed.as_bytes();
+                match scanned(bytes) {
+                    Scanned::Read(t) => {
+                        read += 1;
+                        assert_eq!(typed(bytes), Some(t), "{changed}");
+                    }
+                    Scanned::Mistyped => {
+                        mistyped += 1;
+                        assert_eq!(typed(bytes), None, "{changed}");
+                    }
+                    Scanned::Unread => {}
+                }
+            }
+        }
+    }
+    assert!(
+        read > 10_000 && mistyped > 20,
+        "read {read}, mistyped {mistyped}"
+    );
+}
