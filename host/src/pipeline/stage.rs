@@ -31,7 +31,7 @@ pub(super) enum Call {
 /// many inputs the plugin dropped (none of passed, emitted from or failed).
 pub(super) async fn run_stage(
     stage: &mut Stage,
-    records: Batch,
+    mut records: Batch,
     dead: &mut Vec<DlqEntry>,
     call: Call,
 ) -> (Batch, u64) {
@@ -116,9 +116,10 @@ struct Split {
 /// records take the origin of the input they came from.
 ///
 /// Copies as little as the outcome allows: when every input passed, the input
-/// batch goes on as it is (shared, not copied); when only new records came
-/// out, the plugin's output batch becomes the next batch; only a mix of the
-/// two is copied into a new arena.
+/// batch goes on as it is; when some did, a selection of it (both share its
+/// arena, nothing is copied); when only new records came out, the plugin's
+/// output batch becomes the next batch; only a mix of the two is copied into
+/// a new arena.
 fn apply_outcome(
     records: Batch,
     mut outcome: Outcome,
@@ -149,7 +150,7 @@ fn apply_outcome(
         } else {
             let mut merged = Batch::with_capacity(
                 outcome.passed.len() + emitted.len(),
-                records.columns().data.len() + emitted.columns().data.len(),
+                records.arena_len() + emitted.arena_len(),
             );
             for (origin, from) in outcome.order() {
                 match from {
@@ -231,7 +232,7 @@ mod tests {
         let mut o = Outcome::default();
         (0..3).for_each(|i| o.pass(i));
         let split = apply_outcome(records.clone(), o, |_, _| panic!("nothing failed"));
-        assert!(Arc::ptr_eq(split.output.columns(), records.columns()));
+        assert!(split.output.shares_arena(&records));
         assert_eq!(split.output.next_offsets(), vec![(0, 13)]);
     }
 

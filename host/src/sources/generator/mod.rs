@@ -75,7 +75,7 @@ pub fn number_parts(records: &mut Batch) {
             counts.entry(seq).or_default().1 += 1;
         }
     }
-    let mut numbered = Batch::with_capacity(records.len(), records.columns().data.len());
+    let mut numbered = Batch::with_capacity(records.len(), records.arena_len());
     for r in records.iter() {
         let part = seq_of(r)
             .and_then(|seq| counts.get_mut(&seq).filter(|(_, n)| *n > 1))
@@ -171,7 +171,7 @@ impl GeneratorSource {
         // A plugin that returns more than asked is cut to the request.
         let made_len = made.len().min(n as usize);
         self.emitted += made_len as u64;
-        let mut batch = Batch::with_capacity(made_len, made.columns().data.len() + made_len * 64);
+        let mut batch = Batch::with_capacity(made_len, made.arena_len() + made_len * 64);
         let mut seq_text = String::new();
         for r in made.iter().take(made_len) {
             self.seq += 1;
