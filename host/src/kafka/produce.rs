@@ -4,17 +4,26 @@
 //! it down and wakes the batch's waiter once, when the last report arrives.
 //! A future per record (rdkafka's `FutureProducer`) costs an allocation, a
 //! channel and a wake-up for every message.
+//!
+//! Records go to librdkafka through `rd_kafka_produceva` with a topic handle
+//! taken once per batch and header names passed with their lengths: rdkafka's
+//! `BaseProducer::send` makes a `CString` of the topic for every record and
+//! `OwnedHeaders::insert` one of every header name, three of the host's four
+//! heap allocations per record on the validate path.
 
+use std::ffi::CString;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::ClientContext;
+use rdkafka::bindings as rdsys;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, IntoOpaque};
 use tokio::sync::Notify;
 
 use super::KafkaIoError;
@@ -136,7 +145,7 @@ pub struct Outgoing<'a> {
     value: Option<&'a [u8]>,
     timestamp_ms: i64,
     own: Own<'a>,
-    extra: Option<OwnedHeaders>,
+    extra: Option<Headers>,
     partition: Option<i32>,
 }
 
@@ -185,7 +194,7 @@ impl<'a> Outgoing<'a> {
     }
 
     /// With `extra` headers before the record's own.
-    pub fn with_headers(self, extra: OwnedHeaders) -> Self {
+    pub fn with_headers(self, extra: Headers) -> Self {
         Outgoing {
             extra: Some(extra),
             ..self
@@ -194,32 +203,173 @@ impl<'a> Outgoing<'a> {
 
     /// The record's headers after the extra ones; `None` when there are none,
     /// so a record without headers costs no header list.
-    fn headers(&mut self) -> Option<OwnedHeaders> {
+    fn headers(&mut self) -> Option<Headers> {
         let extra = self.extra.take();
-        let insert = |h: OwnedHeaders, (key, value): (&str, &[u8])| {
-            h.insert(Header {
-                key,
-                value: Some(value),
-            })
+        let fill = |mut h: Headers, own: &mut dyn Iterator<Item = (&str, &[u8])>| {
+            own.for_each(|(k, v)| h.add(k, v));
+            h
         };
         match self.own {
             Own::Record(r) if r.headers.is_empty() => extra,
             Own::Record(r) => {
-                let h = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(r.headers.len()));
-                Some(
-                    r.headers
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_slice()))
-                        .fold(h, insert),
-                )
+                let h = extra.unwrap_or_else(|| Headers::with_capacity(r.headers.len()));
+                let mut own = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+                Some(fill(h, &mut own))
             }
             Own::View(r) if !r.has_headers() => extra,
             Own::View(r) => {
-                let own = r.headers();
-                let h = extra.unwrap_or_else(|| OwnedHeaders::new_with_capacity(own.len()));
-                Some(own.fold(h, insert))
+                let mut own = r.headers();
+                let h = extra.unwrap_or_else(|| Headers::with_capacity(own.len()));
+                Some(fill(h, &mut own))
             }
         }
+    }
+}
+
+/// A record's header list in librdkafka's own form, filled with explicit
+/// name lengths (no `CString` per name). librdkafka owns it once the record
+/// is queued; until then dropping it frees it.
+pub struct Headers(NonNull<rdsys::rd_kafka_headers_t>);
+
+// SAFETY: a header list is plain data owned by this value alone until
+// librdkafka takes it; nothing else holds the pointer.
+unsafe impl Send for Headers {}
+
+impl Headers {
+    pub fn with_capacity(capacity: usize) -> Self {
+        // SAFETY: no preconditions; librdkafka's allocator aborts rather than
+        // return NULL.
+        let list = unsafe { rdsys::rd_kafka_headers_new(capacity) };
+        Headers(NonNull::new(list).expect("rd_kafka_headers_new never returns NULL"))
+    }
+
+    /// Appends a header; librdkafka copies the name and the value.
+    pub fn add(&mut self, name: &str, value: &[u8]) {
+        // SAFETY: the list is ours and writable; both lengths are given, so
+        // neither slice needs a NUL. The only error is a read-only list,
+        // which a list not yet produced never is.
+        unsafe {
+            rdsys::rd_kafka_header_add(
+                self.0.as_ptr(),
+                name.as_ptr().cast(),
+                name.len() as isize,
+                value.as_ptr().cast(),
+                value.len() as isize,
+            );
+        }
+    }
+
+    /// Chained [`Headers::add`] for a text value.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.add(name, value.as_bytes());
+        self
+    }
+}
+
+impl Drop for Headers {
+    fn drop(&mut self) {
+        // SAFETY: the list is still ours (see `Topic::produce`).
+        unsafe { rdsys::rd_kafka_headers_destroy(self.0.as_ptr()) }
+    }
+}
+
+/// A producer's handle on one topic, taken once per batch: librdkafka looks
+/// a topic up by name under a lock for every record produced by name.
+struct Topic {
+    rk: *mut rdsys::rd_kafka_t,
+    rkt: NonNull<rdsys::rd_kafka_topic_t>,
+}
+
+// SAFETY: librdkafka's client and topic handles are thread-safe and
+// reference-counted; this value holds one reference of the topic, and the
+// client outlives it (it is borrowed from the producer for `enqueue`).
+unsafe impl Send for Topic {}
+
+impl Topic {
+    fn new(producer: &Producer, name: &str) -> Result<Self, KafkaIoError> {
+        let failed = |reason: String| KafkaIoError::Delivery {
+            topic: name.to_string(),
+            reason,
+        };
+        let c_name = CString::new(name).map_err(|e| failed(e.to_string()))?;
+        let rk = producer.client().native_ptr();
+        // SAFETY: `rk` is a live producer; NULL asks for the producer's
+        // default topic configuration, as producing by name does.
+        let rkt = unsafe { rdsys::rd_kafka_topic_new(rk, c_name.as_ptr(), ptr::null_mut()) };
+        match NonNull::new(rkt) {
+            Some(rkt) => Ok(Topic { rk, rkt }),
+            // SAFETY: reads this thread's last librdkafka error.
+            None => Err(failed(
+                RDKafkaErrorCode::from(unsafe { rdsys::rd_kafka_last_error() }).to_string(),
+            )),
+        }
+    }
+
+    /// Queues one record (librdkafka copies key and value); on an error the
+    /// headers come back with it, for a retry.
+    fn produce(
+        &self,
+        out: &Outgoing<'_>,
+        headers: Option<Headers>,
+        acks: &Arc<Acks>,
+    ) -> Result<(), (RDKafkaErrorCode, Option<Headers>)> {
+        use rdsys::rd_kafka_vtype_t as V;
+        let vu = |vtype, u| rdsys::rd_kafka_vu_t { vtype, u };
+        let mem = |b: &[u8]| rdsys::rd_kafka_vu_s__bindgen_ty_1 {
+            mem: rdsys::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_1 {
+                ptr: b.as_ptr().cast_mut().cast(),
+                size: b.len(),
+            },
+        };
+        type U = rdsys::rd_kafka_vu_s__bindgen_ty_1;
+        let opaque = Arc::clone(acks).into_ptr();
+        let mut vus = [vu(V::RD_KAFKA_VTYPE_END, U { i: 0 }); 8];
+        let mut n = 0;
+        let mut push = |v| {
+            vus[n] = v;
+            n += 1;
+        };
+        push(vu(V::RD_KAFKA_VTYPE_RKT, U { rkt: self.rkt.as_ptr() }));
+        push(vu(V::RD_KAFKA_VTYPE_MSGFLAGS, U { i: rdsys::RD_KAFKA_MSG_F_COPY }));
+        push(vu(V::RD_KAFKA_VTYPE_OPAQUE, U { ptr: opaque }));
+        push(vu(V::RD_KAFKA_VTYPE_TIMESTAMP, U { i64_: out.timestamp_ms }));
+        if let Some(p) = out.partition {
+            push(vu(V::RD_KAFKA_VTYPE_PARTITION, U { i32_: p }));
+        }
+        if let Some(k) = out.key {
+            push(vu(V::RD_KAFKA_VTYPE_KEY, mem(k)));
+        }
+        if let Some(v) = out.value {
+            push(vu(V::RD_KAFKA_VTYPE_VALUE, mem(v)));
+        }
+        if let Some(h) = &headers {
+            push(vu(V::RD_KAFKA_VTYPE_HEADERS, U { headers: h.0.as_ptr() }));
+        }
+        // SAFETY: `rk` and `rkt` are live (see `Topic`); the slices outlive
+        // the call (F_COPY: librdkafka copies them); `opaque` is an `Arc`
+        // that the delivery callback takes back (`DeliveryCounter`).
+        let error = unsafe { rdsys::rd_kafka_produceva(self.rk, vus.as_ptr(), n) };
+        if error.is_null() {
+            // librdkafka owns the header list now.
+            std::mem::forget(headers);
+            return Ok(());
+        }
+        // SAFETY: on an error nothing was queued: the opaque is ours again,
+        // the header list stays the caller's, and the error is ours to free.
+        let code = unsafe {
+            drop(Arc::<Acks>::from_ptr(opaque));
+            let code = rdsys::rd_kafka_error_code(error);
+            rdsys::rd_kafka_error_destroy(error);
+            code
+        };
+        Err((code.into(), headers))
+    }
+}
+
+impl Drop for Topic {
+    fn drop(&mut self) {
+        // SAFETY: gives back the reference `rd_kafka_topic_new` took.
+        unsafe { rdsys::rd_kafka_topic_destroy(self.rkt.as_ptr()) }
     }
 }
 
@@ -231,35 +381,24 @@ pub async fn enqueue<'a>(
     topic: &str,
     records: impl Iterator<Item = Outgoing<'a>>,
 ) -> Result<Pending, KafkaIoError> {
+    let handle = Topic::new(producer, topic)?;
     let acks = Arc::new(Acks::default());
     let mut volume = (0u64, 0u64);
     for mut out in records {
-        let mut br: BaseRecord<'_, [u8], [u8], Arc<Acks>> =
-            BaseRecord::with_opaque_to(topic, Arc::clone(&acks)).timestamp(out.timestamp_ms);
-        if let Some(h) = out.headers() {
-            br = br.headers(h);
-        }
-        if let Some(k) = out.key {
-            br = br.key(k);
-        }
-        if let Some(v) = out.value {
-            br = br.payload(v);
-        }
-        if let Some(p) = out.partition {
-            br = br.partition(p);
-        }
+        let mut headers = out.headers();
         volume.0 += 1;
         volume.1 += (out.key.map_or(0, <[u8]>::len) + out.value.map_or(0, <[u8]>::len)) as u64;
         acks.expect_one();
         loop {
-            match producer.send(br) {
+            match handle.produce(&out, headers, &acks) {
                 Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                Err((RDKafkaErrorCode::QueueFull, back)) => {
                     // librdkafka's queue is full: let the broker take some.
                     tokio::time::sleep(Duration::from_millis(1)).await;
-                    br = back;
+                    headers = back;
                 }
-                Err((e, _)) => {
+                Err((code, _)) => {
+                    let e = KafkaError::MessageProduction(code);
                     acks.report(Some(&e));
                     return Err(KafkaIoError::Delivery {
                         topic: topic.to_string(),

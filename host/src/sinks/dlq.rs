@@ -2,9 +2,8 @@
 //! rejected them, with the reason and their provenance in headers.
 
 use crate::kafka::KafkaIoError;
-use crate::kafka::produce::{Outgoing, Pending, Producer, enqueue};
+use crate::kafka::produce::{Headers, Outgoing, Pending, Producer, enqueue};
 use crate::record::{Record, now_ms};
-use rdkafka::message::{Header, OwnedHeaders};
 use weir_sdk::Rejection;
 use weir_sdk::codes::reason_text;
 
@@ -78,22 +77,19 @@ impl Dlq {
         }
         let time = now_ms().to_string();
         let items = entries.iter().map(|e| {
-            let mut h = OwnedHeaders::new()
-                .insert(header("weir.dlq.reason", &e.reason_text()))
-                .insert(header("weir.dlq.codes", &codes_text(e)))
-                .insert(header("weir.dlq.stage", &e.stage))
-                .insert(header("weir.dlq.plugin", &e.plugin))
-                .insert(header("weir.dlq.plugin.contract", &e.plugin_contract))
-                .insert(header("weir.dlq.connector", &self.connector))
-                .insert(header("weir.dlq.time", &time));
+            let mut h = Headers::with_capacity(10 + e.record.headers.len())
+                .with("weir.dlq.reason", &e.reason_text())
+                .with("weir.dlq.codes", &codes_text(e))
+                .with("weir.dlq.stage", &e.stage)
+                .with("weir.dlq.plugin", &e.plugin)
+                .with("weir.dlq.plugin.contract", &e.plugin_contract)
+                .with("weir.dlq.connector", &self.connector)
+                .with("weir.dlq.time", &time);
             if let Some(o) = &e.record.origin {
                 h = h
-                    .insert(header("weir.dlq.source.topic", &o.topic))
-                    .insert(header(
-                        "weir.dlq.source.partition",
-                        &o.partition.to_string(),
-                    ))
-                    .insert(header("weir.dlq.source.offset", &o.offset.to_string()));
+                    .with("weir.dlq.source.topic", &o.topic)
+                    .with("weir.dlq.source.partition", &o.partition.to_string())
+                    .with("weir.dlq.source.offset", &o.offset.to_string());
             }
             Outgoing::record(&e.record).with_headers(h)
         });
@@ -106,9 +102,3 @@ fn codes_text(e: &DlqEntry) -> String {
     e.counted_codes().collect::<Vec<_>>().join(",")
 }
 
-fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
-    Header {
-        key,
-        value: Some(value),
-    }
-}
