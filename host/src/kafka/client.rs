@@ -139,6 +139,15 @@ impl Cluster {
             // librdkafka's 500 ms default made a bounded run miss its end. A
             // fetch that finds records answers at once either way.
             .set("fetch.wait.max.ms", "20")
+            // Prefetch at most 1 MiB (librdkafka then also caps a fetch
+            // response near it) and fetch again 5 ms after the queue drains,
+            // not librdkafka's 64 MiB and 1 s: a batch of decompressed records
+            // stays in memory while any of its records waits, and the 1 s
+            // pause idled a pipeline that had emptied the queue. Measured on
+            // Kafka → validate → Kafka: peak RSS 155 MB instead of 200-220,
+            // the same CPU and a shorter run.
+            .set("queued.max.messages.kbytes", "1024")
+            .set("fetch.queue.backoff.ms", "5")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed");
         self.finish(c)

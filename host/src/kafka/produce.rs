@@ -329,10 +329,25 @@ impl Topic {
             vus[n] = v;
             n += 1;
         };
-        push(vu(V::RD_KAFKA_VTYPE_RKT, U { rkt: self.rkt.as_ptr() }));
-        push(vu(V::RD_KAFKA_VTYPE_MSGFLAGS, U { i: rdsys::RD_KAFKA_MSG_F_COPY }));
+        push(vu(
+            V::RD_KAFKA_VTYPE_RKT,
+            U {
+                rkt: self.rkt.as_ptr(),
+            },
+        ));
+        push(vu(
+            V::RD_KAFKA_VTYPE_MSGFLAGS,
+            U {
+                i: rdsys::RD_KAFKA_MSG_F_COPY,
+            },
+        ));
         push(vu(V::RD_KAFKA_VTYPE_OPAQUE, U { ptr: opaque }));
-        push(vu(V::RD_KAFKA_VTYPE_TIMESTAMP, U { i64_: out.timestamp_ms }));
+        push(vu(
+            V::RD_KAFKA_VTYPE_TIMESTAMP,
+            U {
+                i64_: out.timestamp_ms,
+            },
+        ));
         if let Some(p) = out.partition {
             push(vu(V::RD_KAFKA_VTYPE_PARTITION, U { i32_: p }));
         }
@@ -343,7 +358,12 @@ impl Topic {
             push(vu(V::RD_KAFKA_VTYPE_VALUE, mem(v)));
         }
         if let Some(h) = &headers {
-            push(vu(V::RD_KAFKA_VTYPE_HEADERS, U { headers: h.0.as_ptr() }));
+            push(vu(
+                V::RD_KAFKA_VTYPE_HEADERS,
+                U {
+                    headers: h.0.as_ptr(),
+                },
+            ));
         }
         // SAFETY: `rk` and `rkt` are live (see `Topic`); the slices outlive
         // the call (F_COPY: librdkafka copies them); `opaque` is an `Arc`

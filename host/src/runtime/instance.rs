@@ -71,8 +71,10 @@ pub struct PluginInstance {
     /// Calls since `last_snapshot`, replayed into a fresh instance after a trap.
     journal: Vec<Request>,
     journal_bytes: usize,
-    /// The journal outgrew [`JOURNAL_CAP`]: a trap now loses the state since
-    /// the last snapshot.
+    /// Bytes of input journaled before a snapshot takes their place.
+    journal_cap: usize,
+    /// A snapshot failed when the journal was full: a trap now loses the
+    /// state since the last snapshot.
     journal_full: bool,
     /// How many times the instance was replaced.
     pub restarts: u64,
@@ -99,6 +101,7 @@ impl PluginInstance {
             last_snapshot: None,
             journal: Vec::new(),
             journal_bytes: 0,
+            journal_cap: JOURNAL_CAP,
             journal_full: false,
             restarts: 0,
         };
@@ -107,6 +110,13 @@ impl PluginInstance {
             reason,
         })?;
         Ok(inst)
+    }
+
+    /// With `bytes` of input journaled at most between snapshots instead of
+    /// [`JOURNAL_CAP`] (tests use a small one).
+    pub fn with_journal_cap(mut self, bytes: usize) -> Self {
+        self.journal_cap = bytes;
+        self
     }
 
     pub fn plugin(&self) -> &Plugin {
@@ -167,7 +177,7 @@ impl PluginInstance {
             }
         }
         if self.journal_full {
-            tracing::error!(plugin = %self.label, "The calls since the last snapshot outgrew the replay journal; the fresh instance starts from the snapshot and the state since is lost.");
+            tracing::error!(plugin = %self.label, "The replay journal was dropped when a snapshot in its place failed; the fresh instance starts from the last snapshot and the state since is lost.");
             self.journal_full = false;
         }
         for (n, req) in self.journal.iter().enumerate() {
@@ -190,20 +200,29 @@ impl PluginInstance {
     }
 
     /// Keeps a call that returned (its effect is in the state) for replay.
+    /// When the journal outgrows its cap, a snapshot takes its
+    /// place: the state then covers every call kept, so replay stays whole
+    /// and the journal's memory stays bounded under load.
     fn remember(&mut self, req: Request) {
         if self.journal_full {
             return;
         }
-        let size = req.bytes();
-        if self.journal_bytes + size > JOURNAL_CAP {
-            tracing::warn!(plugin = %self.label, cap_mib = JOURNAL_CAP >> 20, "Replay journal full until the next checkpoint; a trap before it loses the state since the last one.");
-            self.journal.clear();
-            self.journal_bytes = 0;
-            self.journal_full = true;
+        self.journal_bytes += req.bytes();
+        self.journal.push(req);
+        if self.journal_bytes <= self.journal_cap {
             return;
         }
-        self.journal_bytes += size;
-        self.journal.push(req);
+        match self.snapshot() {
+            Ok(state) => {
+                tracing::debug!(plugin = %self.label, state_bytes = state.len(), "Replay journal full: took a snapshot in its place.");
+            }
+            Err(e) => {
+                tracing::warn!(plugin = %self.label, cap_mib = self.journal_cap >> 20, error = %e, "Replay journal full and the plugin's snapshot failed; until the next checkpoint a trap loses the state since the last one.");
+                self.journal.clear();
+                self.journal_bytes = 0;
+                self.journal_full = true;
+            }
+        }
     }
 
     /// A fresh base: nothing to replay.

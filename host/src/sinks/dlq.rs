@@ -101,4 +101,3 @@ impl Dlq {
 fn codes_text(e: &DlqEntry) -> String {
     e.counted_codes().collect::<Vec<_>>().join(",")
 }
-

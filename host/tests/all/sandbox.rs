@@ -216,6 +216,26 @@ fn ten_thousand_trapping_calls_neither_panic_nor_leak() {
     assert_eq!(out.passed, [0], "the fresh instance passes the record on");
 }
 
+/// Past its replay journal's cap an instance takes a snapshot in the
+/// journal's place, so a trap then loses none of the state (test-misbehave
+/// counts the records it passed).
+#[test]
+fn a_trap_after_the_replay_journal_filled_loses_no_state() {
+    let mut inst = misbehave(16, 2_000).with_journal_cap(4 << 10);
+    let record = "a record of about a hundred bytes, ".repeat(3);
+    for _ in 0..200 {
+        let out = inst.process(batch(&[record.as_str()])).expect("passes");
+        assert_eq!(out.passed, [0]);
+    }
+    assert!(inst.process(batch(&["PANIC"])).is_err(), "the panic traps");
+    let state = inst.snapshot().expect("the fresh instance snapshots");
+    let passed = u64::from_le_bytes(state[..].try_into().expect("8 bytes"));
+    assert_eq!(
+        passed, 200,
+        "every record passed before the trap is counted"
+    );
+}
+
 /// Reported, not asserted (tests never assert on wall-clock time): how long an
 /// endless loop runs past its 100 ms deadline, idle and with both cores busy.
 #[test]
