@@ -366,8 +366,13 @@ def postgres_cdc(bootstrap, registry, tmp):
 def with_linger(text, generator=False):
     """A connector's text with `[kafka] linger_ms` from WEIR_BENCH_LINGER_MS
     (the producers' wait, on the generating and the validating side;
-    WEIR_BENCH_GEN_LINGER_MS sets the generating side apart), to compare
-    settings in runs of the same build; unset, the default stands."""
+    WEIR_BENCH_GEN_LINGER_MS sets the generating side apart), and on the
+    validating side the librdkafka properties in WEIR_BENCH_PROPS
+    (`"key" = "value"` lines joined by `;`), to compare settings in runs of
+    the same build; unset, the defaults stand."""
+    props = os.environ.get("WEIR_BENCH_PROPS")
+    if props and not generator:
+        text = text + "\n[kafka.properties]\n" + props.replace(";", "\n") + "\n"
     linger = os.environ.get("WEIR_BENCH_LINGER_MS")
     if generator:
         linger = os.environ.get("WEIR_BENCH_GEN_LINGER_MS") or linger
