@@ -11,6 +11,8 @@
 //!
 //! No dependencies, so the host uses it too (event time, read once per record).
 
+use std::borrow::Cow;
+
 /// One value of an object, as [`flat_object`] read it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scalar<'a> {
@@ -66,6 +68,43 @@ impl<'a> Scalar<'a> {
             Scalar::Null => Some(None),
             _ => None,
         }
+    }
+
+    /// Stores a string into a typed decode's `Option<Cow<str>>` field
+    /// (borrowed: the scanner reads no escapes); `None` for another type.
+    pub fn set_str(self, field: &mut Option<Cow<'a, str>>) -> Option<()> {
+        self.optional_str().map(|s| *field = s.map(Cow::Borrowed))
+    }
+}
+
+/// What [`scan_into`] made of a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scanned<T> {
+    /// Every field the decode reads had a type it takes.
+    Read(T),
+    /// A field has a type the typed decode refuses (serde would fail too).
+    Mistyped,
+    /// Beyond the scanner (escapes, arrays, long numbers, invalid JSON):
+    /// parse the value with serde.
+    Unread,
+}
+
+/// A typed decode's fast path: fills `fields` from `bytes` through
+/// [`flat_object`], `set` storing one entry and answering `None` when its
+/// value has a type the decode refuses (the `optional_*` methods answer so).
+pub fn scan_into<'a, T>(
+    bytes: &'a [u8],
+    mut fields: T,
+    mut set: impl FnMut(&mut T, &'a str, Scalar<'a>) -> Option<()>,
+) -> Scanned<T> {
+    let mut mistyped = false;
+    let read = flat_object(bytes, |key, value| {
+        mistyped |= set(&mut fields, key, value).is_none();
+    });
+    match (read, mistyped) {
+        (false, _) => Scanned::Unread,
+        (true, true) => Scanned::Mistyped,
+        (true, false) => Scanned::Read(fields),
     }
 }
 
@@ -331,6 +370,25 @@ mod tests {
     fn entries(json: &str) -> Option<Vec<(String, Scalar<'_>)>> {
         let mut seen = Vec::new();
         flat_object(json.as_bytes(), |k, v| seen.push((k.to_string(), v))).then_some(seen)
+    }
+
+    #[test]
+    fn scan_into_tells_read_mistyped_and_unread_apart() {
+        let scan = |json: &'static str| {
+            scan_into(json.as_bytes(), (None, None), |t, key, value| match key {
+                "id" => value.set_str(&mut t.0),
+                "n" => value.optional_i64().map(|n| t.1 = n),
+                _ => Some(()),
+            })
+        };
+        assert_eq!(
+            scan(r#"{"id":"a","n":3,"x":1.5}"#),
+            Scanned::Read((Some(Cow::Borrowed("a")), Some(3)))
+        );
+        assert_eq!(scan(r#"{"id":null}"#), Scanned::Read((None, None)));
+        assert_eq!(scan(r#"{"id":"a","n":"3"}"#), Scanned::Mistyped);
+        assert_eq!(scan(r#"{"id":"a\u0062"}"#), Scanned::Unread);
+        assert_eq!(scan(r#"{"id":"a","n":[3]}"#), Scanned::Unread);
     }
 
     #[test]
