@@ -3,7 +3,7 @@
 //! Without these an operator (or a test) cannot tell a consumer that waits for
 //! a rebalance from one that stalls.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -17,6 +17,9 @@ pub struct GroupContext {
     group: String,
     /// A commit failed since [`GroupContext::take_failed_commit`] last asked.
     failed_commit: AtomicBool,
+    /// Counts the group's assignments to this consumer: the Kafka source
+    /// routes the partitions of each new assignment to its own fetch queue.
+    assignments: AtomicU64,
 }
 
 impl GroupContext {
@@ -24,7 +27,13 @@ impl GroupContext {
         GroupContext {
             group: group.to_string(),
             failed_commit: AtomicBool::new(false),
+            assignments: AtomicU64::new(0),
         }
+    }
+
+    /// How many times the group has assigned partitions to this consumer.
+    pub fn assignments(&self) -> u64 {
+        self.assignments.load(Ordering::Acquire)
     }
 
     /// Whether a commit failed since the last call: the source then sends
@@ -114,6 +123,7 @@ impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
+                self.assignments.fetch_add(1, Ordering::AcqRel);
                 tracing::info!(group = %self.group, partitions = %describe(tpl), "Partitions assigned by the group.");
             }
             Rebalance::Revoke(_) => {}

@@ -15,6 +15,7 @@ mod exactly_once;
 mod faults;
 mod hostile;
 mod http;
+mod kafka_source;
 mod measure;
 mod observe;
 mod pg_server;

@@ -7,22 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, MessageStream};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaIoError;
 use crate::kafka::client::GroupConsumer;
-use crate::kafka::context::{GroupContext, is_missing_topic, is_transport};
+use crate::kafka::context::{is_missing_topic, is_transport};
 use crate::record::{Batch, BatchSize, NextOffsets, OriginRef, now_ms};
 use crate::sources::{Fill, Source, SourceError};
 use crate::state::SourcePosition;
 use crate::telemetry::{ConsumerLag, Emit};
+use fetch::{FetchQueue, Fetched};
 
 mod config;
+mod fetch;
 
 pub use config::KafkaSourceConfig;
 
@@ -34,6 +36,10 @@ const MIN_BATCH_ROOM: BatchSize = BatchSize {
 };
 
 pub struct KafkaSource {
+    /// The assigned partitions' records, a batch at a time. Declared before
+    /// `consumer`: it must be dropped first. `None` only if librdkafka could
+    /// not make a queue; records then come through the consumer's own queue.
+    fetch: Option<FetchQueue>,
     consumer: GroupConsumer,
     topic: Arc<str>,
     batching: Batching,
@@ -144,7 +150,9 @@ impl KafkaSource {
                 topic: topic.to_string(),
                 source,
             })?;
+        let fetch = FetchQueue::new(&consumer, topic);
         Ok(KafkaSource {
+            fetch,
             consumer,
             topic: topic.into(),
             batching,
@@ -425,63 +433,94 @@ impl KafkaSource {
 
     /// Takes messages into `batch` until it closes: when the first arrived
     /// (and how long after its timestamp), and the consumer error that closed
-    /// it, if one did. One message stream serves the whole batch (a stream per
-    /// message registered and dropped a waker under a lock each time).
+    /// it, if one did. Each round serves the consumer's own queue first (the
+    /// group's events, and records of partitions not forwarded yet: see
+    /// [`fetch`]), then takes what the fetch queue holds. A batch with records
+    /// closes once neither has any ready (after `linger`, when set); an empty
+    /// one waits for the first until the batch timeout.
     async fn fill(
-        &self,
+        &mut self,
         batch: &mut Batch,
         max: usize,
         stop: &CancellationToken,
     ) -> (Option<(Instant, i64)>, Option<KafkaError>) {
-        let mut stream = self.consumer.stream();
-        let mut floors = Floors::default();
-        let deadline = Instant::now() + self.batching.timeout;
-        let mut first: Option<(Instant, i64)> = None;
-        while batch.len() < max {
-            let open = !batch.is_empty();
-            let msg = match next_message(&mut stream, open, self.batching, deadline, stop).await {
-                Wait::Closed => break,
-                Wait::Error(source) if is_transport(&source) => {
-                    // librdkafka reconnects by itself and the client context
-                    // has logged it already. An outage queues dozens of these
-                    // ahead of the records; pausing on each one kept a
-                    // consumer behind its own backlog for minutes after the
-                    // broker came back, so the batch reads on.
-                    tracing::debug!(topic = %self.topic, error = %source, "Consumer error; retrying.");
-                    continue;
+        let KafkaSource {
+            fetch,
+            consumer,
+            topic,
+            batching,
+            handed,
+            pending,
+            ..
+        } = self;
+        // One message stream serves the whole batch (a stream per message
+        // registered and dropped a waker under a lock each time).
+        let mut stream = consumer.stream();
+        let mut taker = Taker {
+            topic,
+            before: [handed, pending],
+            floors: Floors::default(),
+            first: None,
+            error: None,
+        };
+        let deadline = Instant::now() + batching.timeout;
+        while batch.len() < max && taker.error.is_none() {
+            if let Some(f) = fetch.as_mut() {
+                f.follow(consumer, false);
+            }
+            let before = batch.len();
+            while batch.len() < max && taker.error.is_none() {
+                match stream.next().now_or_never() {
+                    Some(Some(Ok(m))) => taker.take(batch, &Fetched::of(&m)),
+                    Some(Some(Err(e))) => taker.failed(e),
+                    _ => break,
                 }
-                Wait::Error(source) => return (first, Some(source)),
-                Wait::Message(m) => m,
-            };
-            // Already handled, or already in this batch: after the group
-            // assigns a partition again, its fetch restarts from the group's
-            // committed offset, which lags what this host handled.
-            let next = floors.of(msg.partition(), [&self.handed, &self.pending]);
-            if msg.offset() < *next {
-                tracing::debug!(topic = %self.topic, partition = msg.partition(), offset = msg.offset(), next = *next, "Skipped a record fetched again.");
+            }
+            if let Some(f) = fetch.as_mut() {
+                f.take(max - batch.len(), |m| match m.error() {
+                    Some(e) => taker.failed(e),
+                    None => taker.take(batch, m),
+                });
+            }
+            if batch.len() > before || taker.error.is_some() {
                 continue;
             }
-            *next = msg.offset() + 1;
-            let origin = OriginRef {
-                topic: &self.topic,
-                partition: msg.partition(),
-                offset: msg.offset(),
+            let until = match (batch.is_empty(), batching.linger.is_zero()) {
+                (true, _) => deadline,
+                (false, true) => break,
+                (false, false) => deadline.min(Instant::now() + batching.linger),
             };
-            let timestamp_ms = msg.timestamp().to_millis().unwrap_or_else(now_ms);
-            first.get_or_insert_with(|| (Instant::now(), now_ms() - timestamp_ms));
-            let headers = msg.headers();
-            let headers = headers
-                .iter()
-                .flat_map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())));
-            batch.push(
-                msg.key(),
-                msg.payload(),
-                headers,
-                timestamp_ms,
-                Some(origin),
-            );
+            let arrived = async {
+                match fetch.as_ref() {
+                    Some(f) => f.arrived().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woke = tokio::select! {
+                _ = stop.cancelled() => Woke::Closed,
+                _ = tokio::time::sleep_until(until) => Woke::Closed,
+                _ = arrived => Woke::Fetched,
+                r = stream.next() => Woke::Polled(r),
+            };
+            match woke {
+                Woke::Closed => {
+                    if batch.is_empty()
+                        && let Some(f) = fetch.as_mut()
+                    {
+                        // Idle: in case librdkafka dropped a partition's
+                        // forwarding without a rebalance, forward again.
+                        f.follow(consumer, true);
+                    }
+                    break;
+                }
+                Woke::Fetched => {}
+                Woke::Polled(Some(Ok(m))) => taker.take(batch, &Fetched::of(&m)),
+                Woke::Polled(Some(Err(e))) => taker.failed(e),
+                // A message stream never ends.
+                Woke::Polled(None) => break,
+            }
         }
-        (first, None)
+        (taker.first, taker.error)
     }
 
     /// Next offset to read per partition for everything the pipeline took
@@ -715,49 +754,76 @@ impl Source for KafkaSource {
     }
 }
 
-/// What waiting for the next message of a batch brought.
-enum Wait<'a> {
-    Message(BorrowedMessage<'a>),
-    Error(KafkaError),
-    /// The batch is complete: nothing more is ready, its time is up, or the run stops.
+/// What ended a wait for the next message of a batch.
+enum Woke<'a> {
+    /// The batch is complete: its time is up, or the run stops.
     Closed,
+    /// Records may have reached the fetch queue.
+    Fetched,
+    /// The consumer's own queue had a message or an error.
+    Polled(Option<Result<BorrowedMessage<'a>, KafkaError>>),
 }
 
-impl<'a> From<Option<Result<BorrowedMessage<'a>, KafkaError>>> for Wait<'a> {
-    /// A message stream never ends (`None` is not reached).
-    fn from(r: Option<Result<BorrowedMessage<'a>, KafkaError>>) -> Self {
-        match r {
-            Some(Ok(m)) => Wait::Message(m),
-            Some(Err(e)) => Wait::Error(e),
-            None => Wait::Closed,
+/// Puts the messages of one batch into it, skipping repeats, and keeps the
+/// first arrival and the error that ends the batch.
+struct Taker<'s> {
+    topic: &'s Arc<str>,
+    /// Offsets handed on and handled before this batch (see [`Floors`]).
+    before: [&'s BTreeMap<i32, i64>; 2],
+    floors: Floors,
+    first: Option<(Instant, i64)>,
+    error: Option<KafkaError>,
+}
+
+impl Taker<'_> {
+    fn take(&mut self, batch: &mut Batch, m: &Fetched<'_>) {
+        // Already handled, or already in this batch: after the group
+        // assigns a partition again, its fetch restarts from the group's
+        // committed offset, which lags what this host handled.
+        let next = self.floors.of(m.partition(), self.before);
+        if m.offset() < *next {
+            tracing::debug!(topic = %self.topic, partition = m.partition(), offset = m.offset(), next = *next, "Skipped a record fetched again.");
+            return;
+        }
+        *next = m.offset() + 1;
+        let origin = OriginRef {
+            topic: self.topic,
+            partition: m.partition(),
+            offset: m.offset(),
+        };
+        let timestamp_ms = m.timestamp_ms().unwrap_or_else(now_ms);
+        self.first
+            .get_or_insert_with(|| (Instant::now(), now_ms() - timestamp_ms));
+        if m.headers()
+            .all(|(name, _)| std::str::from_utf8(name).is_ok())
+        {
+            let headers = m
+                .headers()
+                .map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value));
+            batch.push(m.key(), m.payload(), headers, timestamp_ms, Some(origin));
+        } else {
+            // A producer outside Kafka's rules wrote a header name that is not
+            // UTF-8: kept, with the bad bytes replaced.
+            let owned: Vec<(String, &[u8])> = m
+                .headers()
+                .map(|(name, value)| (String::from_utf8_lossy(name).into_owned(), value))
+                .collect();
+            let headers = owned.iter().map(|(name, value)| (name.as_str(), *value));
+            batch.push(m.key(), m.payload(), headers, timestamp_ms, Some(origin));
         }
     }
-}
 
-/// The next message for a batch: for an `open` batch (it has records) one
-/// that is ready now, or within `linger`; for an empty one the first to
-/// arrive before `deadline`.
-async fn next_message<'a>(
-    stream: &mut MessageStream<'a, GroupContext>,
-    open: bool,
-    batching: Batching,
-    deadline: Instant,
-    stop: &CancellationToken,
-) -> Wait<'a> {
-    let until = if open {
-        if let Some(ready) = stream.next().now_or_never() {
-            return ready.into();
+    /// A consumer error: a lost connection is read past (librdkafka
+    /// reconnects by itself and the client context has logged it; an outage
+    /// queues dozens of these ahead of the records, and pausing on each one
+    /// kept a consumer behind its own backlog for minutes after the broker
+    /// came back); any other closes the batch.
+    fn failed(&mut self, e: KafkaError) {
+        if is_transport(&e) {
+            tracing::debug!(topic = %self.topic, error = %e, "Consumer error; retrying.");
+        } else {
+            self.error.get_or_insert(e);
         }
-        if batching.linger.is_zero() {
-            return Wait::Closed;
-        }
-        deadline.min(Instant::now() + batching.linger)
-    } else {
-        deadline
-    };
-    tokio::select! {
-        _ = stop.cancelled() => Wait::Closed,
-        r = tokio::time::timeout_at(until, stream.next()) => r.map_or(Wait::Closed, Wait::from),
     }
 }
 
