@@ -2,10 +2,10 @@
 //!
 //! rdkafka's consumer hands out one message per poll, and every poll reads
 //! the clock, takes the queue's lock, wraps the message in an event and
-//! allocates an `Arc` for it: on the validate and aggregation pipelines that
-//! was a tenth of the host's CPU. [`FetchQueue`] is a queue of the source's
-//! own, to which librdkafka forwards the fetch queue of each assigned
-//! partition, and [`FetchQueue::take`] empties it with one
+//! allocates an `Arc` for it: a tenth of the CPU of the campaign aggregation,
+//! whose run took 12–15 % less CPU without it. [`FetchQueue`] is a queue of
+//! the source's own, to which librdkafka forwards the fetch queue of each
+//! assigned partition, and [`FetchQueue::take`] empties it with one
 //! `rd_kafka_consume_batch_queue` call.
 //!
 //! The group's events (rebalances, commit results, errors) stay on the
