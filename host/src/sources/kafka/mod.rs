@@ -471,8 +471,7 @@ impl KafkaSource {
             let before = batch.len();
             while batch.len() < max && taker.error.is_none() {
                 match stream.next().now_or_never() {
-                    Some(Some(Ok(m))) => taker.take(batch, &Fetched::of(&m)),
-                    Some(Some(Err(e))) => taker.failed(e),
+                    Some(Some(r)) => taker.polled(batch, r),
                     _ => break,
                 }
             }
@@ -514,8 +513,7 @@ impl KafkaSource {
                     break;
                 }
                 Woke::Fetched => {}
-                Woke::Polled(Some(Ok(m))) => taker.take(batch, &Fetched::of(&m)),
-                Woke::Polled(Some(Err(e))) => taker.failed(e),
+                Woke::Polled(Some(r)) => taker.polled(batch, r),
                 // A message stream never ends.
                 Woke::Polled(None) => break,
             }
@@ -810,6 +808,14 @@ impl Taker<'_> {
                 .collect();
             let headers = owned.iter().map(|(name, value)| (name.as_str(), *value));
             batch.push(m.key(), m.payload(), headers, timestamp_ms, Some(origin));
+        }
+    }
+
+    /// What the consumer's own queue gave: a record or an error.
+    fn polled(&mut self, batch: &mut Batch, r: Result<BorrowedMessage<'_>, KafkaError>) {
+        match r {
+            Ok(m) => self.take(batch, &Fetched::of(&m)),
+            Err(e) => self.failed(e),
         }
     }
 
