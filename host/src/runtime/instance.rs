@@ -71,7 +71,8 @@ pub struct PluginInstance {
     /// Calls since `last_snapshot`, replayed into a fresh instance after a trap.
     journal: Vec<Request>,
     journal_bytes: usize,
-    /// Bytes of input journaled before a snapshot takes their place.
+    /// Most bytes of input journaled before a snapshot takes their place
+    /// (see [`PluginInstance::journal_limit`]).
     journal_cap: usize,
     /// A snapshot failed when the journal was full: a trap now loses the
     /// state since the last snapshot.
@@ -209,7 +210,7 @@ impl PluginInstance {
         }
         self.journal_bytes += req.bytes();
         self.journal.push(req);
-        if self.journal_bytes <= self.journal_cap {
+        if self.journal_bytes <= self.journal_limit() {
             return;
         }
         match self.snapshot() {
@@ -217,12 +218,18 @@ impl PluginInstance {
                 tracing::debug!(plugin = %self.label, state_bytes = state.len(), "Replay journal full: took a snapshot in its place.");
             }
             Err(e) => {
-                tracing::warn!(plugin = %self.label, cap_mib = self.journal_cap >> 20, error = %e, "Replay journal full and the plugin's snapshot failed; until the next checkpoint a trap loses the state since the last one.");
+                tracing::warn!(plugin = %self.label, journal_mib = self.journal_limit() >> 20, error = %e, "Replay journal full and the plugin's snapshot failed; until the next checkpoint a trap loses the state since the last one.");
                 self.journal.clear();
                 self.journal_bytes = 0;
                 self.journal_full = true;
             }
         }
+    }
+
+    /// Bytes of input the journal holds before a snapshot takes their place.
+    fn journal_limit(&self) -> usize {
+        let state = self.last_snapshot.as_ref().map_or(0, |s| s.len());
+        journal_limit(state, self.journal_cap)
     }
 
     /// A fresh base: nothing to replay.
@@ -335,6 +342,18 @@ impl PluginInstance {
 
 /// Most bytes of input kept for replay between two snapshots.
 const JOURNAL_CAP: usize = 32 << 20;
+/// Bytes of input kept for replay between two snapshots however small the state.
+const JOURNAL_MIN: usize = 4 << 20;
+
+/// Bytes of input to journal after a snapshot of `state` bytes: as many as
+/// the state holds, within [`JOURNAL_MIN`] and `cap`. A snapshot copies the
+/// whole state out of the guest, so taking one per as many input bytes as the
+/// state holds keeps that copying near a byte per input byte, while a small
+/// state keeps a small journal (a fixed 32 MiB held up to that much input in
+/// memory for every stateful plugin, however small its state).
+fn journal_limit(state: usize, cap: usize) -> usize {
+    state.clamp(JOURNAL_MIN.min(cap), cap)
+}
 
 /// A call that can change a plugin's state.
 enum Request {
@@ -443,5 +462,24 @@ fn outcome(o: types::Outcome) -> Outcome {
                 reason: f.reason,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_holds_as_much_input_as_the_state_within_its_bounds() {
+        // No state yet, or a small one: the floor.
+        assert_eq!(journal_limit(0, JOURNAL_CAP), JOURNAL_MIN);
+        assert_eq!(journal_limit(1 << 10, JOURNAL_CAP), JOURNAL_MIN);
+        // A state between the bounds: as many input bytes as it holds.
+        assert_eq!(journal_limit(10 << 20, JOURNAL_CAP), 10 << 20);
+        // A large state: the cap.
+        assert_eq!(journal_limit(100 << 20, JOURNAL_CAP), JOURNAL_CAP);
+        // A cap below the floor (tests set one) wins.
+        assert_eq!(journal_limit(0, 4 << 10), 4 << 10);
+        assert_eq!(journal_limit(1 << 20, 4 << 10), 4 << 10);
     }
 }
