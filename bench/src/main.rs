@@ -498,7 +498,11 @@ fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()
             }],
         )
         .await?;
-        let mut sink = KafkaSink::new(cluster.producer()?, topic.to_string());
+        // As the pipeline does: connect first, so the idempotent producer
+        // has its id when the first batch goes out.
+        let producer = cluster.producer()?;
+        Cluster::connect(&producer, topic);
+        let mut sink = KafkaSink::new(producer, topic.to_string());
         let payload = vec![b'x'; size];
         let batch_size = 10_000;
         let start = Instant::now();

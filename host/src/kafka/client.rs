@@ -77,16 +77,22 @@ impl Cluster {
             .unwrap_or_else(|| crate::config::defaults::linger_ms(false))
     }
 
-    /// Opens `producer`'s connection now, asking for `topic`'s metadata. An
-    /// idempotent producer asks for its producer id right after a metadata
-    /// answer; without one it waits for librdkafka's 500 ms timer, and the
-    /// first batch of a run waited about a second for its acknowledgement.
-    /// A failure is only logged: the first send reports it with its cause.
+    /// Opens `producer`'s connection now, asking for `topic`'s metadata twice.
+    /// An idempotent producer asks for its producer id right after a metadata
+    /// answer, from a broker it is connected to. The first answer comes
+    /// through the bootstrap address and names the cluster's brokers, which
+    /// are not connected yet, so librdkafka falls back to its 500 ms timer:
+    /// the first batch of a run waited half a second for its acknowledgement.
+    /// The second answer comes from a named broker, and the id request
+    /// follows it at once. A failure is only logged: the first send reports
+    /// it with its cause.
     pub fn connect(producer: &Producer, topic: &str) {
         let started = std::time::Instant::now();
         let timeout = std::time::Duration::from_secs(10);
-        let answer =
-            tokio::task::block_in_place(|| producer.client().fetch_metadata(Some(topic), timeout));
+        let answer = tokio::task::block_in_place(|| {
+            producer.client().fetch_metadata(Some(topic), timeout)?;
+            producer.client().fetch_metadata(Some(topic), timeout)
+        });
         match answer {
             Ok(_) => tracing::debug!(
                 topic,
