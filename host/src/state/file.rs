@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -97,9 +97,9 @@ impl CheckpointStore {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(io)?;
         let tmp = self.path.with_extension("ckpt.tmp");
-        let bytes = encode(checkpoint);
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
+        let mut f = BufWriter::new(File::create(&tmp).map_err(io)?);
+        write(checkpoint, &mut f).map_err(io)?;
+        let f = f.into_inner().map_err(|e| io(e.into_error()))?;
         f.sync_all().map_err(io)?;
         drop(f);
         fs::rename(&tmp, &self.path).map_err(io)?;
@@ -124,6 +124,23 @@ impl Checkpoint {
 }
 
 fn encode(c: &Checkpoint) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        MAGIC.len()
+            + 4
+            + 1024
+            + c.stages.iter().map(|s| s.snapshot.len()).sum::<usize>()
+            + c.position.as_ref().map_or(0, |p| p.bytes.len())
+            + DIGEST_LEN,
+    );
+    // Writing into a `Vec` cannot fail.
+    let _ = write(c, &mut out);
+    out
+}
+
+/// Writes the checkpoint's bytes to `w` piece by piece, digesting them on the
+/// way: a file is written without first copying every snapshot (megabytes of
+/// a plugin's state) into one buffer.
+fn write(c: &Checkpoint, w: &mut impl Write) -> std::io::Result<()> {
     let header = Header {
         sequence: c.sequence,
         written_ms: c.written_ms,
@@ -149,23 +166,17 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
     // A header of strings and integers always serializes.
     let json = serde_json::to_vec(&header).unwrap_or_default();
     let position = c.position.as_ref().map_or(&[][..], |p| &p.bytes[..]);
-    let mut out = Vec::with_capacity(
-        MAGIC.len()
-            + 4
-            + json.len()
-            + c.stages.iter().map(|s| s.snapshot.len()).sum::<usize>()
-            + position.len(),
-    );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&json);
-    for s in &c.stages {
-        out.extend_from_slice(&s.snapshot);
+    let mut digest = Sha256::new();
+    let json_len = (json.len() as u32).to_le_bytes();
+    let pieces = [&MAGIC[..], &json_len, &json]
+        .into_iter()
+        .chain(c.stages.iter().map(|s| &s.snapshot[..]))
+        .chain([position]);
+    for piece in pieces {
+        digest.update(piece);
+        w.write_all(piece)?;
     }
-    out.extend_from_slice(position);
-    let digest = Sha256::digest(&out);
-    out.extend_from_slice(&digest);
-    out
+    w.write_all(&digest.finalize())
 }
 
 fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
