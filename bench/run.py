@@ -124,7 +124,7 @@ def parquet_rows():
     rows = 50_000 if QUICK else 300_000
     for d in bench_json("parquet", "--rows", str(rows)):
         add("parquet rows", d["variant"], d["records"], d["seconds"], d["seconds"], 0,
-            note="in-process; the sink checks JSON rows against the declared columns first")
+            note="in-process; best of 3 rounds, the two writers taking turns; the sink checks JSON rows against the declared columns first")
 
 
 def raw_produce(bootstrap):
