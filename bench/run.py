@@ -158,7 +158,9 @@ def raw_produce(bootstrap):
                     failed.append(str(e))
                     print(f"  rdkafka_performance run {i} failed; the row takes the other runs:\n{e}")
             if runs:
-                note = "librdkafka's own tool (-D: a payload copy per message, as weir has), built against the librdkafka the rdkafka crate built"
+                note = ("librdkafka's own tool (-D: a payload copy per message, as weir has), built against the "
+                        "librdkafka the rdkafka crate built; its wall time includes librdkafka's 500 ms wait for the "
+                        "idempotent producer's id, which weir's connect avoids: compare CPU")
                 if failed:
                     note += f"; {len(failed)} of {REPS} runs failed a delivery (see the run's log)"
                 add(w, "rdkafka_performance", count, *best(runs), count * size, note)
