@@ -513,7 +513,7 @@ fn produce(bootstrap: &str, topic: &str, size: usize, count: usize) -> Result<()
             let now = record::now_ms();
             let mut batch = Batch::with_capacity(n, n * size);
             for _ in 0..n {
-                batch.push(None, Some(&payload), [], now, None);
+                batch.push(None, Some(&payload), record::NO_HEADERS, now, None);
             }
             // As the pipeline does: a few batches in flight, then wait for the oldest.
             in_flight.push_back(sink.produce(&batch).await?.1);

@@ -112,6 +112,9 @@ impl Default for Columns {
     }
 }
 
+/// The headers of a record that has none, for [`Batch::push`].
+pub const NO_HEADERS: [(&str, &[u8]); 0] = [];
+
 impl Batch {
     /// An empty batch with room for `records` records of `bytes` bytes in all.
     pub fn with_capacity(records: usize, bytes: usize) -> Self {
@@ -253,11 +256,13 @@ impl Batch {
     }
 
     /// Appends one record; `headers` are written straight into the arena.
-    pub fn push<'h>(
+    /// A name is anything that reads as a `str`, so a source can hand over
+    /// names it had to repair without collecting them first.
+    pub fn push<'h, N: AsRef<str>>(
         &mut self,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
-        headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+        headers: impl IntoIterator<Item = (N, &'h [u8])>,
         timestamp_ms: i64,
         origin: Option<OriginRef<'_>>,
     ) {
@@ -268,7 +273,7 @@ impl Batch {
         span(&mut c.data, value, &mut c.values);
         let mut count = 0u32;
         for (name, value) in headers {
-            span(&mut c.data, Some(name.as_bytes()), &mut c.headers);
+            span(&mut c.data, Some(name.as_ref().as_bytes()), &mut c.headers);
             span(&mut c.data, Some(value), &mut c.headers);
             count += 1;
         }

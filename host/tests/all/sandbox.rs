@@ -129,7 +129,7 @@ fn misbehave(memory_mb: usize, call_timeout_ms: u64) -> weir::runtime::PluginIns
 fn batch(values: &[&str]) -> std::sync::Arc<weir::runtime::Columns> {
     let mut b = weir::record::Batch::default();
     for v in values {
-        b.push(None, Some(v.as_bytes()), [], 0, None);
+        b.push(None, Some(v.as_bytes()), weir::record::NO_HEADERS, 0, None);
     }
     std::sync::Arc::clone(b.columns())
 }

@@ -792,23 +792,12 @@ impl Taker<'_> {
         let timestamp_ms = m.timestamp_ms().unwrap_or_else(now_ms);
         self.first
             .get_or_insert_with(|| (Instant::now(), now_ms() - timestamp_ms));
-        if m.headers()
-            .all(|(name, _)| std::str::from_utf8(name).is_ok())
-        {
-            let headers = m
-                .headers()
-                .map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value));
-            batch.push(m.key(), m.payload(), headers, timestamp_ms, Some(origin));
-        } else {
-            // A producer outside Kafka's rules wrote a header name that is not
-            // UTF-8: kept, with the bad bytes replaced.
-            let owned: Vec<(String, &[u8])> = m
-                .headers()
-                .map(|(name, value)| (String::from_utf8_lossy(name).into_owned(), value))
-                .collect();
-            let headers = owned.iter().map(|(name, value)| (name.as_str(), *value));
-            batch.push(m.key(), m.payload(), headers, timestamp_ms, Some(origin));
-        }
+        // A name that is not UTF-8 (a producer outside Kafka's rules) is
+        // kept, with the bad bytes replaced.
+        let headers = m
+            .headers()
+            .map(|(name, value)| (String::from_utf8_lossy(name), value));
+        batch.push(m.key(), m.payload(), headers, timestamp_ms, Some(origin));
     }
 
     /// What the consumer's own queue gave: a record or an error.

@@ -652,9 +652,15 @@ impl PostgresCdcSource {
             let Some(c) = self.ready.pop_front() else {
                 break;
             };
-            batch.push(Some(&c.key), Some(&c.value), [], c.ts_ms, None);
+            batch.push(
+                Some(&c.key),
+                Some(&c.value),
+                crate::record::NO_HEADERS,
+                c.ts_ms,
+                None,
+            );
             if c.delete {
-                batch.push(Some(&c.key), None, [], c.ts_ms, None);
+                batch.push(Some(&c.key), None, crate::record::NO_HEADERS, c.ts_ms, None);
             }
             if let Some(end) = c.ends {
                 self.taken = end;
