@@ -154,15 +154,13 @@ async fn step(source: &mut KafkaSource, got: &mut Vec<Got>, stop: &CancellationT
     let batch = source.next_batch(50, stop).await.expect("batch");
     for r in batch.iter() {
         let origin = r.origin().expect("origin");
+        let record = r.to_record();
         got.push(Got {
             partition: origin.partition,
             offset: origin.offset,
-            key: r.key().map(<[u8]>::to_vec),
-            value: r.value().map(<[u8]>::to_vec),
-            headers: r
-                .headers()
-                .map(|(n, v)| (n.to_string(), v.to_vec()))
-                .collect(),
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
         });
     }
     let next = batch.next_offsets();
