@@ -283,6 +283,11 @@ pub(super) fn type_name(c: &ParquetColumn) -> String {
 
 /// Reads a record's value into `cells`, one per declared column (in the
 /// columns' order). `Err` when the value is not a JSON object.
+///
+/// The value's UTF-8 is checked once, whole, and the text read as `str`:
+/// serde_json's slice reader checks every string on its own, at a far
+/// higher cost per byte. A value that is not UTF-8 is read as bytes, so the
+/// error names where.
 pub(super) fn decode<'a>(
     value: &'a [u8],
     columns: &[ParquetColumn],
@@ -290,7 +295,17 @@ pub(super) fn decode<'a>(
 ) -> Result<(), serde_json::Error> {
     cells.clear();
     cells.resize(columns.len(), Cell::Missing);
-    let mut de = serde_json::Deserializer::from_slice(value);
+    match std::str::from_utf8(value) {
+        Ok(text) => read_row(serde_json::Deserializer::from_str(text), columns, cells),
+        Err(_) => read_row(serde_json::Deserializer::from_slice(value), columns, cells),
+    }
+}
+
+fn read_row<'a, R: serde_json::de::Read<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    columns: &[ParquetColumn],
+    cells: &mut Vec<Cell<'a>>,
+) -> Result<(), serde_json::Error> {
     de.deserialize_map(RowVisitor { columns, cells })?;
     de.end()
 }
@@ -657,6 +672,29 @@ fn decimal(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_is_read_from_its_text_and_bytes_that_are_not_utf8_are_refused_where_they_are() {
+        let columns: Vec<ParquetColumn> = toml::from_str::<toml::Table>(
+            r#"c = [{ name = "name", type = "string" }, { name = "n", type = "int64" }]"#,
+        )
+        .unwrap()["c"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let mut cells = Vec::new();
+        let value = [
+            br#"{"n": -3, "name": "a\"b\u00e9 c"#.as_slice(),
+            "é".as_bytes(),
+            br#"", "other": [1, {"x": null}]}"#,
+        ]
+        .concat();
+        decode(&value, &columns, &mut cells).unwrap();
+        assert_eq!(cells, vec![Cell::Str("a\"bé cé".into()), Cell::Int(-3)]);
+        let err = decode(b"{\"name\": \"a\xffb\"}", &columns, &mut cells).unwrap_err();
+        assert!(err.to_string().contains("line 1 column"), "{err}");
+        assert!(decode(b"[1]", &columns, &mut cells).is_err());
+    }
 
     #[test]
     fn decimals_are_read_exactly_or_refused() {

@@ -415,6 +415,30 @@ mod tests {
                 .unwrap_err()
                 .starts_with("the value is not JSON")
         );
+        // A string that is not UTF-8: refused, with where it is.
+        let err = e
+            .encode(b"{\"id\": \"e\xff\", \"at\": 1, \"kind\": \"play\", \"device\": {\"os\": \"x\"}, \"score\": 1}")
+            .unwrap_err();
+        assert!(err.starts_with("the value is not JSON"), "{err}");
+        assert!(err.contains("line 1 column"), "{err}");
+    }
+
+    #[test]
+    fn an_array_count_of_several_bytes_goes_before_its_items() {
+        let e = encoder();
+        // 64 items and more take two bytes of count; escapes and non-ASCII
+        // text stream as the tree path writes them.
+        for n in [1, 63, 64, 300] {
+            let tags: Vec<String> = (0..n).map(|i| format!("t\\\"{i}é")).collect();
+            let text = format!(
+                r#"{{"id": "e1", "at": 1, "kind": "play", "device": {{"os": "x"}}, "tags": {}, "score": 1.5}}"#,
+                serde_json::to_string(&tags).unwrap()
+            );
+            let mut streamed = Vec::new();
+            assert!(stream::write(&e, text.as_bytes(), &mut streamed).is_some());
+            let json: Json = serde_json::from_str(&text).unwrap();
+            assert_eq!(Ok(streamed), e.encode_checked(&json), "{n} tags");
+        }
     }
 
     /// The direct writer accepts `v` exactly when apache-avro's `Value` path
