@@ -285,8 +285,10 @@ fn drive(
     Ok((elapsed, calls))
 }
 
+/// A plugin called natively, reading the batch as the component's glue does.
 fn native<T: Transform>(t: &mut T, batch: &FlatBatch) -> Result<usize> {
-    let records = batch.records()?;
+    let headers = batch.header_table()?;
+    let records = batch.records_in(&headers)?;
     let mut out = Outcome::default();
     t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
     Ok(out.origins.len() + out.passed.len() + out.failures.len())
@@ -419,7 +421,8 @@ fn gtfs(dir: &std::path::Path, rounds: usize) -> Result<()> {
     let mut t = gtfs_rt::GtfsRt::init(config).map_err(anyhow::Error::msg)?;
     let mut out_records = 0;
     let (e, calls) = drive(&batch, rounds, |b| {
-        let records = b.records()?;
+        let headers = b.header_table()?;
+        let records = b.records_in(&headers)?;
         let mut out = Outcome::default();
         t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
         out_records = out.output.len();

@@ -104,7 +104,7 @@ mod tests {
         for r in &records {
             assert_eq!(r.key, Some(&br#"{"id":3}"#[..]));
             assert_eq!(r.timestamp_ms, 42);
-            assert_eq!(r.headers, [("trace", &b"t1"[..])]);
+            assert_eq!(*r.headers, [("trace", &b"t1"[..])]);
         }
         assert!(records[1].value.is_some() && records[2].value.is_none());
     }

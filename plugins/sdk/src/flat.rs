@@ -4,6 +4,7 @@
 //! the host and the guest bindings move their `batch` fields in and out of
 //! [`FlatBatch`] without copying.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Length marking an absent key or value (a tombstone).
@@ -42,9 +43,16 @@ pub fn span(data: &mut Vec<u8>, bytes: Option<&[u8]>, out: &mut Vec<u32>) {
 pub struct RecordRef<'a> {
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
-    pub headers: Vec<(&'a str, &'a [u8])>,
+    /// Borrowed from the batch's [`HeaderTable`] on a plugin's path, so a
+    /// record with headers costs no allocation; owned from [`FlatBatch::records`].
+    pub headers: Cow<'a, [(&'a str, &'a [u8])]>,
     pub timestamp_ms: i64,
 }
+
+/// Every header of a batch as `(name, value)`, in record order, read and
+/// checked once: the records of [`FlatBatch::records_in`] are slices of it.
+#[derive(Debug, Default)]
+pub struct HeaderTable<'a>(Vec<(&'a str, &'a [u8])>);
 
 impl<'a> RecordRef<'a> {
     /// The first header with this name.
@@ -114,13 +122,7 @@ impl FlatBatch {
             self.slice(self.keys[2 * i], self.keys[2 * i + 1])?;
             self.slice(self.values[2 * i], self.values[2 * i + 1])?;
         }
-        for q in self.headers.chunks_exact(4) {
-            let name = self.slice(q[0], q[1])?.unwrap_or_default();
-            std::str::from_utf8(name)
-                .map_err(|_| LayoutError("a header name is not UTF-8".into()))?;
-            self.slice(q[2], q[3])?;
-        }
-        Ok(())
+        self.header_pairs().try_for_each(|h| h.map(|_| ()))
     }
 
     fn check_lengths(&self) -> Result<(), LayoutError> {
@@ -144,32 +146,86 @@ impl FlatBatch {
         Ok(())
     }
 
-    /// Every record, after checking that all offsets fit the buffer.
-    pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
+    /// Every header of the batch, after checking that the offsets fit the
+    /// buffer and every name is UTF-8.
+    pub fn header_table(&self) -> Result<HeaderTable<'_>, LayoutError> {
         self.check_lengths()?;
+        self.header_pairs()
+            .collect::<Result<_, _>>()
+            .map(HeaderTable)
+    }
+
+    /// Each header as `(name, value)`, or why its offsets or name are wrong.
+    fn header_pairs(&self) -> impl Iterator<Item = Result<(&str, &[u8]), LayoutError>> {
+        self.headers.chunks_exact(4).enumerate().map(|(i, q)| {
+            let name = self.slice(q[0], q[1])?.unwrap_or_default();
+            let name = std::str::from_utf8(name).map_err(|_| {
+                LayoutError(format!(
+                    "record {}: header name is not UTF-8",
+                    self.record_of_header(i)
+                ))
+            })?;
+            Ok((name, self.slice(q[2], q[3])?.unwrap_or_default()))
+        })
+    }
+
+    /// The record the `i`th header of the batch belongs to.
+    fn record_of_header(&self, i: usize) -> usize {
+        let mut seen = 0usize;
+        self.header_counts
+            .iter()
+            .position(|&c| {
+                seen += c as usize;
+                seen > i
+            })
+            .unwrap_or(self.header_counts.len())
+    }
+
+    /// Every record, its headers borrowed from `table` (this batch's
+    /// [`FlatBatch::header_table`]): the path of a plugin call, with one
+    /// allocation per batch however many records carry headers.
+    pub fn records_in<'a>(
+        &'a self,
+        table: &'a HeaderTable<'a>,
+    ) -> Result<Vec<RecordRef<'a>>, LayoutError> {
+        self.build(&table.0, Cow::Borrowed)
+    }
+
+    /// Every record, after checking that all offsets fit the buffer; each
+    /// record owns the list of its headers (for tests and tools that keep
+    /// records apart from their batch's table).
+    pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
+        let table = self.header_table()?;
+        self.build(&table.0, |h| Cow::Owned(h.to_vec()))
+    }
+
+    /// The records, the headers of each (its slice of `table`) made into
+    /// the record's list by `headers`.
+    fn build<'a, 't>(
+        &'a self,
+        table: &'t [(&'a str, &'a [u8])],
+        headers: impl Fn(&'t [(&'a str, &'a [u8])]) -> Cow<'a, [(&'a str, &'a [u8])]>,
+    ) -> Result<Vec<RecordRef<'a>>, LayoutError> {
+        self.check_lengths()?;
+        if table.len() * 4 != self.headers.len() {
+            return Err(LayoutError(format!(
+                "a header table of {} headers for a batch of {}",
+                table.len(),
+                self.headers.len() / 4
+            )));
+        }
         let n = self.timestamps.len();
         let mut out = Vec::with_capacity(n);
         let mut h = 0usize;
         for i in 0..n {
-            let key = self.slice(self.keys[2 * i], self.keys[2 * i + 1])?;
-            let value = self.slice(self.values[2 * i], self.values[2 * i + 1])?;
             let count = self.header_counts[i] as usize;
-            let mut headers = Vec::with_capacity(count);
-            for _ in 0..count {
-                let q = &self.headers[h..h + 4];
-                h += 4;
-                let name = self.slice(q[0], q[1])?.unwrap_or_default();
-                let name = std::str::from_utf8(name)
-                    .map_err(|_| LayoutError(format!("record {i}: header name is not UTF-8")))?;
-                let value = self.slice(q[2], q[3])?.unwrap_or_default();
-                headers.push((name, value));
-            }
             out.push(RecordRef {
-                key,
-                value,
-                headers,
+                key: self.slice(self.keys[2 * i], self.keys[2 * i + 1])?,
+                value: self.slice(self.values[2 * i], self.values[2 * i + 1])?,
+                headers: headers(&table[h..h + count]),
                 timestamp_ms: self.timestamps[i],
             });
+            h += count;
         }
         Ok(out)
     }
@@ -344,6 +400,29 @@ mod tests {
         assert_eq!(r[1].value, None);
         assert_eq!(r[1].timestamp_ms, -1);
         assert_eq!(r[2].key, Some(&b""[..]));
+        // The plugin's path: the same records, headers borrowed from one table.
+        let table = b.header_table().expect("valid");
+        let borrowed = b.records_in(&table).expect("valid");
+        assert_eq!(borrowed, r);
+        assert!(matches!(borrowed[0].headers, Cow::Borrowed(_)));
+        assert!(borrowed[1].headers.is_empty());
+    }
+
+    #[test]
+    fn a_header_name_that_is_not_utf8_is_refused_by_every_reader() {
+        let mut b = FlatBatch::default();
+        b.push(None, Some(b"1"), &[("ok", b"v")], 0);
+        b.push(None, Some(b"2"), &[], 0);
+        b.push(None, Some(b"3"), &[("y", b"v"), ("x", b"v")], 0);
+        let x = b.headers[8] as usize;
+        b.data[x] = 0xff;
+        for err in [
+            b.validate().unwrap_err(),
+            b.records().unwrap_err(),
+            b.header_table().unwrap_err(),
+        ] {
+            assert_eq!(err.0, "record 2: header name is not UTF-8");
+        }
     }
 
     #[test]

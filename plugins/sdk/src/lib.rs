@@ -27,7 +27,7 @@ pub mod ids;
 pub mod scan;
 
 pub use codes::Rejection;
-pub use flat::{Failure, FlatBatch, Outcome, RecordRef};
+pub use flat::{Failure, FlatBatch, HeaderTable, Outcome, RecordRef};
 
 #[cfg(feature = "guest")]
 mod guest;
