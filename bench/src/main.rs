@@ -288,7 +288,7 @@ fn drive(
 /// A plugin called natively, reading the batch as the component's glue does.
 fn native<T: Transform>(t: &mut T, batch: &FlatBatch) -> Result<usize> {
     let headers = batch.header_table()?;
-    let records = batch.records_in(&headers)?;
+    let records = headers.records()?;
     let mut out = Outcome::default();
     t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
     Ok(out.origins.len() + out.passed.len() + out.failures.len())
@@ -422,7 +422,7 @@ fn gtfs(dir: &std::path::Path, rounds: usize) -> Result<()> {
     let mut out_records = 0;
     let (e, calls) = drive(&batch, rounds, |b| {
         let headers = b.header_table()?;
-        let records = b.records_in(&headers)?;
+        let records = headers.records()?;
         let mut out = Outcome::default();
         t.process(&records, &mut out).map_err(anyhow::Error::msg)?;
         out_records = out.output.len();

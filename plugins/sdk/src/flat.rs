@@ -50,9 +50,21 @@ pub struct RecordRef<'a> {
 }
 
 /// Every header of a batch as `(name, value)`, in record order, read and
-/// checked once: the records of [`FlatBatch::records_in`] are slices of it.
-#[derive(Debug, Default)]
-pub struct HeaderTable<'a>(Vec<(&'a str, &'a [u8])>);
+/// checked once: the records of [`HeaderTable::records`] are slices of it.
+#[derive(Debug)]
+pub struct HeaderTable<'a> {
+    batch: &'a FlatBatch,
+    pairs: Vec<(&'a str, &'a [u8])>,
+}
+
+impl HeaderTable<'_> {
+    /// Every record of the batch, its headers borrowed from this table: the
+    /// path of a plugin call, with one allocation per batch however many
+    /// records carry headers.
+    pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
+        self.batch.build(&self.pairs, Cow::Borrowed)
+    }
+}
 
 impl<'a> RecordRef<'a> {
     /// The first header with this name.
@@ -150,9 +162,8 @@ impl FlatBatch {
     /// buffer and every name is UTF-8.
     pub fn header_table(&self) -> Result<HeaderTable<'_>, LayoutError> {
         self.check_lengths()?;
-        self.header_pairs()
-            .collect::<Result<_, _>>()
-            .map(HeaderTable)
+        let pairs = self.header_pairs().collect::<Result<_, _>>()?;
+        Ok(HeaderTable { batch: self, pairs })
     }
 
     /// Each header as `(name, value)`, or why its offsets or name are wrong.
@@ -181,39 +192,22 @@ impl FlatBatch {
             .unwrap_or(self.header_counts.len())
     }
 
-    /// Every record, its headers borrowed from `table` (this batch's
-    /// [`FlatBatch::header_table`]): the path of a plugin call, with one
-    /// allocation per batch however many records carry headers.
-    pub fn records_in<'a>(
-        &'a self,
-        table: &'a HeaderTable<'a>,
-    ) -> Result<Vec<RecordRef<'a>>, LayoutError> {
-        self.build(&table.0, Cow::Borrowed)
-    }
-
     /// Every record, after checking that all offsets fit the buffer; each
     /// record owns the list of its headers (for tests and tools that keep
     /// records apart from their batch's table).
     pub fn records(&self) -> Result<Vec<RecordRef<'_>>, LayoutError> {
         let table = self.header_table()?;
-        self.build(&table.0, |h| Cow::Owned(h.to_vec()))
+        self.build(&table.pairs, |h| Cow::Owned(h.to_vec()))
     }
 
-    /// The records, the headers of each (its slice of `table`) made into
+    /// The records, the headers of each (its slice of `table`, this batch's
+    /// headers, whose lengths [`FlatBatch::header_table`] checked) made into
     /// the record's list by `headers`.
     fn build<'a, 't>(
         &'a self,
         table: &'t [(&'a str, &'a [u8])],
         headers: impl Fn(&'t [(&'a str, &'a [u8])]) -> Cow<'a, [(&'a str, &'a [u8])]>,
     ) -> Result<Vec<RecordRef<'a>>, LayoutError> {
-        self.check_lengths()?;
-        if table.len() * 4 != self.headers.len() {
-            return Err(LayoutError(format!(
-                "a header table of {} headers for a batch of {}",
-                table.len(),
-                self.headers.len() / 4
-            )));
-        }
         let n = self.timestamps.len();
         let mut out = Vec::with_capacity(n);
         let mut h = 0usize;
@@ -402,7 +396,7 @@ mod tests {
         assert_eq!(r[2].key, Some(&b""[..]));
         // The plugin's path: the same records, headers borrowed from one table.
         let table = b.header_table().expect("valid");
-        let borrowed = b.records_in(&table).expect("valid");
+        let borrowed = table.records().expect("valid");
         assert_eq!(borrowed, r);
         assert!(matches!(borrowed[0].headers, Cow::Borrowed(_)));
         assert!(borrowed[1].headers.is_empty());

@@ -188,7 +188,7 @@ macro_rules! export_transform {
                 fn process(input: wit::Batch) -> Result<wit::Outcome, String> {
                     let input = to_flat(input);
                     let headers = input.header_table().map_err(|e| e.to_string())?;
-                    let records = input.records_in(&headers).map_err(|e| e.to_string())?;
+                    let records = headers.records().map_err(|e| e.to_string())?;
                     with_state(&STATE, |s| {
                         let mut out = $crate::Outcome::default();
                         s.process(&records, &mut out)?;
@@ -234,7 +234,7 @@ macro_rules! export_aggregator {
                 fn update(input: wit::Batch) -> Result<wit::Outcome, String> {
                     let input = to_flat(input);
                     let headers = input.header_table().map_err(|e| e.to_string())?;
-                    let records = input.records_in(&headers).map_err(|e| e.to_string())?;
+                    let records = headers.records().map_err(|e| e.to_string())?;
                     with_state(&STATE, |s| {
                         let mut out = $crate::Outcome::default();
                         s.update(&records, &mut out)?;
