@@ -66,6 +66,7 @@ impl Cluster {
     pub fn producer(&self) -> Result<Producer, KafkaIoError> {
         self.finish(self.producer_config())
             .create_with_context(DeliveryCounter)
+            .and_then(Producer::serve)
             .map_err(self.err("producer"))
     }
 
@@ -116,6 +117,7 @@ impl Cluster {
             .set("message.timeout.ms", "60000");
         self.finish(c)
             .create_with_context(DeliveryCounter)
+            .and_then(Producer::serve)
             .map_err(self.err("producer"))
     }
 

@@ -7,6 +7,7 @@ pub mod context;
 pub mod embedded;
 pub mod print;
 pub mod produce;
+mod producer;
 pub mod state_topic;
 pub mod tail;
 pub mod transaction;

@@ -21,7 +21,7 @@ use rdkafka::bindings as rdsys;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{Producer as _, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, IntoOpaque};
 use tokio::sync::Notify;
@@ -32,7 +32,7 @@ use crate::record::{Record, RecordView};
 use crate::telemetry::{DeliveryFailed, Emit};
 
 /// The producer every sink, the DLQ, the state topics and the registry log use.
-pub type Producer = ThreadedProducer<DeliveryCounter>;
+pub use super::producer::Producer;
 
 /// The producer's context: counts delivery reports into the batch's [`Acks`]
 /// and logs librdkafka's own lines through tracing.
