@@ -92,6 +92,9 @@ pub struct DynoStore {
     lake: Option<House>,
     watermarks: Arc<Mutex<BTreeMap<Topition, OptiCon<Watermark>>>>,
     meta: OptiCon<Meta>,
+    /// weir: the base offsets of each partition's stored batches, so a fetch
+    /// finds its batches without listing every batch of the partition.
+    batches: Arc<Mutex<BTreeMap<Topition, BatchIndex>>>,
 
     object_store: Arc<DynObjectStore>,
 }
@@ -114,6 +117,20 @@ struct Meta {
     #[serde(default)]
     aborted: BTreeMap<Topic, BTreeMap<Partition, BTreeSet<(Offset, ProducerId, Offset)>>>,
 }
+
+/// weir: base offsets of a partition's stored batches. Every batch this store
+/// writes is added once stored; `listed` says the batches stored before (by an
+/// earlier process sharing the object store) were added too, from one listing.
+/// Batches another process writes later are not seen: the embedded broker is
+/// the only writer of its store.
+#[derive(Clone, Debug, Default)]
+struct BatchIndex {
+    listed: bool,
+    offsets: BTreeSet<i64>,
+}
+
+/// weir: base offsets a fetch looks at per lock of the index.
+const FETCH_CANDIDATES: usize = 256;
 
 impl OptiCon<Meta> {
     fn new(cluster: &str) -> Self {
@@ -359,6 +376,7 @@ impl DynoStore {
 
             watermarks: Arc::new(Mutex::new(BTreeMap::new())),
             meta: OptiCon::<Meta>::new(cluster),
+            batches: Arc::new(Mutex::new(BTreeMap::new())),
             object_store: Arc::new(Cache::new(
                 Metron::new(object_store, cluster),
                 Duration::from_millis(5_000),
@@ -504,6 +522,45 @@ impl DynoStore {
 
         Ok(responses)
     }
+
+    /// weir: adds the batches stored before this process to the partition's
+    /// index, from one listing, the first time the partition is fetched.
+    async fn index_batches(&self, topition: &Topition) -> Result<()> {
+        let listed = self
+            .batches
+            .lock()
+            .map(|index| index.get(topition).is_some_and(|i| i.listed))?;
+        if listed {
+            return Ok(());
+        }
+
+        let location = Path::from(format!(
+            "clusters/{}/topics/{}/partitions/{:0>10}/records/",
+            self.cluster, topition.topic, topition.partition
+        ));
+        let mut found = BTreeSet::new();
+        let mut list_stream = self.object_store.list(Some(&location));
+        while let Some(meta) = list_stream
+            .next()
+            .await
+            .inspect(|meta| debug!(?meta))
+            .transpose()
+            .inspect_err(|error| error!(?error, ?topition))
+            .map_err(|_| Error::Api(ErrorCode::UnknownServerError))?
+        {
+            let Some(offset) = meta.location.parts().next_back() else {
+                continue;
+            };
+            _ = found.insert(i64::from_str(&offset.as_ref()[0..20])?);
+        }
+
+        self.batches.lock().map(|mut index| {
+            let i = index.entry(topition.clone()).or_default();
+            i.offsets.append(&mut found);
+            i.listed = true;
+        })?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -622,6 +679,10 @@ impl Storage for DynoStore {
 
     async fn delete_topic(&self, topic: &TopicId) -> Result<ErrorCode> {
         if let Some(metadata) = self.topic_metadata(topic).await? {
+            self.batches.lock().map(|mut index| {
+                index.retain(|topition, _| topition.topic() != metadata.topic.name.as_str())
+            })?;
+
             self.meta
                 .with_mut(&self.object_store, |meta| {
                     _ = meta.topics.remove(metadata.topic.name.as_str());
@@ -983,6 +1044,14 @@ impl Storage for DynoStore {
                 .inspect(|outcome| debug!(?outcome, transaction_id, ?topition))
                 .inspect_err(|error| error!(?error, transaction_id, ?topition))?;
 
+            self.batches.lock().map(|mut batches| {
+                _ = batches
+                    .entry(topition.clone())
+                    .or_default()
+                    .offsets
+                    .insert(offset);
+            })?;
+
             Ok(offset)
         }
     }
@@ -1005,44 +1074,22 @@ impl Storage for DynoStore {
 
         debug!(high_watermark);
 
-        let mut offsets = BTreeSet::new();
-
-        if offset < high_watermark {
-            let location = Path::from(format!(
-                "clusters/{}/topics/{}/partitions/{:0>10}/records/",
-                self.cluster, topition.topic, topition.partition
-            ));
-
-            let mut list_stream = self.object_store.list(Some(&location));
-
-            while let Some(meta) = list_stream
-                .next()
-                .await
-                .inspect(|meta| debug!(?meta))
-                .transpose()
-                .inspect_err(|error| error!(?error, ?topition, ?offset, ?min_bytes, ?max_bytes))
-                .map_err(|_| Error::Api(ErrorCode::UnknownServerError))?
-            {
-                let Some(offset) = meta.location.parts().next_back() else {
-                    continue;
-                };
-
-                let offset = i64::from_str(&offset.as_ref()[0..20])?;
-                debug!(offset);
-
-                if offset < high_watermark {
-                    _ = offsets.insert(offset);
-                }
-            }
-        }
-
         let mut batches = vec![];
+        if offset >= high_watermark {
+            return Ok(batches);
+        }
+        self.index_batches(topition).await?;
 
         let mut bytes = max_bytes as u64;
 
         // weir: start at the batch that holds `offset` (Kafka semantics), not
         // the first batch after it; the consumer skips the records before.
-        let first = offsets.range(..=offset).next_back().copied().unwrap_or(offset);
+        let first = self.batches.lock().map(|index| {
+            index
+                .get(topition)
+                .and_then(|i| i.offsets.range(..=offset).next_back().copied())
+                .unwrap_or(offset)
+        })?;
         // weir: the batches served must follow each other without a gap. The
         // high watermark moves before a produced batch is stored, so while one
         // producer's batch is still being stored another's later batch may be
@@ -1050,41 +1097,63 @@ impl Storage for DynoStore {
         // the records of the missing one. Stop before a gap instead: the
         // consumer asks again from there.
         let mut expected = offset;
-        for offset in offsets.split_off(&first) {
-            debug!(?offset);
-
-            if offset > expected {
+        let mut from = first;
+        'serve: loop {
+            // weir: the next base offsets from the index, a few at a time (the
+            // lock is not held across the reads).
+            let candidates = self.batches.lock().map(|index| {
+                index.get(topition).map_or_else(Vec::new, |i| {
+                    i.offsets
+                        .range(from..high_watermark)
+                        .take(FETCH_CANDIDATES)
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+            })?;
+            if candidates.is_empty() {
                 break;
             }
 
-            let location = Path::from(format!(
-                "clusters/{}/topics/{}/partitions/{:0>10}/records/{:0>20}.batch",
-                self.cluster, topition.topic, topition.partition, offset,
-            ));
+            for offset in candidates {
+                debug!(?offset);
 
-            let get_result = self
-                .object_store
-                .get(&location)
-                .await
-                .inspect_err(|error| error!(?error, ?topition, ?offset, ?min_bytes, ?max_bytes))
-                .map_err(|_| Error::Api(ErrorCode::UnknownServerError))?;
+                if offset > expected {
+                    break 'serve;
+                }
 
-            let size = get_result.meta.size;
+                let location = Path::from(format!(
+                    "clusters/{}/topics/{}/partitions/{:0>10}/records/{:0>20}.batch",
+                    self.cluster, topition.topic, topition.partition, offset,
+                ));
 
-            let mut batch = get_result
-                .bytes()
-                .await
-                .inspect_err(|error| error!(?error, %location))
-                .map_err(|_| Error::Api(ErrorCode::UnknownServerError))
-                .and_then(|encoded| self.decode(encoded))?;
-            batch.base_offset = offset;
-            expected = offset + i64::from(batch.last_offset_delta) + 1;
-            batches.push(batch);
+                let get_result = match self.object_store.get(&location).await {
+                    Ok(found) => found,
+                    // weir: indexed but gone (its topic deleted meanwhile).
+                    Err(object_store::Error::NotFound { .. }) => break 'serve,
+                    Err(error) => {
+                        error!(?error, ?topition, ?offset, ?min_bytes, ?max_bytes);
+                        return Err(Error::Api(ErrorCode::UnknownServerError));
+                    }
+                };
 
-            if size > bytes {
-                break;
-            } else {
-                bytes = bytes.saturating_sub(size);
+                let size = get_result.meta.size;
+
+                let mut batch = get_result
+                    .bytes()
+                    .await
+                    .inspect_err(|error| error!(?error, %location))
+                    .map_err(|_| Error::Api(ErrorCode::UnknownServerError))
+                    .and_then(|encoded| self.decode(encoded))?;
+                batch.base_offset = offset;
+                expected = offset + i64::from(batch.last_offset_delta) + 1;
+                batches.push(batch);
+
+                if size > bytes {
+                    break 'serve;
+                } else {
+                    bytes = bytes.saturating_sub(size);
+                }
+                from = offset + 1;
             }
         }
 
@@ -3063,23 +3132,23 @@ mod tests {
 mod weir_tests {
     use super::*;
 
-    /// A fetch never serves a batch past one that is not stored yet.
-    #[tokio::test]
-    async fn a_fetch_stops_before_a_batch_not_stored_yet() -> Result<()> {
-        let store = DynoStore::new("weir", 111, object_store::memory::InMemory::new());
-        let topic = "t";
+    async fn store_with_topic(object_store: impl ObjectStore) -> Result<(DynoStore, Topition)> {
+        let store = DynoStore::new("weir", 111, object_store);
         _ = store
             .create_topic(
                 CreatableTopic::default()
-                    .name(topic.into())
+                    .name("t".into())
                     .num_partitions(1)
                     .replication_factor(1),
                 false,
             )
             .await?;
-        let tp = Topition::new(topic, 0);
-        // Batches at offsets 0-2, 3-4 and 5-8.
-        for n in [3, 2, 4] {
+        Ok((store, Topition::new("t", 0)))
+    }
+
+    /// Batches of `n` records each (values "v").
+    async fn produce(store: &DynoStore, tp: &Topition, sizes: &[i32]) -> Result<()> {
+        for &n in sizes {
             let mut batch = inflated::Batch::builder().last_offset_delta(n - 1);
             for i in 0..n {
                 batch = batch.record(
@@ -3088,26 +3157,122 @@ mod weir_tests {
                         .value(Some(Bytes::from_static(b"v"))),
                 );
             }
-            _ = store.produce(None, &tp, batch.build()?.try_into()?).await?;
+            _ = store.produce(None, tp, batch.build()?.try_into()?).await?;
         }
-        let bases = |batches: Vec<deflated::Batch>| {
-            batches.iter().map(|b| b.base_offset).collect::<Vec<_>>()
-        };
-        let fetch = |offset| store.fetch(&tp, offset, 1, 1 << 20, IsolationLevel::ReadUncommitted);
-        assert_eq!(bases(fetch(0).await?), [0, 3, 5]);
-        assert_eq!(bases(fetch(4).await?), [3, 5], "from inside a batch");
+        Ok(())
+    }
+
+    async fn bases(store: &DynoStore, tp: &Topition, offset: i64) -> Result<Vec<i64>> {
+        let batches = store
+            .fetch(tp, offset, 1, 1 << 20, IsolationLevel::ReadUncommitted)
+            .await?;
+        Ok(batches.iter().map(|b| b.base_offset).collect())
+    }
+
+    /// A fetch never serves a batch past one that is not stored yet.
+    #[tokio::test]
+    async fn a_fetch_stops_before_a_batch_not_stored_yet() -> Result<()> {
+        let (store, tp) = store_with_topic(object_store::memory::InMemory::new()).await?;
+        // Batches at offsets 0-2, 3-4 and 5-8.
+        produce(&store, &tp, &[3, 2, 4]).await?;
+        assert_eq!(bases(&store, &tp, 0).await?, [0, 3, 5]);
+        assert_eq!(bases(&store, &tp, 4).await?, [3, 5], "from inside a batch");
 
         // The middle batch's producer has moved the high watermark but not
-        // stored the batch yet.
+        // stored (nor indexed) the batch yet.
         store
             .object_store
             .delete(&Path::from(
                 "clusters/weir/topics/t/partitions/0000000000/records/00000000000000000003.batch",
             ))
             .await?;
-        assert_eq!(bases(fetch(0).await?), [0]);
-        assert_eq!(bases(fetch(4).await?), [0], "nothing at or past offset 4");
-        assert_eq!(bases(fetch(5).await?), [5]);
+        _ = store
+            .batches
+            .lock()?
+            .get_mut(&tp)
+            .map(|i| i.offsets.remove(&3));
+        assert_eq!(bases(&store, &tp, 0).await?, [0]);
+        assert_eq!(
+            bases(&store, &tp, 4).await?,
+            [0],
+            "nothing at or past offset 4"
+        );
+        assert_eq!(bases(&store, &tp, 5).await?, [5]);
+        Ok(())
+    }
+
+    /// A batch indexed but no longer stored ends a fetch instead of failing it.
+    #[tokio::test]
+    async fn a_fetch_stops_before_an_indexed_batch_that_is_gone() -> Result<()> {
+        let (store, tp) = store_with_topic(object_store::memory::InMemory::new()).await?;
+        produce(&store, &tp, &[3, 2, 4]).await?;
+        store
+            .object_store
+            .delete(&Path::from(
+                "clusters/weir/topics/t/partitions/0000000000/records/00000000000000000003.batch",
+            ))
+            .await?;
+        assert_eq!(bases(&store, &tp, 0).await?, [0]);
+        assert_eq!(bases(&store, &tp, 3).await?, Vec::<i64>::new());
+        Ok(())
+    }
+
+    /// A store over batches an earlier store wrote finds them (one listing),
+    /// then the batches it writes itself, and serves them in order.
+    #[tokio::test]
+    async fn the_batch_index_holds_batches_stored_before_and_after() -> Result<()> {
+        let shared = Arc::new(object_store::memory::InMemory::new());
+        let (earlier, tp) = store_with_topic(Arc::clone(&shared)).await?;
+        produce(&earlier, &tp, &[3, 2]).await?;
+        let later = DynoStore::new("weir", 111, Arc::clone(&shared));
+        assert_eq!(bases(&later, &tp, 0).await?, [0, 3]);
+        produce(&later, &tp, &[4, 1]).await?;
+        assert_eq!(bases(&later, &tp, 0).await?, [0, 3, 5, 9]);
+        assert_eq!(bases(&later, &tp, 6).await?, [5, 9]);
+        assert_eq!(
+            bases(&later, &tp, 10).await?,
+            Vec::<i64>::new(),
+            "at the end"
+        );
+        Ok(())
+    }
+
+    /// More batches than a fetch takes from the index at a time, served in
+    /// one fetch, in order.
+    #[tokio::test]
+    async fn a_fetch_serves_more_batches_than_one_look_at_the_index() -> Result<()> {
+        let (store, tp) = store_with_topic(object_store::memory::InMemory::new()).await?;
+        let n = FETCH_CANDIDATES as i64 * 2 + 7;
+        produce(&store, &tp, &vec![1; n as usize]).await?;
+        assert_eq!(bases(&store, &tp, 0).await?, (0..n).collect::<Vec<_>>());
+        assert_eq!(bases(&store, &tp, n - 3).await?, [n - 3, n - 2, n - 1]);
+        Ok(())
+    }
+
+    /// A topic deleted and made again starts from an empty index: a batch
+    /// of the old topic would otherwise stand in for the new one that holds
+    /// the same offset.
+    #[tokio::test]
+    async fn a_topic_made_again_forgets_the_old_batches() -> Result<()> {
+        let (store, tp) = store_with_topic(object_store::memory::InMemory::new()).await?;
+        produce(&store, &tp, &[3, 2]).await?;
+        assert_eq!(bases(&store, &tp, 0).await?, [0, 3]);
+        _ = store.delete_topic(&TopicId::Name("t".into())).await?;
+        _ = store
+            .create_topic(
+                CreatableTopic::default()
+                    .name("t".into())
+                    .num_partitions(1)
+                    .replication_factor(1),
+                false,
+            )
+            .await?;
+        produce(&store, &tp, &[5]).await?;
+        assert_eq!(
+            bases(&store, &tp, 4).await?,
+            [0],
+            "from inside the new batch"
+        );
         Ok(())
     }
 }
