@@ -344,6 +344,52 @@ struct Watermark {
     low: Option<i64>,
     high: Option<i64>,
     timestamps: Option<BTreeMap<i64, i64>>,
+    /// weir: each idempotent producer's epoch and next sequence on this
+    /// partition, kept with the offsets its batches take (see `produce`).
+    #[serde(default)]
+    producers: BTreeMap<ProducerId, ProducerSequence>,
+}
+
+/// weir: an idempotent producer's next expected sequence on a partition, in
+/// its latest epoch.
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize,
+)]
+struct ProducerSequence {
+    epoch: ProducerEpoch,
+    sequence: Sequence,
+}
+
+impl Watermark {
+    /// weir: checks an idempotent batch's sequence against the partition's
+    /// record of its producer and moves it past the batch: a batch is
+    /// accepted exactly when its base sequence is the next expected one in
+    /// the producer's current epoch (a new epoch starts at 0).
+    fn sequence(&mut self, batch: &deflated::Batch) -> Result<()> {
+        let next = self
+            .producers
+            .entry(batch.producer_id)
+            .or_insert(ProducerSequence {
+                epoch: batch.producer_epoch,
+                sequence: 0,
+            });
+        if batch.producer_epoch > next.epoch {
+            *next = ProducerSequence {
+                epoch: batch.producer_epoch,
+                sequence: 0,
+            };
+        } else if batch.producer_epoch < next.epoch {
+            return Err(Error::Api(ErrorCode::ProducerFenced));
+        }
+        match next.sequence.cmp(&batch.base_sequence) {
+            std::cmp::Ordering::Less => Err(Error::Api(ErrorCode::OutOfOrderSequenceNumber)),
+            std::cmp::Ordering::Greater => Err(Error::Api(ErrorCode::DuplicateSequenceNumber)),
+            std::cmp::Ordering::Equal => {
+                next.sequence += batch.last_offset_delta + 1;
+                Ok(())
+            }
+        }
+    }
 }
 
 impl OptiCon<Watermark> {
@@ -863,56 +909,33 @@ impl Storage for DynoStore {
 
             Ok(offset)
         } else {
+            // weir: the producer's epoch is checked against the cluster's
+            // record of it (read, not rewritten), and its sequence on this
+            // partition is kept with the partition's offsets (below). Before,
+            // every idempotent batch rewrote the whole cluster metadata — every
+            // producer ever seen, every topic — so a produce cost more with
+            // each producer the broker had met.
             if deflated.is_idempotent() {
                 self.meta
-                .with_mut(&self.object_store, |meta| {
-                    let Some(pd) = meta.producers.get_mut(&deflated.producer_id) else {
-                        debug!(producer_id = deflated.producer_id, ?meta.producers);
-                        return Err(Error::Api(ErrorCode::UnknownProducerId));
-                    };
+                    .with(&self.object_store, |meta| {
+                        let Some(pd) = meta.producers.get(&deflated.producer_id) else {
+                            debug!(producer_id = deflated.producer_id);
+                            return Err(Error::Api(ErrorCode::UnknownProducerId));
+                        };
 
-                    let Some(mut current) = pd.sequences.last_entry() else {
-                        debug!(last_entry = ?pd.sequences.last_entry());
-                        return Err(Error::Api(ErrorCode::UnknownServerError));
-                    };
+                        let Some(current) = pd.sequences.keys().next_back() else {
+                            return Err(Error::Api(ErrorCode::UnknownServerError));
+                        };
 
-                    if current.key() != &deflated.producer_epoch {
-                        debug!(current = ?current.key(), producer_epoch = deflated.producer_epoch);
-                        return Err(Error::Api(ErrorCode::ProducerFenced));
-                    }
-
-                    let sequences = current.get_mut();
-                    debug!(?sequences);
-
-                    match sequences
-                        .entry(topition.topic.clone())
-                        .or_default()
-                        .entry(topition.partition)
-                        .or_default()
-                    {
-                        sequence if *sequence < deflated.base_sequence => {
-                            debug!(?sequence, base_sequence = deflated.base_sequence);
-
-                            Err(Error::Api(ErrorCode::OutOfOrderSequenceNumber))
+                        if current != &deflated.producer_epoch {
+                            debug!(?current, producer_epoch = deflated.producer_epoch);
+                            return Err(Error::Api(ErrorCode::ProducerFenced));
                         }
-
-                        sequence if *sequence > deflated.base_sequence => {
-                            debug!(?sequence, base_sequence = deflated.base_sequence);
-
-                            Err(Error::Api(ErrorCode::DuplicateSequenceNumber))
-                        }
-
-                        sequence => {
-                            debug!(?sequence, delta = deflated.last_offset_delta + 1);
-
-                            *sequence += deflated.last_offset_delta + 1;
-                            Ok(())
-                        }
-                    }
-                })
-                .await
-                .inspect(|outcome| debug!(transaction_id, ?topition, ?outcome))
-                .inspect_err(|err| error!(?err, transaction_id, ?topition))?;
+                        Ok(())
+                    })
+                    .await
+                    .inspect(|outcome| debug!(transaction_id, ?topition, ?outcome))
+                    .inspect_err(|err| error!(?err, transaction_id, ?topition))?;
             }
 
             if let Some(ref registry) = self.schemas {
@@ -940,6 +963,10 @@ impl Storage for DynoStore {
             let offset = watermark
                 .with_mut(&self.object_store, |watermark| {
                     debug!(?watermark);
+
+                    if deflated.is_idempotent() {
+                        watermark.sequence(&deflated)?;
+                    }
 
                     let offset = watermark.high.unwrap_or_default();
                     watermark.high = watermark.high.map_or_else(
@@ -3246,6 +3273,111 @@ mod weir_tests {
         produce(&store, &tp, &vec![1; n as usize]).await?;
         assert_eq!(bases(&store, &tp, 0).await?, (0..n).collect::<Vec<_>>());
         assert_eq!(bases(&store, &tp, n - 3).await?, [n - 3, n - 2, n - 1]);
+        Ok(())
+    }
+
+    /// An idempotent batch of `n` records from `producer` at `sequence`.
+    async fn produce_idempotent(
+        store: &DynoStore,
+        tp: &Topition,
+        producer: &ProducerIdResponse,
+        sequence: i32,
+        n: i32,
+    ) -> Result<i64> {
+        let mut batch = inflated::Batch::builder()
+            .last_offset_delta(n - 1)
+            .producer_id(producer.id)
+            .producer_epoch(producer.epoch)
+            .base_sequence(sequence);
+        for i in 0..n {
+            batch = batch.record(
+                Record::builder()
+                    .offset_delta(i)
+                    .value(Some(Bytes::from_static(b"v"))),
+            );
+        }
+        store.produce(None, tp, batch.build()?.try_into()?).await
+    }
+
+    fn api_error<T: Debug>(result: Result<T>) -> Option<ErrorCode> {
+        match result {
+            Err(Error::Api(code)) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Idempotent batches are taken in sequence, a repeat and a gap refused,
+    /// per partition, and none of it rewrites the cluster's metadata (which
+    /// names every producer and topic, and so grew with each producer).
+    #[tokio::test]
+    async fn idempotent_produce_keeps_sequences_with_the_partition() -> Result<()> {
+        let (store, tp) = store_with_topic(object_store::memory::InMemory::new()).await?;
+        let producer = store.init_producer(None, 0, Some(-1), Some(-1)).await?;
+        assert_eq!(producer.error, ErrorCode::None);
+        _ = store
+            .create_topic(
+                CreatableTopic::default()
+                    .name("u".into())
+                    .num_partitions(1)
+                    .replication_factor(1),
+                false,
+            )
+            .await?;
+        let meta = Path::from("clusters/weir/meta.json");
+        let before = store.object_store.head(&meta).await?.e_tag;
+
+        assert_eq!(produce_idempotent(&store, &tp, &producer, 0, 3).await?, 0);
+        assert_eq!(produce_idempotent(&store, &tp, &producer, 3, 2).await?, 3);
+        assert_eq!(
+            api_error(produce_idempotent(&store, &tp, &producer, 3, 2).await),
+            Some(ErrorCode::DuplicateSequenceNumber)
+        );
+        assert_eq!(
+            api_error(produce_idempotent(&store, &tp, &producer, 9, 1).await),
+            Some(ErrorCode::OutOfOrderSequenceNumber)
+        );
+        let other = Topition::new("u", 0);
+        assert_eq!(
+            produce_idempotent(&store, &other, &producer, 0, 1).await?,
+            0,
+            "each partition counts its own sequence"
+        );
+        assert_eq!(bases(&store, &tp, 0).await?, [0, 3]);
+        assert_eq!(store.object_store.head(&meta).await?.e_tag, before);
+
+        let unknown = ProducerIdResponse {
+            id: producer.id + 100,
+            ..producer
+        };
+        assert_eq!(
+            api_error(produce_idempotent(&store, &tp, &unknown, 0, 1).await),
+            Some(ErrorCode::UnknownProducerId)
+        );
+        Ok(())
+    }
+
+    /// A producer's new epoch starts its sequence again at 0; its old epoch
+    /// is fenced.
+    #[test]
+    fn a_new_epoch_starts_at_zero_and_fences_the_old_one() -> Result<()> {
+        let batch = |epoch, sequence| -> Result<deflated::Batch> {
+            Ok(inflated::Batch::builder()
+                .producer_id(7)
+                .producer_epoch(epoch)
+                .base_sequence(sequence)
+                .record(Record::builder().value(Some(Bytes::from_static(b"v"))))
+                .build()?
+                .try_into()?)
+        };
+        let mut w = Watermark::default();
+        w.sequence(&batch(0, 0)?)?;
+        w.sequence(&batch(0, 1)?)?;
+        w.sequence(&batch(1, 0)?)?;
+        assert!(matches!(
+            w.sequence(&batch(0, 2)?),
+            Err(Error::Api(ErrorCode::ProducerFenced))
+        ));
+        w.sequence(&batch(1, 1)?)?;
         Ok(())
     }
 
