@@ -44,6 +44,8 @@ struct Served {
 }
 
 impl Producer {
+    /// Starts the delivery thread for `inner` (the one way the client set-up
+    /// makes a producer).
     pub(super) fn serve(inner: BaseProducer<DeliveryCounter>) -> Result<Producer, KafkaError> {
         let inner = Arc::new(inner);
         let stop = Arc::new(AtomicBool::new(false));
