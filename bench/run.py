@@ -365,10 +365,11 @@ def postgres_cdc(bootstrap, registry, tmp):
         stop()
 
 
-def with_linger(text, generator=False):
+def with_linger(text, generator=False, linger_ms=None):
     """A connector's text with `[kafka] linger_ms` from WEIR_BENCH_LINGER_MS
     (the producers' wait, on the generating and the validating side;
-    WEIR_BENCH_GEN_LINGER_MS sets the generating side apart), and on the
+    WEIR_BENCH_GEN_LINGER_MS sets the generating side apart), else
+    `linger_ms` when given, and on the
     validating side the librdkafka properties in WEIR_BENCH_PROPS
     (`"key" = "value"` lines joined by `;`), to compare settings in runs of
     the same build; unset, the defaults stand."""
@@ -378,6 +379,7 @@ def with_linger(text, generator=False):
     linger = os.environ.get("WEIR_BENCH_LINGER_MS")
     if generator:
         linger = os.environ.get("WEIR_BENCH_GEN_LINGER_MS") or linger
+    linger = linger or linger_ms
     if not linger:
         return text
     if "\n[kafka]\n" in text:
@@ -471,9 +473,8 @@ def live_latency(bootstrap, registry, tmp, name, rate, peak, gen_linger):
     toml = tmp / f"{name}.toml"
     toml.write_text(with_linger(VALIDATE.format(name=name, topic=topic, plugin="purchases-validate")))
     gen = tmp / f"{name}-gen.toml"
-    gen_text = with_linger((ROOT / "connectors/purchases-gen.toml").read_text(), generator=True)
-    if gen_linger is not None and "linger_ms" not in gen_text:
-        gen_text = gen_text.replace("\n[kafka]\n", f"\n[kafka]\nlinger_ms = {gen_linger}\n", 1)
+    gen_text = with_linger((ROOT / "connectors/purchases-gen.toml").read_text(), generator=True,
+                           linger_ms=gen_linger)
     gen.write_text(gen_text)
     env = weir_env(bootstrap, registry, str(tmp / name), WEIR_LOG="info")
     # The topic exists before the consumer subscribes (librdkafka looks for a

@@ -296,7 +296,7 @@ pub mod defaults {
     /// The producers' `linger.ms`, chosen by measurement on the validate
     /// pipeline (docs/connectors.md): 2 instead of 5 on the host that reads
     /// Kafka halved its p99 at half of peak; 2 on a generating host cut the
-    /// end-to-end median by a third but cost it 25–55 % more CPU at a fixed
+    /// end-to-end median by a third but cost it 26–56 % more CPU at a fixed
     /// rate (and the broker 70 % more), so paced sources keep 5.
     pub fn linger_ms(batches_arrive_whole: bool) -> u64 {
         if batches_arrive_whole { 2 } else { 5 }

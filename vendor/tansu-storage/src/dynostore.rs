@@ -3173,18 +3173,26 @@ mod weir_tests {
         Ok((store, Topition::new("t", 0)))
     }
 
-    /// Batches of `n` records each (values "v").
-    async fn produce(store: &DynoStore, tp: &Topition, sizes: &[i32]) -> Result<()> {
-        for &n in sizes {
-            let mut batch = inflated::Batch::builder().last_offset_delta(n - 1);
-            for i in 0..n {
-                batch = batch.record(
+    /// A batch of `n` records (values "v").
+    fn records(n: i32) -> inflated::Builder {
+        (0..n).fold(
+            inflated::Batch::builder().last_offset_delta(n - 1),
+            |batch, i| {
+                batch.record(
                     Record::builder()
                         .offset_delta(i)
                         .value(Some(Bytes::from_static(b"v"))),
-                );
-            }
-            _ = store.produce(None, tp, batch.build()?.try_into()?).await?;
+                )
+            },
+        )
+    }
+
+    /// Batches of `n` records each.
+    async fn produce(store: &DynoStore, tp: &Topition, sizes: &[i32]) -> Result<()> {
+        for &n in sizes {
+            _ = store
+                .produce(None, tp, records(n).build()?.try_into()?)
+                .await?;
         }
         Ok(())
     }
@@ -3284,18 +3292,10 @@ mod weir_tests {
         sequence: i32,
         n: i32,
     ) -> Result<i64> {
-        let mut batch = inflated::Batch::builder()
-            .last_offset_delta(n - 1)
+        let batch = records(n)
             .producer_id(producer.id)
             .producer_epoch(producer.epoch)
             .base_sequence(sequence);
-        for i in 0..n {
-            batch = batch.record(
-                Record::builder()
-                    .offset_delta(i)
-                    .value(Some(Bytes::from_static(b"v"))),
-            );
-        }
         store.produce(None, tp, batch.build()?.try_into()?).await
     }
 
